@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test setup install services lint bench
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+services: install
+	$(PY) scripts/check_services.py
+
+setup: services
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) manage.py load_demo_data
+
+run: setup
+	$(VENV)/bin/honcho start -f Procfile
+
+test: services
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Event types of this app (registered with the event store on import)."""

@@ -1,0 +1,24 @@
+"""Load a little demo data, idempotently: an admin and a member to sign in with."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+DEMO_USERS = [
+    # username, email, password, staff
+    ("admin", "admin@example.com", "admin-demo-password", True),
+    ("alice", "alice@example.com", "alice-demo-password", False),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo accounts (admin / admin-demo-password) if they do not exist yet."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        for username, email, password, staff in DEMO_USERS:
+            if User.objects.filter(username=username).exists():
+                continue
+            User.objects.create_user(
+                username=username, email=email, password=password, is_staff=staff, is_superuser=staff
+            )
+            self.stdout.write(f"created demo user {username} / {password}")

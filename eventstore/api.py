@@ -1,0 +1,54 @@
+"""Staff-only read API over the log (API.md, "Events")."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .reading import read_all, read_stream
+from .selectors import causal_chain
+from .serializers import (
+    CorrelationSerializer,
+    EventListQuerySerializer,
+    EventPageSerializer,
+    EventSerializer,
+)
+
+
+class EventListApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(parameters=[EventListQuerySerializer], responses=EventPageSerializer)
+    def get(self, request):
+        query = EventListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        events = read_all(
+            after=params["after"],
+            limit=params["limit"],
+            types=[params["type"]] if params.get("type") else None,
+            source=params.get("source"),
+            stream_id=params.get("stream_id"),
+            correlation_id=params.get("correlation_id"),
+        )
+        next_after = events[-1].position if events else params["after"]
+        page = {"results": [e.as_dict() for e in events], "next_after": next_after}
+        return Response(EventPageSerializer(page).data)
+
+
+class StreamApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=EventSerializer(many=True))
+    def get(self, request, stream_id: str):
+        events = read_stream(stream_id)
+        return Response(EventSerializer([e.as_dict() for e in events], many=True).data)
+
+
+class CorrelationApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=CorrelationSerializer)
+    def get(self, request, correlation_id):
+        chain = causal_chain(correlation_id)
+        return Response(CorrelationSerializer({"correlation_id": correlation_id, "results": chain}).data)

@@ -1,0 +1,102 @@
+"""The in-process bus: domain code publishes, Django signals carry the event.
+
+`publish()` is the one function services call. It validates the data against
+the type's schema, fills correlation and causation from the context, and sends
+`event_published`; the event store's receiver appends it in the caller's
+transaction and then sends `event_recorded`, which inline projections receive
+in that same transaction. Signals are sent with `send` (not `send_robust`) on
+purpose: a failing receiver raises, and the whole transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import connection, transaction
+from django.dispatch import Signal, receiver
+
+from . import store
+from .context import current_causation_id, current_correlation_id, current_metadata
+from .envelope import ExpectedVersion, NewEvent, RecordedEvent
+from .exceptions import NotInTransaction
+from .registry import EventData, EventType, get_event_type
+
+# Sent by publish(); the store's receiver appends. Arguments: stream_id, events, expected_version.
+event_published = Signal()
+# Sent after an append, inside the same transaction. Argument: event (RecordedEvent).
+event_recorded = Signal()
+# Sent once the transaction that recorded events has committed. Argument: events.
+events_committed = Signal()
+
+
+def publish(
+    event_type: EventType | str,
+    *,
+    stream_id: str,
+    data: dict[str, Any] | EventData,
+    expected_version: int = ExpectedVersion.ANY,
+    event_id: uuid.UUID | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> RecordedEvent:
+    """Record one event in the current transaction and return it as stored.
+
+    Must run inside `transaction.atomic()`, so that the caller's state change
+    and its events commit together (guarantee 1). Raises InvalidEventData when
+    `data` does not fit the type's schema and ConcurrencyConflict when the
+    stream is not at `expected_version`.
+    """
+    if not connection.in_atomic_block:
+        raise NotInTransaction("publish() must be called inside transaction.atomic()")
+    if isinstance(event_type, str):
+        event_type = get_event_type(event_type)
+    correlation_id = current_correlation_id() or uuid.uuid4()
+    new_event = NewEvent(
+        id=event_id or uuid.uuid4(),
+        type=event_type.name,
+        schema_version=event_type.version,
+        data=event_type.validate(data),
+        source=event_type.source,
+        correlation_id=correlation_id,
+        # The first event of a request is caused by the request itself.
+        causation_id=current_causation_id() or correlation_id,
+        metadata={**current_metadata(), **(metadata or {})},
+    )
+    responses = event_published.send(
+        sender=event_type.source, stream_id=stream_id, events=[new_event], expected_version=expected_version
+    )
+    recorded = next(r for func, r in responses if func is append_published_events)
+    return recorded[0]
+
+
+@receiver(event_published, dispatch_uid="eventstore.append_published_events")
+def append_published_events(sender, *, stream_id, events, expected_version, **_kwargs) -> list[RecordedEvent]:
+    recorded = store.append(stream_id, events, expected_version)
+    for event in recorded:
+        event_recorded.send(sender=event.source, event=event)
+    _announce_after_commit(recorded)
+    return recorded
+
+
+def _announce_after_commit(recorded: list[RecordedEvent]) -> None:
+    """Send `events_committed` once this transaction commits (one signal per transaction).
+
+    The announcement is a wake-up call for the relay, not a source of truth:
+    followers always read the log itself.
+    """
+    pending = getattr(connection, "_eventstore_pending", None)
+    # A rollback discards on_commit callbacks without telling us, so the
+    # batch is reused only while its callback is still queued.
+    if pending is None or not any(func is pending.announce for _, func, _ in connection.run_on_commit):
+        pending = _PendingAnnouncement()
+        connection._eventstore_pending = pending
+        transaction.on_commit(pending.announce)
+    pending.events.extend(recorded)
+
+
+class _PendingAnnouncement:
+    def __init__(self) -> None:
+        self.events: list[RecordedEvent] = []
+
+    def announce(self) -> None:
+        events_committed.send_robust(sender=None, events=self.events)

@@ -1,0 +1,43 @@
+"""The errors the event store raises: few, specific, and named for what happened."""
+
+
+class EventStoreError(Exception):
+    """Base class for event store errors."""
+
+
+class ConcurrencyConflict(EventStoreError):
+    """The stream moved on since the writer read it: its expected version is stale.
+
+    Of two appends that expect the same version, exactly one wins; the other
+    gets this error and nothing of its transaction's events is stored.
+    """
+
+    def __init__(self, stream_id: str, expected_version: object, actual_version: int | None = None):
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"stream {stream_id!r}: expected version {expected_version}, "
+            f"found {actual_version if actual_version is not None else 'a newer one'}"
+        )
+
+
+class StreamOrderConflict(ConcurrencyConflict):
+    """A later transaction extended the stream first; rerun the command in a new transaction.
+
+    Positions follow transaction ids (see docs/eventstore.md). Refusing this
+    append keeps every stream's versions in position order, which is what lets
+    followers deliver each stream in order by reading the log in position order.
+    """
+
+
+class UnknownEventType(EventStoreError):
+    """An event type name that no app registered."""
+
+
+class InvalidEventData(EventStoreError):
+    """Event data that does not fit its type's schema: a bug in the publishing code."""
+
+
+class NotInTransaction(EventStoreError):
+    """publish() was called outside transaction.atomic(), so state and events could split."""

@@ -1,0 +1,35 @@
+"""Figures about the log that health checks and dashboards read."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from .models import Checkpoint
+from .reading import horizon
+
+RELAY_CHECKPOINT = "relay"
+
+
+def head_position() -> int:
+    """The last position a follower can read now (0 for an empty log)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(max(position), 0) FROM eventstore_event WHERE position < %s", [horizon()]
+        )
+        return cursor.fetchone()[0]
+
+
+def events_behind(position: int) -> int:
+    """How many readable events lie after `position`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM eventstore_event WHERE position > %s AND position < %s",
+            [position, horizon()],
+        )
+        return cursor.fetchone()[0]
+
+
+def relay_lag() -> int:
+    """Events committed but not yet relayed to Redis."""
+    checkpoint = Checkpoint.objects.filter(name=RELAY_CHECKPOINT).values_list("position", flat=True).first()
+    return events_behind(checkpoint or 0)

@@ -1,0 +1,161 @@
+"""Reading the log: by stream, by correlation id, by id, and following it in order.
+
+Following is gap-safe (guarantee 5): a follower only reads positions below
+`horizon()`, the first position that a still-running transaction could take.
+Every transaction with a smaller id has finished, so nothing can appear behind
+a follower's checkpoint later. See docs/eventstore.md for why this scheme.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+
+import orjson
+from django.db import connection, transaction
+
+from .envelope import RecordedEvent
+from .exceptions import UnknownEventType
+from .registry import get_event_type
+from .store import POSITION_SHIFT
+
+_COLUMNS = (
+    "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
+    "source, correlation_id, causation_id, recorded_at"
+)
+_HORIZON_SQL = f"pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}"
+
+
+def to_recorded(row: Sequence) -> RecordedEvent:
+    """Build a RecordedEvent from a row of `_COLUMNS`, upcasting its data."""
+    (
+        event_id,
+        position,
+        stream_id,
+        stream_version,
+        type_name,
+        schema_version,
+        data,
+        metadata,
+        source,
+        correlation_id,
+        causation_id,
+        recorded_at,
+    ) = row
+    # Django's cursor hands jsonb over as text (JSONField decodes it itself).
+    if isinstance(data, str):
+        data = orjson.loads(data)
+    if isinstance(metadata, str):
+        metadata = orjson.loads(metadata)
+    try:
+        event_type = get_event_type(type_name)
+    except UnknownEventType:
+        event_type = None
+    if event_type is not None and schema_version < event_type.version:
+        data = event_type.upcast(schema_version, data)
+        schema_version = event_type.version
+    return RecordedEvent(
+        id=event_id,
+        position=position,
+        stream_id=stream_id,
+        stream_version=stream_version,
+        type=type_name,
+        schema_version=schema_version,
+        data=data,
+        metadata=metadata,
+        source=source,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        recorded_at=recorded_at,
+    )
+
+
+def _query(sql: str, params: Iterable = ()) -> list[RecordedEvent]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return [to_recorded(row) for row in cursor.fetchall()]
+
+
+def read_stream(stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
+    """The stream's events in version order (those committed and visible now)."""
+    return _query(
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
+        "ORDER BY stream_version",
+        [stream_id, after_version],
+    )
+
+
+def read_correlation(correlation_id: uuid.UUID) -> list[RecordedEvent]:
+    """Every event of one correlation id, in position order."""
+    return _query(
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s ORDER BY position",
+        [correlation_id],
+    )
+
+
+def read_events_by_id(event_ids: Sequence[uuid.UUID]) -> list[RecordedEvent]:
+    """The stored events with these ids, in the order of `event_ids` (missing ones left out)."""
+    found = {
+        e.id: e
+        for e in _query(f"SELECT {_COLUMNS} FROM eventstore_event WHERE id = ANY(%s)", [list(event_ids)])
+    }
+    return [found[i] for i in event_ids if i in found]
+
+
+def horizon() -> int:
+    """The first position a follower may not read yet (a transaction may still take it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_HORIZON_SQL}")
+        return cursor.fetchone()[0]
+
+
+def read_all(
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    types: Sequence[str] | None = None,
+    source: str | None = None,
+    stream_id: str | None = None,
+    correlation_id: uuid.UUID | None = None,
+) -> list[RecordedEvent]:
+    """Up to `limit` events after position `after`, in position order, gap-safe.
+
+    Only events below the horizon are returned, so a follower that continues
+    from the last position it saw never skips one that commits later.
+    """
+    where = ["position > %s", f"position < ({_HORIZON_SQL})"]
+    params: list = [after]
+    if types:
+        where.append("type = ANY(%s)")
+        params.append(list(types))
+    if source:
+        where.append("source = %s")
+        params.append(source)
+    if stream_id:
+        where.append("stream_id = %s")
+        params.append(stream_id)
+    if correlation_id:
+        where.append("correlation_id = %s")
+        params.append(correlation_id)
+    params.append(limit)
+    return _query(
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position LIMIT %s",
+        params,
+    )
+
+
+def follow(*, after: int = 0, batch_size: int = 5000) -> Iterator[list[RecordedEvent]]:
+    """Stream the whole log (up to the horizon when called) in batches, in order.
+
+    Uses a server-side cursor in its own transaction, so memory stays flat
+    however long the log is.
+    """
+    with transaction.atomic(), connection.connection.cursor(name="eventstore_follow") as cursor:
+        cursor.itersize = batch_size
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM eventstore_event WHERE position > %s "
+            f"AND position < ({_HORIZON_SQL}) ORDER BY position",
+            [after],
+        )
+        while rows := cursor.fetchmany(batch_size):
+            yield [to_recorded(row) for row in rows]

@@ -1,0 +1,43 @@
+"""API errors are JSON, with the right 4xx, and never a stack trace.
+
+DRF's handler covers its own exceptions; this adds the event store's
+optimistic-concurrency conflict (409) and JSON pages for unknown URLs and
+server errors under /api/.
+"""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from eventstore.exceptions import ConcurrencyConflict
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ConcurrencyConflict):
+        return Response(
+            {
+                "detail": "The resource was changed by someone else; reload it and try again.",
+                "current_version": exc.actual_version,
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    return drf_exception_handler(exc, context)
+
+
+def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    from django.views.defaults import server_error as html_server_error
+
+    return html_server_error(request)

@@ -1,0 +1,13 @@
+"""The Celery app: Redis broker, tasks found in every installed app."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.base")
+
+app = Celery("platform_site")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+# Importing the module connects the correlation-id hooks in workers and web alike.
+import platform_site.correlation  # noqa: E402,F401

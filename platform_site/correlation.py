@@ -1,0 +1,78 @@
+"""Correlation ids for requests and the Celery tasks they send.
+
+A request's `X-Correlation-ID` (a UUID; anything else is replaced by a fresh
+one) becomes the context of every event the request records, is echoed on the
+response, and rides along in the headers of Celery tasks sent while handling it.
+"""
+
+from __future__ import annotations
+
+from celery import signals
+
+from eventstore.context import (
+    current_causation_id,
+    current_correlation_id,
+    event_context,
+    parse_uuid,
+)
+
+HEADER = "X-Correlation-ID"
+_MAX_USER_AGENT = 512
+
+
+def client_ip(request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted
+    # proxy rewrites it, and the lockout logic must not trust it blindly.
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class CorrelationIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        correlation_id = parse_uuid(request.headers.get(HEADER))
+        metadata = {
+            "ip": client_ip(request),
+            "user_agent": request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
+            "path": request.path[:512],
+            "method": request.method,
+        }
+        with event_context(correlation_id=correlation_id, metadata=metadata) as correlation:
+            request.correlation_id = correlation
+            response = self.get_response(request)
+        response[HEADER] = str(correlation)
+        return response
+
+
+# Celery uses the name `correlation_id` for the task id, hence the prefix.
+@signals.before_task_publish.connect
+def _add_correlation_headers(headers=None, **_kwargs):
+    correlation = current_correlation_id()
+    if headers is not None and correlation is not None:
+        headers["platform_correlation_id"] = str(correlation)
+        causation = current_causation_id()
+        if causation is not None:
+            headers["platform_causation_id"] = str(causation)
+
+
+_task_contexts: dict[str, object] = {}
+
+
+@signals.task_prerun.connect
+def _enter_task_context(task_id=None, task=None, **_kwargs):
+    request = task.request
+    context = event_context(
+        correlation_id=parse_uuid(request.get("platform_correlation_id")),
+        causation_id=parse_uuid(request.get("platform_causation_id")),
+        metadata={"task": task.name},
+    )
+    context.__enter__()
+    _task_contexts[task_id] = context
+
+
+@signals.task_postrun.connect
+def _leave_task_context(task_id=None, **_kwargs):
+    context = _task_contexts.pop(task_id, None)
+    if context is not None:
+        context.__exit__(None, None, None)

@@ -1,0 +1,50 @@
+"""GET /health/: each dependency checked, 503 naming the one that fails."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from .redis_connection import get_redis
+
+logger = logging.getLogger(__name__)
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _check_redis() -> str:
+    get_redis().ping()
+    return "ok"
+
+
+@never_cache
+def health(request):
+    checks: dict[str, object] = {}
+    failing: list[str] = []
+    for name, check, errors in (
+        ("database", _check_database, (DatabaseError,)),
+        ("redis", _check_redis, (redis.RedisError, OSError)),
+    ):
+        try:
+            checks[name] = check()
+        except errors as exc:
+            logger.warning("health check %s failed: %s", name, exc)
+            checks[name] = "unavailable"
+            failing.append(name)
+    if "database" not in failing:
+        from eventstore.monitoring import relay_lag
+
+        checks["relay_lag"] = relay_lag()
+    status = "ok" if not failing else "unavailable"
+    body = {"status": status, "checks": checks}
+    if failing:
+        body["failing"] = failing
+    return JsonResponse(body, status=200 if not failing else 503)

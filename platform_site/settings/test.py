@@ -1,0 +1,12 @@
+"""Settings for the test suite: the real Postgres and Redis, kept apart from dev data."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+# A Redis database of its own, so tests never touch a developer's running platform.
+REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
+CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+CELERY_BROKER_URL = REDIS_URL
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

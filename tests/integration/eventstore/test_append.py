@@ -1,0 +1,110 @@
+"""Appending: atomicity with state, optimistic concurrency, idempotency, validation."""
+
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+
+from eventstore.bus import publish
+from eventstore.envelope import ExpectedVersion
+from eventstore.exceptions import ConcurrencyConflict, InvalidEventData, NotInTransaction, UnknownEventType
+from eventstore.reading import read_stream
+from tests.sample_events import THING_HAPPENED
+
+pytestmark = pytest.mark.django_db
+
+
+def stream() -> str:
+    return f"thing-{uuid.uuid4()}"
+
+
+def test_state_change_and_event_roll_back_together():
+    stream_id = stream()
+    User = get_user_model()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        User.objects.create_user(username="ghost", email="ghost@example.com", password="x")
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "ghost"})
+        raise RuntimeError("the command failed after publishing")
+    assert not User.objects.filter(username="ghost").exists()
+    assert read_stream(stream_id) == []
+
+
+def test_state_change_and_event_commit_together():
+    stream_id = stream()
+    User = get_user_model()
+    with transaction.atomic():
+        User.objects.create_user(username="real", email="real@example.com", password="x")
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "real"})
+    assert User.objects.filter(username="real").exists()
+    assert [e.data["label"] for e in read_stream(stream_id)] == ["real"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_outside_a_transaction_is_refused():
+    assert not connection.in_atomic_block
+    stream_id = stream()
+    with pytest.raises(NotInTransaction):
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "x"})
+    assert read_stream(stream_id) == []
+
+
+def test_versions_count_up_without_gaps():
+    stream_id = stream()
+    with transaction.atomic():
+        first = publish(
+            THING_HAPPENED,
+            stream_id=stream_id,
+            data={"label": "a"},
+            expected_version=ExpectedVersion.NO_STREAM,
+        )
+        second = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "b"}, expected_version=1)
+        third = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "c"})
+    assert [first.stream_version, second.stream_version, third.stream_version] == [1, 2, 3]
+    assert first.position < second.position < third.position
+
+
+def test_stale_expected_version_is_a_conflict_and_stores_nothing():
+    stream_id = stream()
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "a"})
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "b"})
+    with pytest.raises(ConcurrencyConflict) as conflict, transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "stale"}, expected_version=1)
+    assert conflict.value.actual_version == 2
+    with pytest.raises(ConcurrencyConflict), transaction.atomic():
+        publish(
+            THING_HAPPENED,
+            stream_id=stream_id,
+            data={"label": "new"},
+            expected_version=ExpectedVersion.NO_STREAM,
+        )
+    with pytest.raises(ConcurrencyConflict), transaction.atomic():
+        # Expecting a version the stream has not reached must not create a gap.
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "ahead"}, expected_version=5)
+    assert [e.stream_version for e in read_stream(stream_id)] == [1, 2]
+
+
+def test_appending_a_stored_event_id_again_returns_the_stored_event():
+    stream_id = stream()
+    event_id = uuid.uuid4()
+    with transaction.atomic():
+        first = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "once"}, event_id=event_id)
+    with transaction.atomic():
+        again = publish(
+            THING_HAPPENED, stream_id=stream_id, data={"label": "once"}, event_id=event_id, expected_version=0
+        )
+    assert again.id == first.id
+    assert again.position == first.position
+    assert len(read_stream(stream_id)) == 1
+
+
+def test_data_that_does_not_fit_the_schema_is_refused():
+    stream_id = stream()
+    with pytest.raises(InvalidEventData), transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "x", "password": "secret"})
+    with pytest.raises(InvalidEventData), transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"size": 3})
+    with pytest.raises(UnknownEventType), transaction.atomic():
+        publish("test:never_defined", stream_id=stream_id, data={})
+    assert read_stream(stream_id) == []
