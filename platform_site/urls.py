@@ -9,6 +9,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/", include("auth_app.urls")),
+    path("api/posts/", include("community_app.urls")),
+    path("api/links/", include("links_app.urls")),
     path("api/events/", include("eventstore.urls")),
 ]
 

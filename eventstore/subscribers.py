@@ -1,0 +1,50 @@
+"""Subscribers: named handler sets of one app that react to events after commit.
+
+Each subscriber reads the relayed log as its own Redis consumer group and runs
+its handlers at least once per event, in stream order. The machinery (see
+eventstore.consumer) runs each handler in a transaction with the event as its
+causation context and records the event as processed in that same
+transaction, so a redelivered event has no second effect. Handlers may publish
+events; those carry the input event's correlation id and point at it as cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .envelope import RecordedEvent
+
+SubscriberHandler = Callable[[RecordedEvent], None]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """`handlers` maps event type names to functions; other types are skipped."""
+
+    name: str
+    handlers: Mapping[str, SubscriberHandler]
+    description: str = ""
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self.handlers)
+
+
+_subscribers: dict[str, Subscriber] = {}
+
+
+def register_subscriber(subscriber: Subscriber) -> Subscriber:
+    existing = _subscribers.get(subscriber.name)
+    if existing is not None and existing is not subscriber:
+        raise ValueError(f"subscriber {subscriber.name!r} is registered twice")
+    _subscribers[subscriber.name] = subscriber
+    return subscriber
+
+
+def get_subscriber(name: str) -> Subscriber:
+    return _subscribers[name]
+
+
+def registered_subscribers() -> dict[str, Subscriber]:
+    return dict(_subscribers)
