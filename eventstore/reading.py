@@ -144,18 +144,31 @@ def read_all(
     )
 
 
-def follow(*, after: int = 0, batch_size: int = 5000) -> Iterator[list[RecordedEvent]]:
-    """Stream the whole log (up to the horizon when called) in batches, in order.
+def follow(
+    *,
+    after: int = 0,
+    batch_size: int = 5000,
+    types: Sequence[str] | None = None,
+    below_horizon: bool = True,
+) -> Iterator[list[RecordedEvent]]:
+    """Stream the log in position order, in batches, through a server-side cursor.
 
-    Uses a server-side cursor in its own transaction, so memory stays flat
-    however long the log is.
+    Memory stays flat however long the log is. `below_horizon=False` reads
+    every event visible now; only a caller that holds locks keeping writers of
+    its interest out (a projection rebuild) may use it, see eventstore.replay.
     """
+    where = ["position > %s"]
+    params: list = [after]
+    if below_horizon:
+        where.append(f"position < ({_HORIZON_SQL})")
+    if types is not None:
+        where.append("type = ANY(%s)")
+        params.append(list(types))
     with transaction.atomic(), connection.connection.cursor(name="eventstore_follow") as cursor:
         cursor.itersize = batch_size
         cursor.execute(
-            f"SELECT {_COLUMNS} FROM eventstore_event WHERE position > %s "
-            f"AND position < ({_HORIZON_SQL}) ORDER BY position",
-            [after],
+            f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position",
+            params,
         )
         while rows := cursor.fetchmany(batch_size):
             yield [to_recorded(row) for row in rows]
