@@ -6,5 +6,5 @@ class LinksAppConfig(AppConfig):
     verbose_name = "Links"
 
     def ready(self) -> None:
-        # Event types and in-process handlers register themselves on import.
-        from . import events  # noqa: F401
+        # Event types, projections and subscribers register themselves on import.
+        from . import events, projections  # noqa: F401
