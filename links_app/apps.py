@@ -7,4 +7,4 @@ class LinksAppConfig(AppConfig):
 
     def ready(self) -> None:
         # Event types, projections and subscribers register themselves on import.
-        from . import events, projections  # noqa: F401
+        from . import events, handlers, projections  # noqa: F401

@@ -91,6 +91,9 @@ class Scan(models.Model):
     failed_attempts = models.IntegerField(default=0)
     failure_reason = models.TextField(blank=True, default="")
     next_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # So a retry's events join the request's correlation chain, caused by the failure.
+    request_correlation_id = models.UUIDField(null=True, blank=True)
+    last_failure_event_id = models.UUIDField(null=True, blank=True)
 
     requested_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -42,6 +42,7 @@ def on_scan_requested(event: RecordedEvent) -> None:
         normalized_url=data["normalized_url"],
         requested_by_id=data.get("requested_by"),
         post_id=data.get("post_id"),
+        request_correlation_id=event.correlation_id,
         requested_at=event.recorded_at,
         updated_at=event.recorded_at,
     )
@@ -98,6 +99,7 @@ def on_scan_failed(event: RecordedEvent) -> None:
         status=ScanStatus.FAILED,
         failed_attempts=data["attempt"],
         failure_reason=data["reason"],
+        last_failure_event_id=event.id,
         next_retry_at=event.recorded_at + dt.timedelta(seconds=retry_in) if retry_in is not None else None,
         updated_at=event.recorded_at,
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import Link, Scan
+from .models import Link, Scan, ScanStatus
+from .services.policy import max_scan_attempts
 
 
 def link_summaries(normalized_urls: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -59,3 +61,14 @@ def scan_get(*, scan_id: uuid.UUID) -> Scan | None:
 
 def latest_scan_of(*, link: Link) -> Scan | None:
     return Scan.objects.select_related("link").filter(link=link).order_by("-requested_at").first()
+
+
+def scans_due_for_retry(*, now: dt.datetime, limit: int = 100) -> list[uuid.UUID]:
+    """Failed scans whose backoff has elapsed and that have attempts left, oldest due first."""
+    return list(
+        Scan.objects.filter(
+            status=ScanStatus.FAILED, next_retry_at__lte=now, failed_attempts__lt=max_scan_attempts()
+        )
+        .order_by("next_retry_at")
+        .values_list("id", flat=True)[:limit]
+    )
