@@ -6,5 +6,5 @@ class CommunityAppConfig(AppConfig):
     verbose_name = "Community"
 
     def ready(self) -> None:
-        # Event types and in-process handlers register themselves on import.
-        from . import events  # noqa: F401
+        # Event types, projections and subscriber handlers register themselves on import.
+        from . import events, handlers, projections  # noqa: F401

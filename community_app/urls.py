@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+"""Routes under /api/posts/ (API.md, "Community")."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("", api.PostListApi.as_view(), name="post-list"),
+    path("<uuid:post_id>/", api.PostDetailApi.as_view(), name="post-detail"),
+    path("<uuid:post_id>/comments/", api.PostCommentsApi.as_view(), name="post-comments"),
+    path("<uuid:post_id>/vote/", api.PostVoteApi.as_view(), name="post-vote"),
+]
