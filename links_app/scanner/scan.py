@@ -1,0 +1,69 @@
+"""``scan_url``: normalise, run rules, score with the model, ask providers, combine."""
+
+from __future__ import annotations
+
+from .features import numeric_features, token_features
+from .model import load_model
+from .normalize import normalize_parts
+from .providers import (
+    LISTED_MALICIOUS_FLOOR,
+    LISTED_SUSPICIOUS_FLOOR,
+    ThreatProvider,
+    ask_providers,
+    configured_providers,
+)
+from .results import Finding, ScanResult
+from .rules import run_rules
+from .scoring import combined_risk, safety_score, threat_category, verdict_for
+from .urlview import UrlView
+
+MODEL_FINDING_THRESHOLD = 0.5  # report the model as a finding from this probability on
+
+
+def _model_finding(probability: float, top_features: tuple[tuple[str, float], ...]) -> Finding | None:
+    if probability < MODEL_FINDING_THRESHOLD:
+        return None
+    severity = "high" if probability >= 0.9 else "medium"
+    signals = ", ".join(f"'{name.split(':', 1)[1]}'" for name, _ in top_features) or "its overall shape"
+    return Finding("model_lexical_risk", severity, f"The learned URL model rates this link {probability:.0%} likely malicious; strongest signals: {signals}.")
+
+
+def _provider_findings(normalized_url: str, providers: list[ThreatProvider]) -> tuple[list[Finding], float]:
+    findings, floor = [], 0.0
+    for answer in ask_providers(normalized_url, providers):
+        if isinstance(answer, tuple):
+            findings.append(Finding("provider_no_answer", "info", f"{answer[0]} gave no answer; this is not a sign of safety."))
+        elif answer.listed == "malicious":
+            floor = max(floor, LISTED_MALICIOUS_FLOOR)
+            findings.append(Finding("provider_listed_malicious", "high", f"{answer.provider} lists this link as malicious. {answer.detail}".strip(), answer.threat_category))
+        elif answer.listed == "suspicious":
+            floor = max(floor, LISTED_SUSPICIOUS_FLOOR)
+            findings.append(Finding("provider_listed_suspicious", "medium", f"{answer.provider} lists this link as suspicious. {answer.detail}".strip(), answer.threat_category))
+    return findings, floor
+
+
+def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanResult:
+    """Scan one URL offline (plus configured providers, none by default).
+
+    ``url`` may be raw or already normalised; passing the raw input keeps
+    more evidence (e.g. a disguised IP spelling). Raises InvalidURL.
+    """
+    view = UrlView(normalize_parts(url), url)
+    findings = run_rules(view)
+    model_score = load_model().score(token_features(view, (f.code for f in findings)), numeric_features(view))
+    model_finding = _model_finding(model_score.probability, model_score.top_features)
+    provider_list = configured_providers() if providers is None else providers
+    provider_findings, provider_floor = _provider_findings(view.parts.url, provider_list) if provider_list else ([], 0.0)
+    rule_findings = findings + provider_findings
+    risk = combined_risk(model_score.probability, rule_findings, provider_floor)
+    verdict = verdict_for(risk)
+    all_findings = tuple(rule_findings + ([model_finding] if model_finding else []))
+    return ScanResult(
+        url=url,
+        normalized_url=view.parts.url,
+        safety_score=safety_score(risk),
+        verdict=verdict,
+        threat_category=threat_category(verdict, all_findings),
+        findings=all_findings,
+        model_score=round(model_score.probability, 4),
+    )
