@@ -75,8 +75,10 @@ class Scan(models.Model):
     """One scan of a link: requested, then completed or failed (and maybe retried)."""
 
     id = models.UUIDField(primary_key=True, editable=False)
-    # Same app, same rebuild (both tables are truncated together), so a real FK is safe.
-    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="scans")
+    # A relation for the ORM, not a DB constraint: the projection's handlers keep the
+    # rows consistent, and Postgres refuses to TRUNCATE (rebuild) a table whose deferred
+    # FK checks are still pending in the same transaction.
+    link = models.ForeignKey(Link, on_delete=models.DO_NOTHING, related_name="scans", db_constraint=False)
     url = models.TextField()
     normalized_url = models.TextField()
     status = models.CharField(max_length=16, choices=ScanStatus.choices, default=ScanStatus.PENDING)
