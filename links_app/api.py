@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from . import selectors
 from .serializers import (
     LinkFilterSerializer,
-    LinkOutputSerializer,
+    LinkSafetySerializer,
     ScanOutputSerializer,
     ScanRequestInputSerializer,
     VerifyInputSerializer,
@@ -77,7 +77,7 @@ class ScanDetailApi(APIView):
 
 
 class LinkListApi(GenericAPIView):
-    serializer_class = LinkOutputSerializer
+    serializer_class = LinkSafetySerializer
 
     @extend_schema(
         operation_id="links_list",
@@ -94,16 +94,16 @@ class LinkListApi(GenericAPIView):
         filters = LinkFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         page = self.paginate_queryset(selectors.link_list(**filters.validated_data))
-        return self.get_paginated_response(LinkOutputSerializer(page, many=True).data)
+        return self.get_paginated_response(LinkSafetySerializer(page, many=True).data)
 
 
 class LinkDetailApi(APIView):
-    @extend_schema(operation_id="links_detail", responses=LinkOutputSerializer)
+    @extend_schema(operation_id="links_detail", responses=LinkSafetySerializer)
     def get(self, request, link_id: uuid.UUID):
         link = selectors.link_get(link_id=link_id)
         if link is None:
             raise NotFound("No such link.")
-        return Response(LinkOutputSerializer(link).data)
+        return Response(LinkSafetySerializer(link).data)
 
 
 class LinkVerifyApi(APIView):
@@ -112,7 +112,7 @@ class LinkVerifyApi(APIView):
     @extend_schema(
         operation_id="links_verify",
         request=VerifyInputSerializer,
-        responses={200: OpenApiResponse(LinkOutputSerializer, "Recorded link:link_verified.")},
+        responses={200: OpenApiResponse(LinkSafetySerializer, "Recorded link:link_verified.")},
     )
     def post(self, request, link_id: uuid.UUID):
         params = VerifyInputSerializer(data=request.data)
@@ -123,4 +123,4 @@ class LinkVerifyApi(APIView):
             raise NotFound("No such link.") from None
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
-        return Response(LinkOutputSerializer(link).data)
+        return Response(LinkSafetySerializer(link).data)

@@ -99,7 +99,7 @@ class ScanOutputSerializer(serializers.Serializer):
         return verification_of(scan.link)
 
 
-class LinkOutputSerializer(serializers.Serializer):
+class LinkSafetySerializer(serializers.Serializer):
     """A link with its latest completed result; `verdict` is the effective one."""
 
     id = serializers.UUIDField()
