@@ -7,4 +7,4 @@ class EventstoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the store's receivers to the in-process bus.
-        from . import bus, projections  # noqa: F401
+        from . import bus, projections, statistics, tasks  # noqa: F401

@@ -40,3 +40,49 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
+
+
+class ParkedEvent(models.Model):
+    """An event a subscriber kept failing on: set aside with its error until retried.
+
+    Later events of the same stream are parked behind it (reason says so), so a
+    subscriber never sees a stream out of order; other streams go on.
+    """
+
+    subscriber = models.CharField(max_length=100)
+    event_id = models.UUIDField()
+    position = models.BigIntegerField()
+    stream_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    parked_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "event_id"], name="parked_event_once_per_subscriber"
+            )
+        ]
+        indexes = [models.Index(fields=["subscriber", "stream_id", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber}: {self.event_type} #{self.position}"
+
+
+class EventStat(models.Model):
+    """Event statistics projection: how many events of a type and source per minute."""
+
+    minute = models.DateTimeField()
+    type = models.CharField(max_length=100)
+    source = models.CharField(max_length=50)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["minute", "type", "source"], name="event_stat_key")]
+        indexes = [models.Index(fields=["minute"])]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.type}: {self.count}"

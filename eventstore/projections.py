@@ -19,10 +19,12 @@ from django.dispatch import receiver
 
 from .bus import event_recorded
 from .envelope import RecordedEvent
+from .subscribers import Subscriber, register_subscriber
 
 Handler = Callable[[RecordedEvent], None]
 INLINE = "inline"
 ASYNC = "async"
+ALL_TYPES = "*"  # a handler under this key receives every event
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,12 @@ class Projection:
     on_reset: Callable[[], None] | None = field(default=None)
 
     @property
-    def event_types(self) -> list[str]:
-        return sorted(self.handlers)
+    def event_types(self) -> list[str] | None:
+        """The types this projection reads, or None for all of them."""
+        return None if ALL_TYPES in self.handlers else sorted(self.handlers)
 
     def apply(self, event: RecordedEvent) -> None:
-        handler = self.handlers.get(event.type)
+        handler = self.handlers.get(event.type) or self.handlers.get(ALL_TYPES)
         if handler is not None:
             handler(event)
 
@@ -62,10 +65,15 @@ _projections: dict[str, Projection] = {}
 
 
 def register_projection(projection: Projection) -> Projection:
+    """Register a projection; an async one is also registered as a subscriber of its name."""
     existing = _projections.get(projection.name)
     if existing is not None and existing is not projection:
         raise ValueError(f"projection {projection.name!r} is registered twice")
     _projections[projection.name] = projection
+    if projection.mode == ASYNC:
+        register_subscriber(
+            Subscriber(name=projection.name, handlers=projection.handlers, description=projection.description)
+        )
     return projection
 
 

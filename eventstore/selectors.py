@@ -17,3 +17,31 @@ def causal_chain(correlation_id: uuid.UUID) -> list[dict]:
         if event.causation_id is not None:
             caused[event.causation_id].append(event.id)
     return [{**event.as_dict(), "caused": caused.get(event.id, [])} for event in events]
+
+
+def subscriber_status() -> list[dict]:
+    """Per subscriber: lowest partition checkpoint, events behind it, parked count.
+
+    Partitions advance independently; counting from the lowest checkpoint
+    bounds the lag from above ("at most this many behind").
+    """
+    from . import streams
+    from .models import Checkpoint, ParkedEvent
+    from .monitoring import events_behind
+    from .relay import subscriber_checkpoint_name
+    from .subscribers import registered_subscribers
+
+    rows = []
+    for name in sorted(registered_subscribers()):
+        names = [subscriber_checkpoint_name(name, p) for p in range(streams.partition_count())]
+        positions = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "position"))
+        lowest = min(positions.get(n, 0) for n in names)
+        rows.append(
+            {
+                "name": name,
+                "checkpoint": lowest,
+                "lag": events_behind(lowest),
+                "parked": ParkedEvent.objects.filter(subscriber=name, resolved_at__isnull=True).count(),
+            }
+        )
+    return rows

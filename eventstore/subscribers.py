@@ -30,6 +30,10 @@ class Subscriber:
     def event_types(self) -> list[str]:
         return sorted(self.handlers)
 
+    def handler_for(self, event_type: str) -> SubscriberHandler | None:
+        # "*" (eventstore.projections.ALL_TYPES) receives every event.
+        return self.handlers.get(event_type) or self.handlers.get("*")
+
 
 _subscribers: dict[str, Subscriber] = {}
 

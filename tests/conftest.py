@@ -26,3 +26,21 @@ def make_user(db):
         return get_user_model().objects.create_user(username=username, password="a-Long-pass-123", **extra)
 
     return make
+
+
+def wait_until_followable(position: int, timeout: float = 15.0) -> None:
+    """Wait until gap-safe readers can see `position`.
+
+    Any transaction still open anywhere in the Postgres cluster holds the
+    horizon back (by design, see docs/eventstore.md); on a busy machine that can
+    take a moment even after our own commit.
+    """
+    import time
+
+    from eventstore.reading import horizon
+
+    deadline = time.monotonic() + timeout
+    while horizon() <= position:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"position {position} still behind the horizon after {timeout} s")
+        time.sleep(0.01)

@@ -167,3 +167,16 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 TEST_RUNNER = "platform_site.test_runner.PytestTestRunner"
+
+# Event relay and subscribers (docs/eventstore.md).
+EVENT_STREAM_PARTITIONS = env.int("EVENT_STREAM_PARTITIONS", default=4)
+EVENT_STREAM_PREFIX = env("EVENT_STREAM_PREFIX", default="platform:")
+EVENT_STREAM_MAXLEN = env.int("EVENT_STREAM_MAXLEN", default=200_000)
+RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=1000)
+SUBSCRIBER_MAX_ATTEMPTS = env.int("SUBSCRIBER_MAX_ATTEMPTS", default=4)
+SUBSCRIBER_RETRY_BASE_SECONDS = env.float("SUBSCRIBER_RETRY_BASE_SECONDS", default=0.05)
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
+CELERY_BEAT_SCHEDULE = {
+    # Safety net behind the after-commit kicks: lost kicks cost at most this long.
+    "relay-and-consume-sweep": {"task": "eventstore.tasks.sweep", "schedule": 2.0},
+}

@@ -13,3 +13,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Tests serve static files from the finders; no collectstatic run needed.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Event types and a recording subscriber that only the tests use.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+SUBSCRIBER_RETRY_BASE_SECONDS = 0.01
+# Parallel test runs on one machine (several checkouts, CI) each name their own database.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_platform")}  # noqa: F405

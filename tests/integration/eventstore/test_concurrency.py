@@ -12,6 +12,7 @@ from eventstore.bus import publish
 from eventstore.commands import atomic_command
 from eventstore.exceptions import ConcurrencyConflict, StreamOrderConflict
 from eventstore.reading import read_all, read_stream
+from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -205,6 +206,7 @@ def test_follower_does_not_skip_an_event_that_commits_after_a_later_position():
     assert mine == [], "nothing past an open transaction's position is readable yet"
     release_first.set()
     slow.join(30)
+    wait_until_followable(fast.position)
     mine = [
         e
         for e in read_all(after=0, limit=100000, types=[THING_HAPPENED.name])

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from eventstore.bus import publish
 from eventstore.context import caused_by, event_context
+from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,6 +28,7 @@ def chain():
         cause = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "cause"})
     with caused_by(cause.id, correlation), transaction.atomic():
         effect = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "effect"})
+    wait_until_followable(effect.position)
     return cause, effect
 
 

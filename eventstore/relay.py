@@ -1,0 +1,147 @@
+"""The relay: committed events from the Postgres log to Redis Streams, in order.
+
+One relay advances at a time (a transaction-level advisory lock), on any number
+of workers and machines. It reads gap-safely from its checkpoint, appends each
+event to its partition's stream with a pointer to the previous event of that
+partition (`prev`), publishes a summary for live views, and moves the
+checkpoint in Postgres only after Redis took the batch. A crash or a Redis
+error before the commit leaves the checkpoint where it was: the batch is sent
+again, and subscribers drop what they already processed (at least once).
+
+After a Redis flush (the epoch key is gone) the relay rewinds to the oldest
+subscriber checkpoint and sends everything again from there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Min
+
+from platform_site.redis_connection import get_redis
+
+from . import streams
+from .models import Checkpoint
+from .reading import read_all
+from .subscribers import registered_subscribers
+
+logger = logging.getLogger(__name__)
+
+RELAY_LOCK_KEY = 7_310_001  # pg advisory lock id of the relay leader
+RELAY_CHECKPOINT = "relay"
+
+
+def relay_partition_checkpoint(partition: int) -> str:
+    """Checkpoint name: the last position the relay sent to this partition."""
+    return f"relay:p{partition}"
+
+
+def subscriber_checkpoint_name(subscriber: str, partition: int) -> str:
+    return f"sub:{subscriber}:p{partition}"
+
+
+def _try_lead() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _checkpoints() -> dict[str, Checkpoint]:
+    names = [RELAY_CHECKPOINT] + [relay_partition_checkpoint(p) for p in range(streams.partition_count())]
+    for name in names:
+        Checkpoint.objects.get_or_create(name=name)
+    return {c.name: c for c in Checkpoint.objects.select_for_update().filter(name__in=names)}
+
+
+def ensure_groups(redis, partitions: range | None = None) -> None:
+    """Create every subscriber's consumer group on every partition (idempotent)."""
+    for partition in partitions or range(streams.partition_count()):
+        key = streams.partition_key(partition)
+        for name in registered_subscribers():
+            try:
+                redis.xgroup_create(key, streams.group_name(name), id="0", mkstream=True)
+            except Exception as exc:  # BUSYGROUP: it exists already
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+
+def _rewind_after_flush(checkpoints: dict[str, Checkpoint]) -> None:
+    """Redis lost the streams: send again everything some subscriber may not have processed."""
+    redis = get_redis()
+    for partition in range(streams.partition_count()):
+        lowest = Checkpoint.objects.filter(name__regex=rf"^sub:.+:p{partition}$").aggregate(
+            m=Min("position")
+        )["m"]
+        checkpoints[relay_partition_checkpoint(partition)].position = lowest or 0
+    subscribed = [c.position for n, c in checkpoints.items() if n != RELAY_CHECKPOINT]
+    checkpoints[RELAY_CHECKPOINT].position = min(subscribed) if subscribed else 0
+    ensure_groups(redis)
+    redis.set(streams.epoch_key(), "1")
+    logger.warning(
+        "relay: Redis holds no event streams; resending from position %s", checkpoints["relay"].position
+    )
+
+
+def relay_batch() -> tuple[int, set[int]]:
+    """Relay one batch if this process is the leader; return (events sent, partitions touched)."""
+    with transaction.atomic():
+        if not _try_lead():
+            return 0, set()
+        checkpoints = _checkpoints()
+        redis = get_redis()
+        if not redis.exists(streams.epoch_key()):
+            _rewind_after_flush(checkpoints)
+        relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
+        events = read_all(after=relay_checkpoint.position, limit=settings.RELAY_BATCH_SIZE)
+        if not events:
+            return 0, set()
+        touched: set[int] = set()
+        pipe = redis.pipeline(transaction=False)
+        for event in events:
+            partition = streams.partition_of(event.stream_id)
+            partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
+            pipe.xadd(
+                streams.partition_key(partition),
+                {
+                    "position": event.position,
+                    "prev": partition_checkpoint.position,
+                    "event": streams.encode(event),
+                },
+                maxlen=settings.EVENT_STREAM_MAXLEN,
+                approximate=True,
+            )
+            partition_checkpoint.position = event.position
+            touched.add(partition)
+        pipe.publish(streams.live_channel(), orjson.dumps([_summary(e) for e in events]))
+        pipe.execute()
+        relay_checkpoint.position = events[-1].position
+        for checkpoint in checkpoints.values():
+            checkpoint.save(update_fields=["position", "updated_at"])
+    return len(events), touched
+
+
+def _summary(event) -> dict:
+    return {
+        "id": str(event.id),
+        "position": event.position,
+        "type": event.type,
+        "stream_id": event.stream_id,
+        "source": event.source,
+        "correlation_id": str(event.correlation_id),
+        "recorded_at": event.recorded_at.isoformat(),
+    }
+
+
+def relay_pending(max_batches: int = 50) -> tuple[int, set[int]]:
+    """Relay until caught up (or `max_batches`); return events sent and partitions touched."""
+    total, touched = 0, set()
+    for _ in range(max_batches):
+        sent, partitions = relay_batch()
+        total += sent
+        touched |= partitions
+        if sent < settings.RELAY_BATCH_SIZE:
+            break
+    return total, touched

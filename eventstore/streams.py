@@ -1,0 +1,72 @@
+"""Names and shapes of what the relay writes to Redis.
+
+The log is spread over a fixed number of Redis Streams (partitions) by stream
+id, so one stream's events always travel in one partition, in order, and
+different partitions can be consumed by different workers at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zlib
+
+import orjson
+from django.conf import settings
+
+from .envelope import RecordedEvent
+
+
+def partition_count() -> int:
+    return settings.EVENT_STREAM_PARTITIONS
+
+
+def partition_of(stream_id: str) -> int:
+    return zlib.crc32(stream_id.encode()) % partition_count()
+
+
+def _prefix() -> str:
+    return settings.EVENT_STREAM_PREFIX
+
+
+def partition_key(partition: int) -> str:
+    return f"{_prefix()}events:{partition}"
+
+
+def group_name(subscriber: str) -> str:
+    return f"sub:{subscriber}"
+
+
+def live_channel() -> str:
+    return f"{_prefix()}events:live"
+
+
+def epoch_key() -> str:
+    """Present while Redis holds the relayed streams; gone after a flush or a fresh start."""
+    return f"{_prefix()}events:epoch"
+
+
+def dirty_key(subscriber: str, partition: int) -> str:
+    return f"{_prefix()}dirty:{subscriber}:{partition}"
+
+
+def encode(event: RecordedEvent) -> bytes:
+    return orjson.dumps(event.as_dict())
+
+
+def decode(payload: bytes) -> RecordedEvent:
+    raw = orjson.loads(payload)
+    return RecordedEvent(
+        id=uuid.UUID(raw["id"]),
+        position=raw["position"],
+        stream_id=raw["stream_id"],
+        stream_version=raw["stream_version"],
+        type=raw["type"],
+        schema_version=raw["schema_version"],
+        data=raw["data"],
+        metadata=raw["metadata"],
+        source=raw["source"],
+        correlation_id=uuid.UUID(raw["correlation_id"]),
+        causation_id=uuid.UUID(raw["causation_id"]) if raw["causation_id"] else None,
+        recorded_at=dt.datetime.fromisoformat(raw["recorded_at"]),
+    )

@@ -1,0 +1,141 @@
+"""Guarantee 6 without Celery: relay to real Redis Streams, subscribers consume once, in order."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection, transaction
+
+from eventstore import streams
+from eventstore.bus import publish
+from eventstore.consumer import consume
+from eventstore.models import Checkpoint, ParkedEvent
+from eventstore.parking import parked_event_retry
+from eventstore.relay import relay_pending
+from platform_site.redis_connection import get_redis
+from tests.conftest import wait_until_followable
+from tests.sample_events import THING_HAPPENED
+from tests.testapp.handlers import effect_count
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SUBSCRIBER = "test-recorder"
+
+
+@pytest.fixture(autouse=True)
+def fresh_redis():
+    """The test Redis database starts empty: the relay must cope with exactly that."""
+    get_redis().flushdb()
+    yield
+
+
+def write_events(streams_count: int = 4, per_stream: int = 5, label: str = "ok") -> list:
+    events = []
+    run = uuid.uuid4().hex[:8]
+    for n in range(per_stream):
+        for s in range(streams_count):
+            with transaction.atomic():
+                events.append(
+                    publish(THING_HAPPENED, stream_id=f"thing-{run}-{s}", data={"label": f"{label}-{n}"})
+                )
+    return events
+
+
+def relay_all() -> None:
+    """Relay everything committed so far (waiting for the horizon to pass it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(position) FROM eventstore_event")
+        wait_until_followable(cursor.fetchone()[0])
+    relay_pending()
+
+
+def consume_all() -> None:
+    for partition in range(streams.partition_count()):
+        consume(SUBSCRIBER, partition)
+
+
+def test_every_event_reaches_the_subscriber_once_and_redelivery_has_no_second_effect():
+    events = write_events()
+    relay_all()
+    consume_all()
+    assert [effect_count(e.id) for e in events] == [1] * len(events)
+    # Make Redis deliver everything again: reset each group to the start of its stream.
+    redis = get_redis()
+    for partition in range(streams.partition_count()):
+        redis.xgroup_setid(streams.partition_key(partition), streams.group_name(SUBSCRIBER), id="0")
+    consume_all()
+    assert [effect_count(e.id) for e in events] == [1] * len(events)
+
+
+def test_a_redis_flush_loses_nothing():
+    relayed_before = write_events()
+    relay_all()
+    get_redis().flushdb()  # the streams, the groups and the epoch are gone before anyone consumed
+    relayed_after = write_events()
+    relay_all()
+    consume_all()
+    assert [effect_count(e.id) for e in relayed_before + relayed_after] == [1] * 40
+
+
+def test_entries_trimmed_from_redis_are_read_back_from_postgres():
+    events = write_events(streams_count=2, per_stream=3)
+    relay_all()
+    redis = get_redis()
+    for partition in range(streams.partition_count()):
+        redis.xtrim(streams.partition_key(partition), maxlen=0)  # as if MAXLEN cut them
+    more = write_events(streams_count=2, per_stream=1)
+    relay_all()
+    consume_all()
+    assert [effect_count(e.id) for e in events + more] == [1] * 8
+
+
+def test_two_relays_at_once_neither_skip_nor_reorder():
+    events = []
+    lock = threading.Lock()
+
+    def writer_and_relay(index: int) -> None:
+        try:
+            for batch in range(5):
+                mine = write_events(streams_count=2, per_stream=2, label=f"r{index}b{batch}")
+                with lock:
+                    events.extend(mine)
+                relay_pending()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer_and_relay, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    relay_all()
+    consume_all()  # the recorder refuses any stream version that arrives before its predecessor
+    assert not ParkedEvent.objects.filter(subscriber=SUBSCRIBER, resolved_at__isnull=True).exists()
+    assert [effect_count(e.id) for e in events] == [1] * len(events)
+
+
+def test_a_failing_event_is_parked_its_stream_waits_and_a_retry_completes_it():
+    run = uuid.uuid4().hex[:8]
+    with transaction.atomic():
+        bad = publish(THING_HAPPENED, stream_id=f"thing-{run}-bad", data={"label": "explode"})
+    with transaction.atomic():
+        behind = publish(THING_HAPPENED, stream_id=f"thing-{run}-bad", data={"label": "after"})
+    with transaction.atomic():
+        other = publish(THING_HAPPENED, stream_id=f"thing-{run}-other", data={"label": "fine"})
+    relay_all()
+    consume_all()
+    parked = ParkedEvent.objects.get(subscriber=SUBSCRIBER, event_id=bad.id)
+    assert "Exploded" in parked.error and parked.attempts >= 2
+    assert ParkedEvent.objects.filter(subscriber=SUBSCRIBER, event_id=behind.id).exists()
+    assert effect_count(other.id) == 1, "other streams go on"
+    assert effect_count(bad.id) == effect_count(behind.id) == 0
+
+    assert parked_event_retry(parked_id=parked.pk) is False  # still failing: stays parked
+    Checkpoint.objects.create(name="allow:explode")
+    try:
+        assert parked_event_retry(parked_id=parked.pk) is True
+    finally:
+        Checkpoint.objects.filter(name="allow:explode").delete()
+    assert effect_count(bad.id) == effect_count(behind.id) == 1
+    assert not ParkedEvent.objects.filter(
+        subscriber=SUBSCRIBER, stream_id=bad.stream_id, resolved_at__isnull=True
+    ).exists()
