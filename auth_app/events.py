@@ -1,1 +1,104 @@
-"""Event types of this app (registered with the event store on import)."""
+"""Event types of this app (registered with the event store on import).
+
+Streams: `user-<id>` holds everything that happened to one account (creation,
+logins, logouts, failed attempts, password changes, locks, moderator grants).
+A failed attempt for a username that has no account goes to
+`login-<username key>` instead (see `auth_app.lockout.username_key`): there is
+no user stream to put it on, and the HTTP answer is the same either way, so
+the choice of stream reveals nothing to the client. Only staff read streams.
+
+Passwords never appear in any event. Personal fields (email, ip, user agent)
+are marked so the event store can encrypt them per user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from eventstore.registry import EventData, define_event
+
+# Why an attempt failed. `locked` and `ip_locked` are refusals: the password
+# was not even checked because the username or the ip is locked out.
+FailureReason = Literal["unknown_user", "wrong_password", "inactive_user", "locked", "ip_locked"]
+LoginMethod = Literal["token", "session"]
+LogoutReason = Literal["logout", "password_change"]
+
+
+def user_stream(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def unknown_login_stream(key: str) -> str:
+    return f"login-{key}"
+
+
+class UserCreated(EventData):
+    """An account was registered (through the API, the demo loader or another service)."""
+
+    user_id: int
+    username: str
+    email: str
+
+
+class LoggedIn(EventData):
+    """A user signed in. `session_id` names the session without being a credential:
+    the knox token digest's prefix for API tokens, a hash prefix of the session key for browsers."""
+
+    user_id: int
+    username: str
+    method: LoginMethod
+    session_id: str
+    ip: str
+    user_agent: str
+
+
+class LoggedOut(EventData):
+    """A session ended: the user logged out, or a password change revoked the session."""
+
+    user_id: int
+    method: LoginMethod
+    session_id: str
+    session_duration_seconds: float
+    reason: LogoutReason = "logout"
+
+
+class FailedLoginAttempt(EventData):
+    """A login failed or was refused. `username` is what the client typed; never the password."""
+
+    username: str
+    ip: str
+    reason: FailureReason
+
+
+class PasswordChanged(EventData):
+    """A user changed their password; `revoked_sessions` of their other API tokens were ended."""
+
+    user_id: int
+    revoked_sessions: int
+
+
+class AccountLocked(EventData):
+    """Too many failed attempts for one username: logins for it are refused until `locked_until`."""
+
+    username: str
+    failed_attempts: int
+    locked_until: dt.datetime
+
+
+class ModeratorGranted(EventData):
+    """A user joined the `moderators` group (`manage.py grant_moderator`)."""
+
+    user_id: int
+    username: str
+
+
+USER_CREATED = define_event("user:created", UserCreated, source="auth", personal_fields=("email",))
+LOGIN = define_event("auth:login", LoggedIn, source="auth", personal_fields=("ip", "user_agent"))
+LOGOUT = define_event("auth:logout", LoggedOut, source="auth")
+FAILED_LOGIN_ATTEMPT = define_event(
+    "auth:failed_login_attempt", FailedLoginAttempt, source="auth", personal_fields=("ip",)
+)
+PASSWORD_CHANGE = define_event("auth:password_change", PasswordChanged, source="auth")
+ACCOUNT_LOCKED = define_event("auth:account_locked", AccountLocked, source="auth")
+MODERATOR_GRANTED = define_event("auth:moderator_granted", ModeratorGranted, source="auth")
