@@ -6,5 +6,6 @@ class AuthAppConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        # Event types and in-process handlers register themselves on import.
-        from . import events  # noqa: F401
+        # Event types, the login-security projection and the receivers of
+        # Django's login signals register themselves on import.
+        from . import events, projections, signals  # noqa: F401

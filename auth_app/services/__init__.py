@@ -1,0 +1,33 @@
+"""Commands of the auth app. Each records its events in the transaction of its state change.
+
+Split by topic; import from here: `from auth_app.services import user_register`.
+"""
+
+from .failures import login_failure_record
+from .moderators import MODERATORS_GROUP, moderator_grant
+from .passwords import user_password_change
+from .registration import user_register
+from .sessions import (
+    LoginSuccess,
+    browser_session_id,
+    session_login_record,
+    session_logout_record,
+    token_session_id,
+    user_login,
+    user_logout,
+)
+
+__all__ = [
+    "MODERATORS_GROUP",
+    "LoginSuccess",
+    "browser_session_id",
+    "login_failure_record",
+    "moderator_grant",
+    "session_login_record",
+    "session_logout_record",
+    "token_session_id",
+    "user_login",
+    "user_logout",
+    "user_password_change",
+    "user_register",
+]

@@ -1,0 +1,52 @@
+"""Changing a password: check the old one, validate the new one, end the other sessions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from knox.models import AuthToken
+
+from eventstore.bus import publish
+from eventstore.commands import atomic_command
+
+from ..events import PASSWORD_CHANGE, user_stream
+from .sessions import end_token_session
+
+INCORRECT_OLD_CREDENTIAL = "Your old password was entered incorrectly."
+
+
+@atomic_command
+def user_password_change(
+    *, user, old_password: str, new_password: str, current_token: AuthToken | None
+) -> int:
+    """Set a new password and record `auth:password_change`; return how many sessions were revoked.
+
+    Every API token of the user except `current_token` (the one making the
+    request, if any) is deleted, each with an `auth:logout` of reason
+    `password_change`: whoever else held a session, perhaps with the old
+    password, is signed out, while the client that changed it stays signed in.
+    Browser sessions end by themselves: Django ties them to the password hash.
+    Raises ValidationError keyed by field (nothing recorded) for a wrong old
+    password or a new one the validators reject.
+    """
+    if not user.check_password(old_password):
+        raise ValidationError({"old_password": [INCORRECT_OLD_CREDENTIAL]})
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as invalid:
+        raise ValidationError({"new_password": list(invalid.messages)}) from None
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    other_tokens = AuthToken.objects.filter(user=user)
+    if current_token is not None:
+        other_tokens = other_tokens.exclude(digest=current_token.digest)
+    revoked = 0
+    for token in other_tokens.order_by("created"):
+        end_token_session(token, reason="password_change")
+        revoked += 1
+    publish(
+        PASSWORD_CHANGE,
+        stream_id=user_stream(user.pk),
+        data={"user_id": user.pk, "revoked_sessions": revoked},
+    )
+    return revoked

@@ -1,0 +1,66 @@
+"""Registering an account: validation, the user row and `user:created` together."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from eventstore.bus import publish
+from eventstore.commands import atomic_command
+from eventstore.envelope import ExpectedVersion
+
+from ..events import USER_CREATED, user_stream
+
+DUPLICATE_USERNAME = "A user with that username already exists."
+DUPLICATE_EMAIL = "A user with that email address already exists."
+
+
+@atomic_command
+def user_register(
+    *, username: str, email: str, password: str, is_staff: bool = False, is_superuser: bool = False
+):
+    """Create an account and record `user:created`; nothing is recorded when it is refused.
+
+    Raises ValidationError keyed by field for a username or email already taken
+    (ignoring case) and for a password Django's validators reject.
+    """
+    User = get_user_model()
+    email = User.objects.normalize_email(email)
+    errors: dict[str, list[str]] = {}
+    if User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [DUPLICATE_USERNAME]
+    if User.objects.filter(email__iexact=email).exists():
+        errors["email"] = [DUPLICATE_EMAIL]
+    try:
+        validate_password(password, user=User(username=username, email=email))
+    except ValidationError as invalid:
+        errors["password"] = list(invalid.messages)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=username,
+                email=email,
+                password=password,
+                is_staff=is_staff,
+                is_superuser=is_superuser,
+            )
+    except IntegrityError as clash:
+        # A concurrent registration took the name or email after our check.
+        raise ValidationError(_field_of_unique_clash(clash)) from None
+    publish(
+        USER_CREATED,
+        stream_id=user_stream(user.pk),
+        data={"user_id": user.pk, "username": user.username, "email": user.email},
+        expected_version=ExpectedVersion.NO_STREAM,
+    )
+    return user
+
+
+def _field_of_unique_clash(clash: IntegrityError) -> dict[str, list[str]]:
+    if "email" in str(clash):
+        return {"email": [DUPLICATE_EMAIL]}
+    return {"username": [DUPLICATE_USERNAME]}
