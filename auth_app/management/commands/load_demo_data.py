@@ -3,6 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from auth_app.services import user_register
+
 DEMO_USERS = [
     # username, email, password, staff
     ("admin", "admin@example.com", "admin-demo-password", True),
@@ -16,9 +18,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         User = get_user_model()
         for username, email, password, staff in DEMO_USERS:
-            if User.objects.filter(username=username).exists():
+            if User.objects.filter(username__iexact=username).exists():
                 continue
-            User.objects.create_user(
+            # Through the registration service, so each demo user has its `user:created` event.
+            user_register(
                 username=username, email=email, password=password, is_staff=staff, is_superuser=staff
             )
             self.stdout.write(f"created demo user {username} / {password}")

@@ -1,0 +1,74 @@
+"""Users in the admin, each with their recent security events; lockout on the admin login."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.utils.html import format_html, format_html_join
+
+from .forms import LockoutAdminAuthenticationForm
+from .models import LoginLockout, User
+from .selectors import user_security_events
+
+# The admin login answers for the same lockout as the API login.
+admin.site.login_form = LockoutAdminAuthenticationForm
+
+_SHOWN_DATA = (
+    "reason",
+    "method",
+    "session_id",
+    "ip",
+    "session_duration_seconds",
+    "revoked_sessions",
+    "locked_until",
+)
+
+
+def _summary(data: dict) -> str:
+    return ", ".join(f"{key}={data[key]}" for key in _SHOWN_DATA if key in data)
+
+
+@admin.register(User)
+class PlatformUserAdmin(UserAdmin):
+    list_display = ("username", "email", "is_staff", "is_active", "date_joined", "last_login")
+    readonly_fields = ("recent_security_events",)
+    fieldsets = (*UserAdmin.fieldsets, ("Security", {"fields": ("recent_security_events",)}))
+
+    @admin.display(description="recent security events")
+    def recent_security_events(self, obj: User):
+        if obj.pk is None:
+            return "—"
+        events = user_security_events(user_id=obj.pk, limit=25)
+        if not events:
+            return "No events yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (f"{e.recorded_at:%Y-%m-%d %H:%M:%S}", e.type, _summary(e.data), e.correlation_id)
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>event</th><th>details</th><th>correlation id</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+
+@admin.register(LoginLockout)
+class LoginLockoutAdmin(admin.ModelAdmin):
+    """Read-only: locks are a projection of failed-attempt events."""
+
+    list_display = ("scope", "key", "locked_at", "locked_until", "failed_attempts")
+    list_filter = ("scope",)
+    search_fields = ("=key",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
