@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
@@ -19,6 +19,12 @@ from .serializers import (
     VoteOutput,
 )
 
+BAD_INPUT = OpenApiResponse(description="Invalid input (field errors); nothing is recorded.")
+SIGN_IN = OpenApiResponse(description="Not signed in.")
+NOT_ALLOWED = OpenApiResponse(description="Signed in, but not the author (or a moderator, for deletes).")
+NO_POST = OpenApiResponse(description="No such post, or it was deleted.")
+STALE = OpenApiResponse(description="`version` is not the post's current version.")
+
 
 class CommunityApi(GenericAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
@@ -32,7 +38,11 @@ class PostListApi(CommunityApi):
         page = self.paginate_queryset(selectors.post_list())
         return self.get_paginated_response(PostOutput(selectors.with_links(page), many=True).data)
 
-    @extend_schema(operation_id="posts_create", request=PostCreateInput, responses={201: PostOutput})
+    @extend_schema(
+        operation_id="posts_create",
+        request=PostCreateInput,
+        responses={201: PostOutput, 400: BAD_INPUT, 401: SIGN_IN},
+    )
     def post(self, request):
         given = PostCreateInput(data=request.data)
         given.is_valid(raise_exception=True)
@@ -43,11 +53,15 @@ class PostListApi(CommunityApi):
 class PostDetailApi(CommunityApi):
     serializer_class = PostOutput
 
-    @extend_schema(operation_id="posts_retrieve", responses=PostOutput)
+    @extend_schema(operation_id="posts_retrieve", responses={200: PostOutput, 404: NO_POST})
     def get(self, request, post_id):
         return Response(PostOutput(selectors.post_get(post_id=post_id)).data)
 
-    @extend_schema(operation_id="posts_partial_update", request=PostUpdateInput, responses=PostOutput)
+    @extend_schema(
+        operation_id="posts_partial_update",
+        request=PostUpdateInput,
+        responses={200: PostOutput, 400: BAD_INPUT, 401: SIGN_IN, 403: NOT_ALLOWED, 404: NO_POST, 409: STALE},
+    )
     def patch(self, request, post_id):
         given = PostUpdateInput(data=request.data)
         given.is_valid(raise_exception=True)
@@ -61,7 +75,9 @@ class PostDetailApi(CommunityApi):
         )
         return Response(PostOutput(selectors.post_get(post_id=post_id)).data)
 
-    @extend_schema(operation_id="posts_destroy", responses={204: None})
+    @extend_schema(
+        operation_id="posts_destroy", responses={204: None, 401: SIGN_IN, 403: NOT_ALLOWED, 404: NO_POST}
+    )
     def delete(self, request, post_id):
         services.post_delete(actor=request.user, post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -70,13 +86,17 @@ class PostDetailApi(CommunityApi):
 class PostCommentsApi(CommunityApi):
     serializer_class = CommentOutput
 
-    @extend_schema(operation_id="posts_comments_list", responses=CommentOutput(many=True))
+    @extend_schema(
+        operation_id="posts_comments_list", responses={200: CommentOutput(many=True), 404: NO_POST}
+    )
     def get(self, request, post_id):
         page = self.paginate_queryset(selectors.comment_list(post_id=post_id))
         return self.get_paginated_response(CommentOutput(page, many=True).data)
 
     @extend_schema(
-        operation_id="posts_comments_create", request=CommentCreateInput, responses={201: CommentOutput}
+        operation_id="posts_comments_create",
+        request=CommentCreateInput,
+        responses={201: CommentOutput, 400: BAD_INPUT, 401: SIGN_IN, 404: NO_POST},
     )
     def post(self, request, post_id):
         given = CommentCreateInput(data=request.data)
@@ -88,7 +108,11 @@ class PostCommentsApi(CommunityApi):
 class PostVoteApi(CommunityApi):
     serializer_class = VoteOutput
 
-    @extend_schema(operation_id="posts_vote", request=VoteInput, responses=VoteOutput)
+    @extend_schema(
+        operation_id="posts_vote",
+        request=VoteInput,
+        responses={200: VoteOutput, 400: BAD_INPUT, 401: SIGN_IN, 404: NO_POST},
+    )
     def post(self, request, post_id):
         given = VoteInput(data=request.data)
         given.is_valid(raise_exception=True)
