@@ -69,6 +69,30 @@ def apply_moderator_verdict(event: RecordedEvent) -> None:
             )
 
 
+def flag_post_with_known_malicious_link(event: RecordedEvent) -> None:
+    """`community:post_created` / `post_updated`: flag at once when a link is already known malicious.
+
+    The links app scans a URL only once in a while; a new post that repeats a
+    known-bad link gets no new `link:threat_detected`, so the post's own event
+    is the trigger here.
+    """
+    urls = event.data.get("urls")
+    if not urls:
+        return
+    summaries = link_summaries(urls)
+    for url in urls:
+        summary = summaries.get(url)
+        if summary and summary.get("verdict") == "malicious":
+            _ignore_deleted(
+                post_flag,
+                post_id=event.data["post_id"],
+                reason="link already known to be malicious",
+                link_id=summary["id"],
+                normalized_url=url,
+            )
+            return
+
+
 def _posts_with_other_malicious_links(post_ids, *, except_url: str) -> set:
     urls_by_post = defaultdict(set)
     for post_id, url in (
@@ -94,6 +118,8 @@ COMMUNITY = register_subscriber(
         name="community",
         description="Flags posts whose links are judged malicious; unflags them when verified safe.",
         handlers={
+            "community:post_created": flag_post_with_known_malicious_link,
+            "community:post_updated": flag_post_with_known_malicious_link,
             "link:threat_detected": flag_posts_with_malicious_link,
             "link:link_verified": apply_moderator_verdict,
         },

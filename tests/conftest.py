@@ -44,3 +44,11 @@ def wait_until_followable(position: int, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"position {position} still behind the horizon after {timeout} s")
         time.sleep(0.01)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_test_redis():
+    """Start every run with an empty test Redis database (rate-limit counters, streams, queues)."""
+    from platform_site.redis_connection import get_redis
+
+    get_redis().flushdb()

@@ -4,6 +4,7 @@ Defaults work on the project's machine: Postgres and Redis on 127.0.0.1.
 `production.py` tightens them; `test.py` isolates the test run.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -95,6 +96,11 @@ CACHES = {
         "KEY_PREFIX": "platform",
     }
 }
+# The cache only holds rate-limit counters: while Redis is down, requests go on
+# (unthrottled, each failure logged) instead of failing with 500s. Nothing of
+# the platform's truth lives in the cache.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -179,4 +185,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
     # Safety net behind the after-commit kicks: lost kicks cost at most this long.
     "relay-and-consume-sweep": {"task": "eventstore.tasks.sweep", "schedule": 2.0},
+    "links-retry-failed-scans": {"task": "links_app.tasks.retry_failed_scans", "schedule": 60.0},
 }
+
+# Link scanning (links_app/services): how long a result stays fresh, and retries of crashed scans.
+LINK_RESCAN_AFTER = datetime.timedelta(seconds=env.int("LINK_RESCAN_AFTER_SECONDS", default=86400))
+LINK_SCAN_MAX_ATTEMPTS = env.int("LINK_SCAN_MAX_ATTEMPTS", default=5)
+LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=30)

@@ -18,3 +18,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
 SUBSCRIBER_RETRY_BASE_SECONDS = 0.01
 # Parallel test runs on one machine (several checkouts, CI) each name their own database.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_platform")}  # noqa: F405
+# Rate limits are tested with their own low rates; elsewhere they must not trip.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "write": "100000/min"},  # noqa: F405
+}

@@ -1,0 +1,256 @@
+"""Real processes for end-to-end tests: a private Redis, web servers, Celery workers, beat.
+
+Everything runs against the test database of the pytest session (its name
+comes from the live connection) and a Redis server started on a free port, so
+tests may stop, flush or kill these without touching the machine's shared
+services. Output of every process goes to a file under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
+    """Poll `condition` until it returns a truthy value; fail with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no chance to clean up (a crash)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> None:
+        """SIGTERM (a graceful stop), then SIGKILL if it does not end in time."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@dataclass
+class Platform:
+    """A running platform made of real processes, for one test."""
+
+    database_name: str
+    name: str
+    redis_port: int = field(default_factory=free_port)
+    processes: list[Process] = field(default_factory=list)
+    web_ports: list[int] = field(default_factory=list)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def env(self) -> dict[str, str]:
+        from django.db import connection
+
+        settings = connection.settings_dict
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="platform_site.settings.test",
+            DATABASE_URL=(
+                f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
+                f"{settings['PORT'] or 5432}/{self.database_name}"
+            ),
+            TEST_REDIS_URL=self.redis_url,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _spawn(self, name: str, argv: list[str]) -> Process:
+        ARTIFACTS.mkdir(exist_ok=True)
+        log_path = ARTIFACTS / f"{self.name}-{name}.log"
+        log = log_path.open("w")
+        popen = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        process = Process(name, popen, log_path)
+        self.processes.append(process)
+        return process
+
+    # --- Redis -------------------------------------------------------------
+    def start_redis(self) -> Process:
+        process = self._spawn(
+            f"redis-{len(self.processes)}",
+            [
+                "redis-server",
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+        wait_for(self.redis_ping, timeout=15, message="the private Redis")
+        return process
+
+    def redis_ping(self) -> bool:
+        import redis
+
+        try:
+            return redis.Redis(port=self.redis_port, socket_connect_timeout=0.5).ping()
+        except redis.RedisError:
+            return False
+
+    def redis(self):
+        import redis
+
+        return redis.Redis(port=self.redis_port, socket_connect_timeout=1, socket_timeout=2)
+
+    def stop_redis(self) -> None:
+        for process in self.processes:
+            if process.name.startswith("redis") and process.alive():
+                process.terminate(10)
+
+    # --- Django and Celery -------------------------------------------------
+    def start_web(self) -> int:
+        port = free_port()
+        self._spawn(
+            f"web-{port}",
+            [
+                str(VENV_BIN / "gunicorn"),
+                "platform_site.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+            ],
+        )
+        self.web_ports.append(port)
+        wait_for(lambda: self._answers(port), timeout=30, message=f"web on port {port}")
+        return port
+
+    def _answers(self, port: int) -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=2)
+            return True
+        except urllib.error.HTTPError:
+            return True  # 503 is an answer
+        except OSError:
+            return False
+
+    def start_worker(self, name: str, concurrency: int = 2) -> Process:
+        process = self._spawn(
+            f"worker-{name}",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "platform_site",
+                "worker",
+                "-n",
+                f"{name}@%h",
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+        wait_for(lambda: "ready." in process.log(), timeout=60, message=f"worker {name}")
+        return process
+
+    def start_beat(self) -> Process:
+        schedule = ARTIFACTS / f"{self.name}-beat-schedule"
+        return self._spawn(
+            "beat",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "platform_site",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(schedule),
+            ],
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.alive():
+                process.terminate(15)
+
+    # --- HTTP --------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        token: str | None = None,
+        headers: dict | None = None,
+        port: int | None = None,
+    ) -> tuple[int, dict, dict]:
+        """Send one HTTP request; return (status, json body or {}, response headers)."""
+        port = port or self.web_ports[0]
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Token {token}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}, dict(response.headers)
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                payload = json.loads(raw) if raw else {}
+            except ValueError:
+                payload = {"raw": raw.decode(errors="replace")[:2000]}
+            return error.code, payload, dict(error.headers)
