@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal, receiver
 
 from . import store
-from .context import current_causation_id, current_correlation_id, current_metadata
+from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
 from .registry import EventData, EventType, get_event_type
@@ -62,9 +62,13 @@ def publish(
         causation_id=current_causation_id() or correlation_id,
         metadata={**current_metadata(), **(metadata or {})},
     )
-    responses = event_published.send(
-        sender=event_type.source, stream_id=stream_id, events=[new_event], expected_version=expected_version
-    )
+    with about_event(new_event.id):  # log lines of the append and inline projections name it
+        responses = event_published.send(
+            sender=event_type.source,
+            stream_id=stream_id,
+            events=[new_event],
+            expected_version=expected_version,
+        )
     recorded = next(r for func, r in responses if func is append_published_events)
     return recorded[0]
 

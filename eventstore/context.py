@@ -17,6 +17,8 @@ from typing import Any
 _correlation_id: ContextVar[uuid.UUID | None] = ContextVar("correlation_id", default=None)
 _causation_id: ContextVar[uuid.UUID | None] = ContextVar("causation_id", default=None)
 _metadata: ContextVar[dict[str, Any]] = ContextVar("event_metadata", default={})  # noqa: B039
+# The event being recorded or handled right now: log lines name it (platform_site.logging).
+_event_id: ContextVar[uuid.UUID | None] = ContextVar("event_id", default=None)
 
 
 def parse_uuid(value: object) -> uuid.UUID | None:
@@ -41,6 +43,20 @@ def current_causation_id() -> uuid.UUID | None:
 
 def current_metadata() -> dict[str, Any]:
     return dict(_metadata.get())
+
+
+def current_event_id() -> uuid.UUID | None:
+    return _event_id.get()
+
+
+@contextlib.contextmanager
+def about_event(event_id: uuid.UUID) -> Iterator[None]:
+    """Log lines written inside the block carry `event_id` (publishing or handling it)."""
+    token = _event_id.set(event_id)
+    try:
+        yield
+    finally:
+        _event_id.reset(token)
 
 
 @contextlib.contextmanager
@@ -73,5 +89,8 @@ def event_context(
 @contextlib.contextmanager
 def caused_by(event_id: uuid.UUID, correlation_id: uuid.UUID | None) -> Iterator[None]:
     """Events published inside the block were caused by `event_id` (a subscriber's input)."""
-    with event_context(correlation_id=correlation_id, causation_id=event_id, metadata={}):
+    with (
+        event_context(correlation_id=correlation_id, causation_id=event_id, metadata={}),
+        about_event(event_id),
+    ):
         yield
