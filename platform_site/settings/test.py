@@ -23,3 +23,4 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "write": "100000/min"},  # noqa: F405
 }
+ROOT_URLCONF = "tests.testapp.urls"

@@ -1,0 +1,73 @@
+"""Guarantee 6 with real worker processes: killed workers and a flushed Redis lose nothing.
+
+The `test-recorder` subscriber (tests/testapp/handlers.py) counts its effect
+per event in Postgres and refuses a stream version that arrives before its
+predecessor, so "exactly once, in stream order" is checked per event.
+"""
+
+import uuid
+
+from django.db import transaction
+
+from eventstore.bus import publish
+from eventstore.models import ParkedEvent
+from eventstore.reading import read_stream
+from tests.sample_events import THING_HAPPENED
+from tests.testapp.handlers import effect_count
+
+from .harness import wait_for
+
+
+def write_events(count: int, streams: int = 10) -> list:
+    run = uuid.uuid4().hex[:8]
+    events = []
+    for n in range(count):
+        with transaction.atomic():
+            events.append(
+                publish(THING_HAPPENED, stream_id=f"thing-{run}-{n % streams}", data={"label": f"e{n}"})
+            )
+    return events
+
+
+def effects(events) -> list[int]:
+    return [effect_count(event.id) for event in events]
+
+
+def all_once(events) -> bool:
+    return effects(events) == [1] * len(events)
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(platform):
+    platform.start_beat()
+    doomed = platform.start_worker("doomed", concurrency=1)
+    events = write_events(400)
+    wait_for(lambda: sum(effects(events)) >= 20, timeout=60, message="the first effects")
+    doomed.kill()  # SIGKILL in the middle of the backlog
+    assert sum(effects(events)) < len(events), "the kill happened mid-batch"
+    platform.start_worker("survivor", concurrency=2)
+    wait_for(lambda: all_once(events), timeout=120, interval=0.5, message="every effect exactly once")
+    assert not ParkedEvent.objects.filter(subscriber="test-recorder", resolved_at__isnull=True).exists()
+
+
+def test_a_redis_flush_mid_flow_loses_nothing_and_repeats_nothing(platform):
+    platform.start_beat()
+    platform.start_worker("flush", concurrency=2)
+    before = write_events(150)
+    wait_for(lambda: sum(effects(before)) >= 10, timeout=60, message="the first effects")
+    platform.redis().flushall()  # streams, consumer groups, queued tasks: all gone
+    after = write_events(50)
+    wait_for(lambda: all_once(before + after), timeout=120, interval=0.5, message="every effect exactly once")
+    assert not ParkedEvent.objects.filter(subscriber="test-recorder", resolved_at__isnull=True).exists()
+
+
+def test_a_task_sent_from_a_request_runs_with_the_request_s_correlation_id(platform):
+    platform.start_web()
+    platform.start_worker("task")
+    correlation = uuid.uuid4()
+    status, body, headers = platform.request(
+        "GET", "/test/send-task/", headers={"X-Correlation-ID": str(correlation)}
+    )
+    assert status == 200 and headers["X-Correlation-ID"] == str(correlation)
+    events = wait_for(lambda: read_stream(body["stream_id"]), timeout=60, message="the task's event")
+    assert events[0].correlation_id == correlation
+    assert events[0].metadata["task"] == "tests.testapp.tasks.record_from_task"
