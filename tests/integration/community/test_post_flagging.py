@@ -240,6 +240,8 @@ def test_subscriber_is_registered_for_the_link_events():
 
     subscriber = get_subscriber("community")
     assert subscriber.handlers == {
+        "community:post_created": handlers.flag_post_with_known_malicious_link,
+        "community:post_updated": handlers.flag_post_with_known_malicious_link,
         "link:threat_detected": handlers.flag_posts_with_malicious_link,
         "link:link_verified": handlers.apply_moderator_verdict,
     }
@@ -251,3 +253,27 @@ def test_flagging_by_hand_requires_a_moderator(make_post, stranger, moderator):
         services.post_flag(post_id=post.id, reason="no", actor=stranger)
     assert services.post_flag(post_id=post.id, reason="spam", actor=moderator) is True
     assert services.post_flag(post_id=post.id, reason="spam", actor=moderator) is False
+
+
+def test_a_new_post_repeating_a_known_malicious_link_is_flagged_at_once(make_post):
+    url = fresh_url()
+    link = LinkFacts(url)
+    link.scanned("malicious")
+    post = make_post(body=f"again: {url}")
+    created = read_stream(post_stream(post.id))[0]
+
+    handlers.flag_post_with_known_malicious_link(created)
+    handlers.flag_post_with_known_malicious_link(created)  # redelivered: no second flag
+
+    [flagged] = flag_events(post)
+    assert flagged.type == "community:post_flagged"
+    assert flagged.data["reason"] == "link already known to be malicious"
+    assert flagged.data["link_id"] == str(link.link_id)
+
+
+def test_a_new_post_with_only_safe_or_unknown_links_is_not_flagged(make_post):
+    safe_url = fresh_url()
+    LinkFacts(safe_url).scanned("safe")
+    post = make_post(body=f"{safe_url} and {fresh_url()}")
+    handlers.flag_post_with_known_malicious_link(read_stream(post_stream(post.id))[0])
+    assert flag_events(post) == []
