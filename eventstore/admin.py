@@ -2,10 +2,11 @@
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .models import Checkpoint, Event
+from .models import Checkpoint, Event, ParkedEvent
+from .parking import parked_event_retry
 
 
 def _pretty(value) -> str:
@@ -61,6 +62,76 @@ class CheckpointAdmin(admin.ModelAdmin):
     readonly_fields = ("name", "position", "updated_at")
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ResolvedFilter(admin.SimpleListFilter):
+    title = "resolved"
+    parameter_name = "resolved"
+
+    def lookups(self, request, model_admin):
+        return [("no", "waiting for a retry"), ("yes", "resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("no", "yes"):
+            return queryset.filter(resolved_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(ParkedEvent)
+class ParkedEventAdmin(admin.ModelAdmin):
+    """Dead letters: read-only, retried through eventstore.parking (the same path as the command)."""
+
+    list_display = (
+        "event_type",
+        "subscriber",
+        "stream_id",
+        "position",
+        "attempts",
+        "parked_at",
+        "resolved_at",
+    )
+    list_filter = ("subscriber", ResolvedFilter, "event_type")
+    search_fields = ("=stream_id", "=event_id")
+    readonly_fields = [f.name for f in ParkedEvent._meta.fields if f.name != "error"] + ["error_text"]
+    exclude = ("error",)
+    actions = ["retry_selected"]
+
+    @admin.display(description="error")
+    def error_text(self, obj):
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.error)
+
+    @admin.action(description="Retry selected parked events")
+    def retry_selected(self, request, queryset):
+        retried, failed = 0, []
+        for parked_id in queryset.filter(resolved_at__isnull=True).values_list("pk", flat=True):
+            if parked_event_retry(parked_id=parked_id):
+                retried += 1
+            else:
+                failed.append(ParkedEvent.objects.get(pk=parked_id))
+        if retried:
+            self.message_user(request, f"{retried} parked event(s) retried successfully.", messages.SUCCESS)
+        for parked in failed:
+            self.message_user(
+                request,
+                f"{parked.event_type} #{parked.position} failed again: {parked.error}",
+                messages.ERROR,
+            )
+        if not retried and not failed:
+            self.message_user(request, "Nothing to retry: the selected events are resolved.", messages.INFO)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a dead letter is resolved by a retry, never deleted
+        return actions
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/posts/", include("community_app.urls")),
     path("api/links/", include("links_app.urls")),
     path("api/events/", include("eventstore.urls")),
+    path("", include("monitoring_app.urls")),
 ]
 
 handler404 = "platform_site.api_errors.not_found"

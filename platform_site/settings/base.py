@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "auth_app",
     "community_app",
     "links_app",
+    "monitoring_app",
 ]
 
 MIDDLEWARE = [
@@ -192,3 +193,7 @@ CELERY_BEAT_SCHEDULE = {
 LINK_RESCAN_AFTER = datetime.timedelta(seconds=env.int("LINK_RESCAN_AFTER_SECONDS", default=86400))
 LINK_SCAN_MAX_ATTEMPTS = env.int("LINK_SCAN_MAX_ATTEMPTS", default=5)
 LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=30)
+
+# Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
+# unset means staff sessions only.
+METRICS_TOKEN = env("METRICS_TOKEN", default=None)

@@ -1,0 +1,35 @@
+"""Queries of the monitoring pages (they read the log and the event store's projections)."""
+
+from .dashboard import (
+    dashboard_status,
+    events_by_type_total,
+    events_per_minute,
+    platform_health,
+    scans_by_verdict,
+    type_distribution,
+)
+from .explorer import (
+    PAGE_SIZE,
+    SINCE_CHOICES,
+    EventFilter,
+    correlation_tree,
+    event_page,
+    known_types_and_sources,
+    stream_history,
+)
+
+__all__ = [
+    "PAGE_SIZE",
+    "SINCE_CHOICES",
+    "EventFilter",
+    "correlation_tree",
+    "dashboard_status",
+    "event_page",
+    "events_by_type_total",
+    "events_per_minute",
+    "known_types_and_sources",
+    "platform_health",
+    "scans_by_verdict",
+    "stream_history",
+    "type_distribution",
+]

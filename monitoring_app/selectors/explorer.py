@@ -1,0 +1,114 @@
+"""Queries of the event explorer: a filtered page of the log, a stream's history, a causal tree."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from eventstore.models import Event
+from eventstore.reading import read_stream
+from eventstore.registry import registered_event_types
+from eventstore.selectors import causal_chain
+
+PAGE_SIZE = 50
+SINCE_CHOICES = {
+    "15m": ("last 15 minutes", dt.timedelta(minutes=15)),
+    "1h": ("last hour", dt.timedelta(hours=1)),
+    "24h": ("last 24 hours", dt.timedelta(hours=24)),
+    "7d": ("last 7 days", dt.timedelta(days=7)),
+}
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the explorer's filter form asks for; empty means "any"."""
+
+    type: str = ""
+    source: str = ""
+    stream_id: str = ""
+    since: str = ""
+    before: int | None = None  # keyset cursor: only positions below this (older events)
+
+
+def known_types_and_sources() -> tuple[list[str], list[str]]:
+    types = registered_event_types()
+    return sorted(types), sorted({event_type.source for event_type in types.values()})
+
+
+def event_page(filters: EventFilter, *, now: dt.datetime) -> tuple[list[Event], int | None]:
+    """One page of events, newest first, and the cursor of the next (older) page or None."""
+    events = Event.objects.defer("data", "metadata").order_by("-position")
+    if filters.type:
+        events = events.filter(type=filters.type)
+    if filters.source:
+        events = events.filter(source=filters.source)
+    if filters.stream_id:
+        events = events.filter(stream_id=filters.stream_id)
+    if filters.since in SINCE_CHOICES:
+        events = events.filter(recorded_at__gte=now - SINCE_CHOICES[filters.since][1])
+    if filters.before is not None:
+        events = events.filter(position__lt=filters.before)
+    rows = list(events[: PAGE_SIZE + 1])
+    next_before = rows[PAGE_SIZE - 1].position if len(rows) > PAGE_SIZE else None
+    return rows[:PAGE_SIZE], next_before
+
+
+def stream_history(stream_id: str) -> list[dict]:
+    """The stream's events in version order, each with the stream's state after it.
+
+    The state is a generic fold of the events' data (each field as last
+    recorded), so it works for every stream type without knowing its
+    projection; `changed` names the fields this event set to a new value.
+    """
+    state: dict = {}
+    history = []
+    for event in read_stream(stream_id):
+        changed = sorted(key for key, value in event.data.items() if key not in state or state[key] != value)
+        state = {**state, **event.data}
+        history.append({"event": event, "state": state, "changed": changed})
+    return history
+
+
+def _millis(delta: dt.timedelta) -> int:
+    return round(delta.total_seconds() * 1000)
+
+
+def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
+    """Every event of one correlation id as a tree of causes, with timings; None when unknown.
+
+    Roots are the events caused by the request (or job) itself; each node's
+    children are the events its handlers published. Times are offsets from the
+    first event and from the node's cause.
+    """
+    chain = causal_chain(correlation_id)
+    if not chain:
+        return None
+    by_id = {event["id"]: event for event in chain}
+    start = chain[0]["recorded_at"]
+    seen: set[uuid.UUID] = set()
+
+    def node(event: dict, cause_time: dt.datetime, depth: int) -> dict:
+        seen.add(event["id"])
+        children = [
+            node(by_id[child], event["recorded_at"], depth + 1)
+            for child in event["caused"]
+            if child in by_id and child not in seen
+        ]
+        return {
+            "event": event,
+            "offset_ms": _millis(event["recorded_at"] - start),
+            "after_cause_ms": _millis(event["recorded_at"] - cause_time),
+            "depth": depth,
+            "children": children,
+        }
+
+    roots = [node(event, start, 0) for event in chain if event["causation_id"] not in by_id]
+    return {
+        "correlation_id": correlation_id,
+        "request": {key: chain[0]["metadata"].get(key) for key in ("method", "path", "user_agent")},
+        "roots": roots,
+        "count": len(chain),
+        "started_at": start,
+        "duration_ms": _millis(chain[-1]["recorded_at"] - start),
+    }
