@@ -19,28 +19,46 @@ def causal_chain(correlation_id: uuid.UUID) -> list[dict]:
     return [{**event.as_dict(), "caused": caused.get(event.id, [])} for event in events]
 
 
-def subscriber_status() -> list[dict]:
-    """Per subscriber: lowest partition checkpoint, events behind it, parked count.
+LAG_COUNT_LIMIT = 100_000
 
-    Partitions advance independently; counting from the lowest checkpoint
-    bounds the lag from above ("at most this many behind").
+
+def subscriber_status() -> list[dict]:
+    """Per subscriber: newest position processed, events not yet processed, parked count.
+
+    Partitions advance independently, so the lag counts, for each readable
+    event after the lowest checkpoint, whether its own partition's checkpoint
+    is behind it. It stops counting at LAG_COUNT_LIMIT (reported as that).
     """
+    from django.db import connection
+
     from . import streams
     from .models import Checkpoint, ParkedEvent
-    from .monitoring import events_behind
+    from .reading import horizon
     from .relay import subscriber_checkpoint_name
     from .subscribers import registered_subscribers
 
+    partitions = range(streams.partition_count())
+    checkpoints = {}
+    for name in registered_subscribers():
+        names = {subscriber_checkpoint_name(name, p): p for p in partitions}
+        found = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "position"))
+        checkpoints[name] = [found.get(subscriber_checkpoint_name(name, p), 0) for p in partitions]
+    lowest = min((min(c) for c in checkpoints.values()), default=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT stream_id, position FROM eventstore_event WHERE position > %s AND position < %s "
+            "ORDER BY position LIMIT %s",
+            [lowest, horizon(), LAG_COUNT_LIMIT],
+        )
+        pending = [(streams.partition_of(stream_id), position) for stream_id, position in cursor.fetchall()]
     rows = []
-    for name in sorted(registered_subscribers()):
-        names = [subscriber_checkpoint_name(name, p) for p in range(streams.partition_count())]
-        positions = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "position"))
-        lowest = min(positions.get(n, 0) for n in names)
+    for name in sorted(checkpoints):
+        positions = checkpoints[name]
         rows.append(
             {
                 "name": name,
-                "checkpoint": lowest,
-                "lag": events_behind(lowest),
+                "checkpoint": max(positions),  # the newest event it has processed
+                "lag": sum(1 for partition, position in pending if position > positions[partition]),
                 "parked": ParkedEvent.objects.filter(subscriber=name, resolved_at__isnull=True).count(),
             }
         )
