@@ -45,5 +45,5 @@ def test_lag_counts_down_to_zero_as_the_relay_and_the_subscriber_catch_up(client
     assert relay_lag() == 0
     for partition in range(streams.partition_count()):
         consume("test-recorder", partition)
-    name, checkpoint, lag, parked = recorder_row()
+    _name, checkpoint, lag, _parked = recorder_row()
     assert int(lag) == 0 and int(checkpoint) >= last.position
