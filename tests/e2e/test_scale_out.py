@@ -28,6 +28,7 @@ from .scale import (
     new_run,
     positions_in_log,
     positions_recorded_in_order,
+    start_at_head,
     write_things,
 )
 
@@ -101,6 +102,7 @@ def vote_on(platform, posts: list[dict], tokens: list[str], ports: list[int]) ->
 
 
 def test_many_processes_keep_every_guarantee_and_share_the_work(platform):
+    start_at_head()
     ports = [platform.start_web(), platform.start_web()]
     workers = {name: platform.start_worker(name) for name in ("w1", "w2", "w3")}
     platform.start_beat()
