@@ -1,7 +1,7 @@
 """Production settings: everything secret comes from the environment, HTTPS only."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, logging_config
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -25,4 +25,13 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     # No browsable HTML API in production: JSON only.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+# JSON log lines unless told otherwise; static files with hashed names, cached forever.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)  # noqa: F405
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }

@@ -1,0 +1,104 @@
+"""JSON log lines carry the correlation, user and event ids of the context they were written in."""
+
+import json
+import logging
+import sys
+import uuid
+from types import SimpleNamespace
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils.functional import SimpleLazyObject
+
+from eventstore.context import about_event, caused_by, event_context
+from platform_site.logging import (
+    ContextFilter,
+    JsonFormatter,
+    RequestContextMiddleware,
+    TextFormatter,
+    current_user_id,
+    logging_config,
+)
+
+
+def render(message="something happened", formatter=None, **record_fields) -> str:
+    record = logging.LogRecord("platform.test", logging.INFO, __file__, 1, message, (), None)
+    for key, value in record_fields.items():
+        setattr(record, key, value)
+    ContextFilter().filter(record)
+    return (formatter or JsonFormatter()).format(record)
+
+
+def test_a_line_outside_any_context_is_json_with_empty_ids():
+    line = json.loads(render("plain words"))
+    assert line["message"] == "plain words"
+    assert line["level"] == "INFO" and line["logger"] == "platform.test"
+    assert line["correlation_id"] is None and line["user_id"] is None and line["event_id"] is None
+    assert line["time"].endswith("+00:00")
+
+
+def test_a_line_written_while_handling_an_event_names_the_event_and_its_correlation():
+    event_id, correlation_id = uuid.uuid4(), uuid.uuid4()
+    with caused_by(event_id, correlation_id):
+        line = json.loads(render())
+    assert line["event_id"] == str(event_id)
+    assert line["correlation_id"] == str(correlation_id)
+    assert json.loads(render())["event_id"] is None, "the context ends with the block"
+
+
+def test_publishing_inside_a_request_names_both():
+    with event_context() as correlation, about_event(event := uuid.uuid4()):
+        line = json.loads(render())
+    assert (line["correlation_id"], line["event_id"]) == (str(correlation), str(event))
+
+
+def test_the_request_user_is_named_once_authentication_ran_and_never_looked_up():
+    seen = {}
+
+    def view(request):
+        seen["before"] = current_user_id()
+        request.user = SimpleNamespace(pk=42, is_authenticated=True)  # what DRF's authentication does
+        seen["after"] = current_user_id()
+        return SimpleNamespace(status_code=200)
+
+    request = SimpleNamespace(method="GET", path="/api/posts/")
+    request.user = SimpleLazyObject(_session_lookup)  # as AuthenticationMiddleware leaves it
+    RequestContextMiddleware(view)(request)
+    assert seen == {"before": None, "after": 42}
+    assert current_user_id() is None, "no user outside the request"
+
+
+def _session_lookup():
+    raise AssertionError("a log line must not query the session")
+
+
+def test_an_anonymous_user_has_no_id():
+    def view(request):
+        seen.append(current_user_id())
+        return SimpleNamespace(status_code=204)
+
+    seen = []
+    request = SimpleNamespace(method="GET", path="/", user=AnonymousUser())
+    RequestContextMiddleware(view)(request)
+    assert seen == [None]
+
+
+def test_extras_and_exceptions_are_kept():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    record.status = 503
+    ContextFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["status"] == 503
+    assert "ValueError: boom" in line["exception"]
+
+
+def test_text_format_for_developers_shows_the_correlation_id():
+    with event_context() as correlation:
+        assert str(correlation) in render("hello", formatter=TextFormatter())
+
+
+def test_the_setting_selects_the_formatter():
+    assert logging_config("json", "INFO")["formatters"]["default"]["()"] is JsonFormatter
+    assert logging_config("text", "INFO")["formatters"]["default"]["()"] is TextFormatter
