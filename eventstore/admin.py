@@ -7,12 +7,20 @@ from django.utils.html import format_html
 
 from .models import Checkpoint, Event, ParkedEvent
 from .parking import parked_event_retry
+from .reading import read_events_by_id
 
 
 def _pretty(value) -> str:
     return format_html(
         "<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2, sort_keys=True)
     )
+
+
+def _as_read(obj: Event):
+    """The event as readers see it: personal values opened or erased, data upcast."""
+    if not hasattr(obj, "_as_read"):
+        obj._as_read = read_events_by_id([obj.id])[0]
+    return obj._as_read
 
 
 @admin.register(Event)
@@ -40,11 +48,11 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description="data")
     def pretty_data(self, obj):
-        return _pretty(obj.data)
+        return _pretty(_as_read(obj).data)
 
     @admin.display(description="metadata")
     def pretty_metadata(self, obj):
-        return _pretty(obj.metadata)
+        return _pretty(_as_read(obj).metadata)
 
     def has_add_permission(self, request):
         return False

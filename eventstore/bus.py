@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.dispatch import Signal, receiver
 
-from . import store
+from . import privacy, store
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
@@ -75,7 +75,12 @@ def publish(
 
 @receiver(event_published, dispatch_uid="eventstore.append_published_events")
 def append_published_events(sender, *, stream_id, events, expected_version, **_kwargs) -> list[RecordedEvent]:
-    recorded = store.append(stream_id, events, expected_version)
+    # Personal values are sealed before they reach the table (docs/privacy.md).
+    # Inline projections and the caller get the event as a reader sees it now:
+    # plaintext, or the erased marker for a subject forgotten before.
+    keyring = privacy.KeyRing()
+    sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
+    recorded = [privacy.open_event(e, keyring) for e in store.append(stream_id, sealed, expected_version)]
     for event in recorded:
         event_recorded.send(sender=event.source, event=event)
     _announce_after_commit(recorded)

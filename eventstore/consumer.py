@@ -28,7 +28,7 @@ from . import streams
 from .context import caused_by
 from .envelope import RecordedEvent
 from .models import Checkpoint, ParkedEvent
-from .reading import read_all
+from .reading import read_all, reveal_event
 from .relay import ensure_groups, relay_partition_checkpoint, subscriber_checkpoint_name
 from .subscribers import Subscriber, get_subscriber
 
@@ -120,7 +120,9 @@ class _PartitionConsumer:
             return  # sent again by the relay; handled before
         if int(fields[b"prev"]) > self.checkpoint:
             self._backfill(until=position)
-        self._process(streams.decode(fields[b"event"]))
+        # The relay sends events as stored; open and upcast them now, so a key
+        # forgotten since the relay ran is honoured.
+        self._process(reveal_event(streams.decode(fields[b"event"])))
 
     def _backfill(self, *, until: int) -> None:
         """Read the events of this partition that Redis lost, straight from the log."""

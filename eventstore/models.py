@@ -86,3 +86,20 @@ class EventStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.minute:%Y-%m-%d %H:%M} {self.type}: {self.count}"
+
+
+class PersonalDataKey(models.Model):
+    """One data subject's data key, wrapped by the master key (eventstore.privacy).
+
+    Forgetting the subject sets `wrapped_key` to NULL and keeps the row as a
+    tombstone, so no new key is ever made for it: personal values recorded
+    later for a forgotten subject are stored already erased.
+    """
+
+    subject = models.CharField(max_length=200, primary_key=True)
+    wrapped_key = models.BinaryField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({'forgotten' if self.forgotten_at else 'active'})"

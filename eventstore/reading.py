@@ -8,12 +8,14 @@ a follower's checkpoint later. See docs/eventstore.md for why this scheme.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
 from django.db import connection, transaction
 
+from . import privacy
 from .envelope import RecordedEvent
 from .exceptions import UnknownEventType
 from .registry import get_event_type
@@ -26,8 +28,15 @@ _COLUMNS = (
 _HORIZON_SQL = f"pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}"
 
 
-def to_recorded(row: Sequence) -> RecordedEvent:
-    """Build a RecordedEvent from a row of `_COLUMNS`, upcasting its data."""
+def to_recorded(
+    row: Sequence, keyring: privacy.KeyRing | None = None, *, reveal: bool = True
+) -> RecordedEvent:
+    """Build a RecordedEvent from a row of `_COLUMNS`, as a reader sees it now.
+
+    Sealed personal values are opened (or become `privacy.ERASED` when their
+    subject was forgotten) before the data is upcast, so upcasters always see
+    plaintext. `reveal=False` gives the row exactly as stored: sealed, not upcast.
+    """
     (
         event_id,
         position,
@@ -47,14 +56,7 @@ def to_recorded(row: Sequence) -> RecordedEvent:
         data = orjson.loads(data)
     if isinstance(metadata, str):
         metadata = orjson.loads(metadata)
-    try:
-        event_type = get_event_type(type_name)
-    except UnknownEventType:
-        event_type = None
-    if event_type is not None and schema_version < event_type.version:
-        data = event_type.upcast(schema_version, data)
-        schema_version = event_type.version
-    return RecordedEvent(
+    event = RecordedEvent(
         id=event_id,
         position=position,
         stream_id=stream_id,
@@ -68,12 +70,40 @@ def to_recorded(row: Sequence) -> RecordedEvent:
         causation_id=causation_id,
         recorded_at=recorded_at,
     )
+    return reveal_event(event, keyring) if reveal else event
 
 
-def _query(sql: str, params: Iterable = ()) -> list[RecordedEvent]:
+def reveal_event(event: RecordedEvent, keyring: privacy.KeyRing | None = None) -> RecordedEvent:
+    """An event as stored (e.g. relayed through Redis) opened and upcast, as readers see it."""
+    event = privacy.open_event(event, keyring)
+    try:
+        event_type = get_event_type(event.type)
+    except UnknownEventType:
+        return event
+    if event.schema_version < event_type.version:
+        return dataclasses.replace(
+            event,
+            data=event_type.upcast(event.schema_version, event.data),
+            schema_version=event_type.version,
+        )
+    return event
+
+
+def _to_recorded_batch(rows: Sequence[Sequence], *, reveal: bool = True) -> list[RecordedEvent]:
+    events = [to_recorded(row, reveal=False) for row in rows]
+    if not reveal:
+        return events
+    keyring = privacy.KeyRing()  # one key query for the whole batch
+    keyring.load(
+        s for e in events for s in (*privacy.sealed_subjects(e.data), *privacy.sealed_subjects(e.metadata))
+    )
+    return [reveal_event(e, keyring) for e in events]
+
+
+def _query(sql: str, params: Iterable = (), *, reveal: bool = True) -> list[RecordedEvent]:
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
-        return [to_recorded(row) for row in cursor.fetchall()]
+        return _to_recorded_batch(cursor.fetchall(), reveal=reveal)
 
 
 def read_stream(stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
@@ -117,11 +147,14 @@ def read_all(
     source: str | None = None,
     stream_id: str | None = None,
     correlation_id: uuid.UUID | None = None,
+    reveal: bool = True,
 ) -> list[RecordedEvent]:
     """Up to `limit` events after position `after`, in position order, gap-safe.
 
     Only events below the horizon are returned, so a follower that continues
     from the last position it saw never skips one that commits later.
+    `reveal=False` returns them as stored (personal values sealed, data not
+    upcast): what the relay sends to Redis.
     """
     where = ["position > %s", f"position < ({_HORIZON_SQL})"]
     params: list = [after]
@@ -141,6 +174,7 @@ def read_all(
     return _query(
         f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position LIMIT %s",
         params,
+        reveal=reveal,
     )
 
 
@@ -171,4 +205,4 @@ def follow(
             params,
         )
         while rows := cursor.fetchmany(batch_size):
-            yield [to_recorded(row) for row in rows]
+            yield _to_recorded_batch(rows)

@@ -32,7 +32,9 @@ class EventType:
 
     `upcasters[n]` turns data of schema version n into version n + 1; a chain of
     them brings any stored version to `version`. `personal_fields` name data
-    fields that hold personal data (encrypted per user, see eventstore.privacy).
+    fields that hold personal data (encrypted per user, see eventstore.privacy);
+    a dotted name reaches into a nested object. `personal_subject` names the
+    data field holding the id of the user whose key encrypts them.
     """
 
     name: str
@@ -41,6 +43,7 @@ class EventType:
     version: int = 1
     upcasters: Mapping[int, Upcaster] = field(default_factory=dict)
     personal_fields: tuple[str, ...] = ()
+    personal_subject: str | None = None
     description: str = ""
 
     def validate(self, data: Mapping[str, Any] | EventData) -> dict[str, Any]:
@@ -74,6 +77,7 @@ def define_event(
     version: int = 1,
     upcasters: Mapping[int, Upcaster] | None = None,
     personal_fields: tuple[str, ...] = (),
+    personal_subject: str | None = None,
 ) -> EventType:
     """Register an event type; its name is `domain:action` and never changes."""
     if ":" not in name:
@@ -82,7 +86,9 @@ def define_event(
     missing = [v for v in range(1, version) if v not in upcasters]
     if missing:
         raise ValueError(f"{name}: no upcaster from schema version(s) {missing}")
-    unknown = set(personal_fields) - set(schema.model_fields)
+    unknown = {path.split(".")[0] for path in personal_fields} - set(schema.model_fields)
+    if personal_subject is not None and personal_subject not in schema.model_fields:
+        unknown.add(personal_subject)
     if unknown:
         raise ValueError(f"{name}: personal fields {sorted(unknown)} are not in the schema")
     event_type = EventType(
@@ -92,6 +98,7 @@ def define_event(
         version=version,
         upcasters=upcasters,
         personal_fields=personal_fields,
+        personal_subject=personal_subject,
         description=(schema.__doc__ or "").strip(),
     )
     existing = _registry.get(name)

@@ -95,7 +95,8 @@ def relay_batch() -> tuple[int, set[int]]:
         if not redis.exists(streams.epoch_key()):
             _rewind_after_flush(checkpoints)
         relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
-        events = read_all(after=relay_checkpoint.position, limit=settings.RELAY_BATCH_SIZE)
+        # Sent as stored: personal values stay sealed in Redis; consumers open them (docs/privacy.md).
+        events = read_all(after=relay_checkpoint.position, limit=settings.RELAY_BATCH_SIZE, reveal=False)
         if not events:
             return 0, set()
         touched: set[int] = set()

@@ -192,6 +192,15 @@ CELERY_BEAT_SCHEDULE = {
     "links-retry-failed-scans": {"task": "links_app.tasks.retry_failed_scans", "schedule": 60.0},
 }
 
+# Crypto-shredding (docs/privacy.md): personal fields of events are encrypted with
+# per-user data keys, wrapped by a key derived from this secret (>= 32 random bytes).
+# The default is for development and tests ONLY: it is public, so it protects nothing.
+PERSONAL_DATA_MASTER_KEY = env(
+    "PERSONAL_DATA_MASTER_KEY", default="INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
+)
+# Former master keys (comma-separated), still accepted to unwrap during a rotation.
+PERSONAL_DATA_PREVIOUS_MASTER_KEYS = env.list("PERSONAL_DATA_PREVIOUS_MASTER_KEYS", default=[])
+
 # Link scanning (links_app/services): how long a result stays fresh, and retries of crashed scans.
 LINK_RESCAN_AFTER = datetime.timedelta(seconds=env.int("LINK_RESCAN_AFTER_SECONDS", default=86400))
 LINK_SCAN_MAX_ATTEMPTS = env.int("LINK_SCAN_MAX_ATTEMPTS", default=5)

@@ -5,6 +5,8 @@ from .base import env, logging_config
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
+# No default: without it personal data could not be read back (docs/privacy.md).
+PERSONAL_DATA_MASTER_KEY = env("PERSONAL_DATA_MASTER_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

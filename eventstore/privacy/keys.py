@@ -1,0 +1,93 @@
+"""Data keys per subject: created on first use, loaded per read, destroyed on forget.
+
+There is deliberately no process-wide cache of unwrapped keys. A `KeyRing`
+lives for one read (one query, one batch of a follower, one append), loads
+every subject that batch needs in one query and forgets the keys afterwards.
+So once a forget has committed, no later read in any process can decrypt the
+subject's values; the cost is one indexed query per batch that holds sealed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+from django.utils import timezone
+
+from ..models import PersonalDataKey
+from . import crypto
+
+_CREATE_SQL = (
+    f"INSERT INTO {PersonalDataKey._meta.db_table} (subject, wrapped_key, created_at) "
+    "VALUES (%s, %s, %s) ON CONFLICT (subject) DO NOTHING"
+)
+
+
+class KeyRing:
+    """Unwrapped data keys for one unit of work; `None` marks a forgotten (or unknown) subject."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes | None] = {}
+
+    def load(self, subjects: Iterable[str]) -> None:
+        """Fetch the keys of `subjects` not loaded yet, in one query."""
+        missing = {s for s in subjects if s not in self._keys}
+        if not missing:
+            return
+        rows = PersonalDataKey.objects.filter(subject__in=missing).values_list("subject", "wrapped_key")
+        found = {subject: wrapped for subject, wrapped in rows}
+        for subject in missing:
+            wrapped = found.get(subject)
+            self._keys[subject] = crypto.unwrap(subject, wrapped) if wrapped is not None else None
+
+    def key_for_reading(self, subject: str) -> bytes | None:
+        self.load([subject])
+        return self._keys[subject]
+
+    def key_for_writing(self, subject: str) -> bytes | None:
+        """The subject's key, created now if it has none; None once the subject is forgotten.
+
+        The key row is inserted in the caller's transaction, so it commits (or
+        rolls back) with the event it encrypts. A concurrent creator waits on
+        the primary key and then finds the winner's row.
+        """
+        if self._keys.get(subject) is not None:
+            return self._keys[subject]
+        key = crypto.new_data_key()
+        with connection.cursor() as cursor:
+            cursor.execute(_CREATE_SQL, [subject, crypto.wrap(subject, key), timezone.now()])
+        self._keys.pop(subject, None)
+        return self.key_for_reading(subject)
+
+
+def forget_subject(subject: str) -> bool:
+    """Destroy the subject's data key; return False when it was already forgotten.
+
+    A subject without a key gets a tombstone, so none is made for it later.
+    """
+    now = timezone.now()
+    tombstone, created = PersonalDataKey.objects.select_for_update().get_or_create(
+        subject=subject, defaults={"wrapped_key": None, "forgotten_at": now}
+    )
+    if created:
+        return True
+    if tombstone.forgotten_at is not None:
+        return False
+    tombstone.wrapped_key = None
+    tombstone.forgotten_at = now
+    tombstone.save(update_fields=["wrapped_key", "forgotten_at"])
+    return True
+
+
+def is_forgotten(subject: str) -> bool:
+    return PersonalDataKey.objects.filter(subject=subject, forgotten_at__isnull=False).exists()
+
+
+def rewrap_all_keys() -> int:
+    """Re-wrap every live data key with the current master key (step 2 of a rotation)."""
+    count = 0
+    for row in PersonalDataKey.objects.select_for_update().filter(wrapped_key__isnull=False).iterator():
+        key = crypto.unwrap(row.subject, row.wrapped_key)
+        PersonalDataKey.objects.filter(subject=row.subject).update(wrapped_key=crypto.wrap(row.subject, key))
+        count += 1
+    return count

@@ -1,0 +1,126 @@
+"""Sealing personal values on append and opening them on read.
+
+Which values: the paths an event type names in `personal_fields` (a dotted
+path reaches into nested objects, e.g. `changed.body.after`), plus the request
+metadata `ip` and `user_agent`. Empty values are left as they are.
+
+Whose key (the *subject*):
+- data fields: the user id in the type's `personal_subject` field, else in
+  `user_id`, else the user of a `user-<id>` stream, else the acting user
+  (`metadata.actor_id`), else the stream itself (e.g. `login-<key>` for failed
+  logins with a username that names no account);
+- metadata: the acting user (`actor_id`) when known, else the data subject.
+
+Reading replaces each sealed value with its plaintext, or with `ERASED` when
+the subject's key is gone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..envelope import NewEvent, RecordedEvent
+from ..exceptions import UnknownEventType
+from ..registry import EventType, get_event_type
+from . import crypto
+from .keys import KeyRing
+
+ERASED = "[erased]"
+METADATA_PERSONAL_FIELDS = ("ip", "user_agent")
+_USER_STREAM = re.compile(r"^user-(\d+)$")
+
+
+def user_subject(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def is_erased(value: Any) -> bool:
+    return value == ERASED
+
+
+def data_subject(event_type: EventType | None, stream_id: str, data: dict, metadata: dict) -> str:
+    field_name = getattr(event_type, "personal_subject", None)
+    for candidate in (data.get(field_name) if field_name else None, data.get("user_id")):
+        if isinstance(candidate, int):
+            return user_subject(candidate)
+    if _USER_STREAM.match(stream_id):
+        return stream_id
+    if isinstance(metadata.get("actor_id"), int):
+        return user_subject(metadata["actor_id"])
+    return stream_id
+
+
+def metadata_subject(data_subject_: str, metadata: dict) -> str:
+    actor = metadata.get("actor_id")
+    return user_subject(actor) if isinstance(actor, int) else data_subject_
+
+
+def seal_event(stream_id: str, event: NewEvent, keyring: KeyRing) -> NewEvent:
+    """`event` with its personal values sealed (or already erased for a forgotten subject)."""
+    try:
+        event_type: EventType | None = get_event_type(event.type)
+    except UnknownEventType:
+        event_type = None
+    subject = data_subject(event_type, stream_id, event.data, event.metadata)
+    data = event.data
+    for path in event_type.personal_fields if event_type else ():
+        data = _seal_at(data, path.split("."), subject, keyring)
+    metadata = event.metadata
+    meta_subject = metadata_subject(subject, metadata)
+    for name in METADATA_PERSONAL_FIELDS:
+        metadata = _seal_at(metadata, [name], meta_subject, keyring)
+    if data is event.data and metadata is event.metadata:
+        return event
+    return dataclasses.replace(event, data=data, metadata=metadata)
+
+
+def _seal_at(obj: dict, path: list[str], subject: str, keyring: KeyRing) -> dict:
+    """A copy of `obj` with the value at `path` sealed; `obj` itself when there is nothing to seal."""
+    head, rest = path[0], path[1:]
+    value = obj.get(head) if isinstance(obj, dict) else None
+    if value is None or value == "" or crypto.is_sealed(value):
+        return obj
+    if rest:
+        inner = _seal_at(value, rest, subject, keyring)
+        return obj if inner is value else {**obj, head: inner}
+    key = keyring.key_for_writing(subject)
+    return {**obj, head: crypto.seal_value(subject, key, value) if key is not None else ERASED}
+
+
+def sealed_subjects(value: Any) -> Iterator[str]:
+    """Every subject whose key opening `value` needs (to load them in one query)."""
+    if crypto.is_sealed(value):
+        yield value["s"]
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from sealed_subjects(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from sealed_subjects(item)
+
+
+def open_sealed(value: Any, keyring: KeyRing) -> Any:
+    """`value` with every sealed value replaced by its plaintext, or `ERASED`."""
+    if crypto.is_sealed(value):
+        key = keyring.key_for_reading(value["s"])
+        return crypto.open_value(value, key) if key is not None else ERASED
+    if isinstance(value, dict):
+        return {k: open_sealed(v, keyring) for k, v in value.items()}
+    if isinstance(value, list):
+        return [open_sealed(v, keyring) for v in value]
+    return value
+
+
+def open_event(event: RecordedEvent, keyring: KeyRing | None = None) -> RecordedEvent:
+    """`event` as a reader sees it now (data not upcast: see eventstore.reading.reveal)."""
+    subjects = [*sealed_subjects(event.data), *sealed_subjects(event.metadata)]
+    if not subjects:
+        return event
+    keyring = keyring or KeyRing()
+    keyring.load(subjects)
+    return dataclasses.replace(
+        event, data=open_sealed(event.data, keyring), metadata=open_sealed(event.metadata, keyring)
+    )
