@@ -4,16 +4,25 @@ Streams: `post-<post uuid>` holds a post's lifecycle (created, updated,
 deleted, flagged, unflagged), so its version is the post's `version`;
 `comment-<comment uuid>` holds one comment; `vote-<post uuid>-<user id>` holds
 one user's vote on one post, so voters never conflict with each other.
+
+Titles and bodies of posts and comments are personal data of their author:
+sealed with the author's key (eventstore.privacy), so forgetting the author
+erases them from every read and, after a replay, from every projection.
+
+Schema history: `community:post_created` v1 had `body`; v2 calls it
+`body_text` and adds `body_format` ("plain" is the only format so far).
+Stored v1 events stay as they are; `post_created_v1_to_v2` lifts them on read.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from eventstore.registry import EventData, define_event
 
 VoteValue = Literal[-1, 0, 1]
+BodyFormat = Literal["plain"]
 
 
 def post_stream(post_id: uuid.UUID | str) -> str:
@@ -29,14 +38,22 @@ def vote_stream(post_id: uuid.UUID | str, voter_id: int) -> str:
 
 
 class PostCreated(EventData):
-    """A signed-in user wrote a post; `urls` are the normalised links found in its body."""
+    """A signed-in user wrote a post; `urls` are the normalised links found in its body.
+    Schema v2: `body_text` (v1's `body`) in `body_format`."""
 
     post_id: uuid.UUID
     title: str
-    body: str
+    body_text: str
+    body_format: BodyFormat = "plain"
     author_id: int
     author_username: str
     urls: list[str]
+
+
+def post_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 `body` is v2 `body_text`; every v1 body was plain text."""
+    upcast = {key: value for key, value in data.items() if key != "body"}
+    return {**upcast, "body_text": data["body"], "body_format": "plain"}
 
 
 class FieldChange(EventData):
@@ -103,10 +120,32 @@ class PostUnflagged(EventData):
     normalized_url: str | None = None
 
 
-POST_CREATED = define_event("community:post_created", PostCreated, source="community")
-POST_UPDATED = define_event("community:post_updated", PostUpdated, source="community")
+_EDITED_TEXT = tuple(f"changed.{name}.{side}" for name in ("title", "body") for side in ("before", "after"))
+
+POST_CREATED = define_event(
+    "community:post_created",
+    PostCreated,
+    source="community",
+    version=2,
+    upcasters={1: post_created_v1_to_v2},
+    personal_fields=("title", "body_text"),
+    personal_subject="author_id",
+)
+POST_UPDATED = define_event(
+    "community:post_updated",
+    PostUpdated,
+    source="community",
+    personal_fields=_EDITED_TEXT,
+    personal_subject="editor_id",
+)
 POST_DELETED = define_event("community:post_deleted", PostDeleted, source="community")
-COMMENT_CREATED = define_event("community:comment_created", CommentCreated, source="community")
+COMMENT_CREATED = define_event(
+    "community:comment_created",
+    CommentCreated,
+    source="community",
+    personal_fields=("body",),
+    personal_subject="author_id",
+)
 POST_VOTED = define_event("community:post_voted", PostVoted, source="community")
 POST_FLAGGED = define_event("community:post_flagged", PostFlagged, source="community")
 POST_UNFLAGGED = define_event("community:post_unflagged", PostUnflagged, source="community")

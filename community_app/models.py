@@ -14,6 +14,7 @@ class Post(models.Model):
     id = models.UUIDField(primary_key=True, editable=False)
     title = models.CharField(max_length=200)
     body = models.TextField()
+    body_format = models.CharField(max_length=20, default="plain")
     author_id = models.BigIntegerField(db_index=True)
     author_username = models.CharField(max_length=150)
     created_at = models.DateTimeField()

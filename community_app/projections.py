@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db.models import F
 
+from eventstore import privacy
 from eventstore.envelope import RecordedEvent
 from eventstore.projections import Projection, register_projection
 
@@ -29,7 +30,8 @@ def on_post_created(event: RecordedEvent) -> None:
     Post.objects.create(
         id=data["post_id"],
         title=data["title"],
-        body=data["body"],
+        body=data["body_text"],
+        body_format=data["body_format"],
         author_id=data["author_id"],
         author_username=data["author_username"],
         created_at=event.recorded_at,
@@ -100,6 +102,16 @@ def on_post_voted(event: RecordedEvent) -> None:
     )
 
 
+def erase_posts_of_forgotten_user(event: RecordedEvent) -> None:
+    """Erase the texts now: a replay would read them as erased anyway (and so
+    also erases texts of events stored before they were sealed)."""
+    Post.objects.filter(author_id=event.data["user_id"]).update(title=privacy.ERASED, body=privacy.ERASED)
+
+
+def erase_comments_of_forgotten_user(event: RecordedEvent) -> None:
+    Comment.objects.filter(author_id=event.data["user_id"]).update(body=privacy.ERASED)
+
+
 POSTS = register_projection(
     Projection(
         name="community.posts",
@@ -112,6 +124,7 @@ POSTS = register_projection(
             "community:post_unflagged": on_post_unflagged,
             "community:comment_created": count_comment,
             "community:post_voted": add_vote_to_score,
+            "user:forgotten": erase_posts_of_forgotten_user,
         },
         models=[Post, PostLink],
     )
@@ -121,7 +134,10 @@ COMMENTS = register_projection(
     Projection(
         name="community.comments",
         description="Comments of posts.",
-        handlers={"community:comment_created": on_comment_created},
+        handlers={
+            "community:comment_created": on_comment_created,
+            "user:forgotten": erase_comments_of_forgotten_user,
+        },
         models=[Comment],
     )
 )

@@ -28,7 +28,8 @@ def post_create(*, author, title: str, body: str) -> Post:
         data={
             "post_id": post_id,
             "title": title,
-            "body": body,
+            "body_text": body,
+            "body_format": "plain",
             "author_id": author.id,
             "author_username": author.get_username(),
             "urls": extract_urls(body),

@@ -47,7 +47,8 @@ def test_signed_in_user_creates_a_post_and_its_event(author, client_for):
     assert event.data == {
         "post_id": post["id"],
         "title": "Hello",
-        "body": "See https://Example.com/a and http://example.org.",
+        "body_text": "See https://Example.com/a and http://example.org.",
+        "body_format": "plain",
         "author_id": author.id,
         "author_username": author.username,
         "urls": ["https://example.com/a", "http://example.org/"],

@@ -22,7 +22,7 @@ def post_created(urls: list[str]):
             data={
                 "post_id": post_id,
                 "title": "Links",
-                "body": " ".join(urls),
+                "body_text": " ".join(urls),
                 "author_id": 1,
                 "author_username": "author",
                 "urls": urls,
