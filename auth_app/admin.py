@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.html import format_html, format_html_join
 
+from .exceptions import AlreadyForgotten
 from .forms import LockoutAdminAuthenticationForm
 from .models import LoginLockout, User
 from .selectors import user_security_events
+from .services import user_forget
 
 # The admin login answers for the same lockout as the API login.
 admin.site.login_form = LockoutAdminAuthenticationForm
@@ -33,6 +35,25 @@ class PlatformUserAdmin(UserAdmin):
     list_display = ("username", "email", "is_staff", "is_active", "date_joined", "last_login")
     readonly_fields = ("recent_security_events",)
     fieldsets = (*UserAdmin.fieldsets, ("Security", {"fields": ("recent_security_events",)}))
+    actions = ["forget_users"]
+
+    @admin.action(
+        description="Forget selected users (crypto-shred their personal data)", permissions=["delete"]
+    )
+    def forget_users(self, request, queryset):
+        forgotten, skipped = [], []
+        for user in queryset:
+            try:
+                user_forget(username=user.username, forgotten_by=request.user)
+                forgotten.append(user.username)
+            except AlreadyForgotten:
+                skipped.append(user.username)
+        if forgotten:
+            self.message_user(request, f"Forgotten: {', '.join(forgotten)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"Already forgotten, unchanged: {', '.join(skipped)}.", messages.WARNING
+            )
 
     @admin.display(description="recent security events")
     def recent_security_events(self, obj: User):

@@ -93,6 +93,16 @@ class ModeratorGranted(EventData):
     username: str
 
 
+class UserForgotten(EventData):
+    """A user's personal data was crypto-shredded (`manage.py forget_user`, admin action):
+    their data key is destroyed, so the email, ips, user agents and post and comment
+    texts sealed with it read as erased from now on (docs/privacy.md). Who asked is
+    `metadata.actor_id` (absent when run from the command line)."""
+
+    user_id: int
+    username: str
+
+
 USER_CREATED = define_event("user:created", UserCreated, source="auth", personal_fields=("email",))
 LOGIN = define_event("auth:login", LoggedIn, source="auth", personal_fields=("ip", "user_agent"))
 LOGOUT = define_event("auth:logout", LoggedOut, source="auth")
@@ -102,3 +112,4 @@ FAILED_LOGIN_ATTEMPT = define_event(
 PASSWORD_CHANGE = define_event("auth:password_change", PasswordChanged, source="auth")
 ACCOUNT_LOCKED = define_event("auth:account_locked", AccountLocked, source="auth")
 MODERATOR_GRANTED = define_event("auth:moderator_granted", ModeratorGranted, source="auth")
+USER_FORGOTTEN = define_event("user:forgotten", UserForgotten, source="auth")

@@ -17,3 +17,7 @@ class LoginLocked(Exception):
     def __init__(self, retry_after: int):
         self.retry_after = retry_after
         super().__init__(f"login locked for {retry_after} more seconds")
+
+
+class AlreadyForgotten(Exception):
+    """The user's personal data was erased before; forgetting again changes nothing."""

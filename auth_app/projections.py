@@ -18,6 +18,7 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
+from eventstore import privacy
 from eventstore.envelope import RecordedEvent
 from eventstore.projections import Projection, register_projection
 
@@ -31,7 +32,8 @@ def apply_failed_login_attempt(event: RecordedEvent) -> None:
         return  # refusals neither count nor extend a lock
     at = event.recorded_at
     key = lockout.username_key(data["username"])
-    ip = data["ip"]
+    # An erased ip (its user was forgotten) is no ip: stored as "" and never counted.
+    ip = "" if privacy.is_erased(data["ip"]) else data["ip"]
     LoginFailure.objects.create(event_id=event.id, username_key=key, ip=ip, attempted_at=at)
     _lock_when_over_limit(
         scope=lockout.SCOPE_USERNAME,
@@ -76,10 +78,22 @@ def _lock_when_over_limit(
     )
 
 
+def forget_failure_ips(event: RecordedEvent) -> None:
+    """A forgotten user's failures keep counting for the username, without their ip.
+
+    A replay reads those ips as erased anyway; this makes the live table agree
+    at once instead of at the next replay.
+    """
+    LoginFailure.objects.filter(username_key=lockout.username_key(event.data["username"])).update(ip="")
+
+
 LOGIN_SECURITY = register_projection(
     Projection(
         name="auth_app.login_security",
-        handlers={"auth:failed_login_attempt": apply_failed_login_attempt},
+        handlers={
+            "auth:failed_login_attempt": apply_failed_login_attempt,
+            "user:forgotten": forget_failure_ips,
+        },
         models=[LoginFailure, LoginLockout],
         description="Failed logins per username and ip, and the lockouts they cause.",
     )

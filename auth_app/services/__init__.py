@@ -4,6 +4,7 @@ Split by topic; import from here: `from auth_app.services import user_register`.
 """
 
 from .failures import login_failure_record
+from .forgetting import forgotten_email, user_forget
 from .moderators import MODERATORS_GROUP, moderator_grant
 from .passwords import user_password_change
 from .registration import user_register
@@ -21,11 +22,13 @@ __all__ = [
     "MODERATORS_GROUP",
     "LoginSuccess",
     "browser_session_id",
+    "forgotten_email",
     "login_failure_record",
     "moderator_grant",
     "session_login_record",
     "session_logout_record",
     "token_session_id",
+    "user_forget",
     "user_login",
     "user_logout",
     "user_password_change",
