@@ -1,0 +1,32 @@
+"""Sealed values and the post_created upcaster, without a database."""
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from community_app.events import post_created_v1_to_v2
+from eventstore.privacy import crypto
+
+
+def test_a_sealed_value_opens_only_with_its_key_and_subject():
+    key = crypto.new_data_key()
+    sealed = crypto.seal_value("user-1", key, {"any": ["json", 1]})
+    assert crypto.is_sealed(sealed) and "json" not in repr(sealed)
+    assert crypto.open_value(sealed, key) == {"any": ["json", 1]}
+    with pytest.raises(InvalidTag):
+        crypto.open_value(sealed, crypto.new_data_key())
+    with pytest.raises(InvalidTag):
+        crypto.open_value({**sealed, "s": "user-2"}, key)  # moved onto another subject
+
+
+def test_a_wrapped_key_unwraps_only_for_its_subject():
+    key = crypto.new_data_key()
+    wrapped = crypto.wrap("user-1", key)
+    assert key not in wrapped and crypto.unwrap("user-1", wrapped) == key
+    with pytest.raises(crypto.KeyUnwrapError):
+        crypto.unwrap("user-2", wrapped)
+
+
+def test_post_created_v1_becomes_v2():
+    v1 = {"post_id": "p", "title": "t", "body": "b", "author_id": 1, "author_username": "a", "urls": []}
+    v2 = post_created_v1_to_v2(v1)
+    assert v2 == {**{k: v for k, v in v1.items() if k != "body"}, "body_text": "b", "body_format": "plain"}
