@@ -1,0 +1,75 @@
+"""deploy/docker-compose.yml describes the whole topology, and Docker accepts it."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+
+
+def services() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+def _compose_plugin_missing() -> str | None:
+    if shutil.which("docker") is None:
+        return "the Docker CLI is not installed here"
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"the Docker CLI has no compose plugin here ({probe.stderr.strip().splitlines()[0][:80]})"
+    return None
+
+
+def test_docker_compose_config_accepts_the_file():
+    reason = _compose_plugin_missing()
+    if reason:
+        pytest.skip(f"cannot run `docker compose config`: {reason}")
+    result = subprocess.run(
+        [
+            "docker",
+            "compose",
+            "-f",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(DEPLOY / "env.example"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_piece_of_the_topology_is_there_with_a_health_check():
+    found = services()
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "proxy"} <= set(found)
+    for name in ("postgres", "redis", "web", "worker", "beat", "proxy"):
+        assert "healthcheck" in found[name], name
+
+
+def test_web_and_workers_scale_out_and_beat_runs_once():
+    found = services()
+    assert found["web"]["deploy"]["replicas"] == 2
+    assert found["worker"]["deploy"]["replicas"] == 2
+    assert "replicas" not in found["beat"].get("deploy", {})
+
+
+def test_app_processes_wait_for_the_migration_and_get_production_settings():
+    found = services()
+    for name in ("web", "worker", "beat"):
+        assert found[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        environment = found[name]["environment"]
+        assert environment["DJANGO_SETTINGS_MODULE"] == "platform_site.settings.production"
+        assert environment["LOG_FORMAT"] == "json"
+        assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"} <= set(environment)
+
+
+def test_the_gunicorn_config_and_the_dockerfile_agree():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "deploy/gunicorn.conf.py" in dockerfile and "collectstatic" in dockerfile
+    assert services()["web"]["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
