@@ -96,6 +96,8 @@ def test_forgotten_user_reads_as_erased_everywhere(trail, staff_client):
         assert privacy.ERASED in body and not any(s in body for s in trail.secrets()), url
     admin_page = staff_client.get(f"/admin/eventstore/event/{created.position}/change/").content.decode()
     assert privacy.ERASED in admin_page and trail.email not in admin_page
+    explorer = staff_client.get(f"/explorer/streams/user-{trail.user.pk}/").content.decode()
+    assert privacy.ERASED in explorer and not any(s in explorer for s in trail.secrets())
     user_page = staff_client.get(f"/admin/auth_app/user/{trail.user.pk}/change/").content.decode()
     assert trail.failed_ip not in user_page and trail.email not in user_page
     # Projections of forgotten texts are erased at once, before any replay.
