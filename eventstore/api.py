@@ -1,6 +1,7 @@
 """Staff-only read API over the log (API.md, "Events")."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,6 +42,9 @@ class StreamApi(APIView):
 
     @extend_schema(responses=EventSerializer(many=True))
     def get(self, request, stream_id: str):
+        # A NUL byte cannot reach Postgres (a DataError, i.e. a 500); no stream id contains one.
+        if "\x00" in stream_id or len(stream_id) > 200:
+            raise ValidationError({"stream_id": ["Not a stream id."]})
         events = read_stream(stream_id)
         return Response(EventSerializer([e.as_dict() for e in events], many=True).data)
 

@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("monitoring_app.urls")),
 ]
 
+handler400 = "platform_site.api_errors.bad_request"
 handler404 = "platform_site.api_errors.not_found"
 handler500 = "platform_site.api_errors.server_error"

@@ -5,6 +5,8 @@ import uuid
 from django.http import JsonResponse
 from django.urls import include, path
 
+from platform_site.urls import handler400, handler404, handler500  # noqa: F401  (Django reads them from the root URLconf only)
+
 from .tasks import record_from_task
 
 
