@@ -12,6 +12,7 @@ from eventstore.commands import atomic_command
 from eventstore.envelope import ExpectedVersion
 
 from ..events import USER_CREATED, user_stream
+from ..usernames import normalize_username, username_problem
 
 DUPLICATE_USERNAME = "A user with that username already exists."
 DUPLICATE_EMAIL = "A user with that email address already exists."
@@ -24,12 +25,17 @@ def user_register(
     """Create an account and record `user:created`; nothing is recorded when it is refused.
 
     Raises ValidationError keyed by field for a username or email already taken
-    (ignoring case) and for a password Django's validators reject.
+    (ignoring case, after NFKC normalisation), a username mixing look-alike
+    scripts (auth_app.usernames) and a password Django's validators reject.
     """
     User = get_user_model()
+    username = normalize_username(username)
     email = User.objects.normalize_email(email)
     errors: dict[str, list[str]] = {}
-    if User.objects.filter(username__iexact=username).exists():
+    problem = username_problem(username)
+    if problem:
+        errors["username"] = [problem]
+    elif User.objects.filter(username__iexact=username).exists():
         errors["username"] = [DUPLICATE_USERNAME]
     if User.objects.filter(email__iexact=email).exists():
         errors["email"] = [DUPLICATE_EMAIL]
