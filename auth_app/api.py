@@ -11,6 +11,7 @@ from knox.models import AuthToken
 from rest_framework import exceptions, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from platform_site.correlation import client_ip
@@ -96,6 +97,9 @@ class LogoutView(APIView):
 @hide_passwords
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
+    # Each call checks the old password: limit how fast a stolen token can guess it.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "write"
 
     @extend_schema(
         request=s.PasswordChangeInput, responses={204: None, 400: OpenApiResponse(description="field errors")}

@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from . import selectors, services
 from .serializers import (
@@ -28,6 +29,13 @@ STALE = OpenApiResponse(description="`version` is not the post's current version
 
 class CommunityApi(GenericAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    # Writes share the `write` rate (REST_FRAMEWORK DEFAULT_THROTTLE_RATES); reads are not limited.
+    throttle_scope = "write"
+
+    def get_throttles(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return []
+        return [ScopedRateThrottle()]
 
 
 class PostListApi(CommunityApi):

@@ -81,6 +81,7 @@ class LinkListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="links_list",
+        responses=LinkSafetySerializer(many=True),  # a page of them, not one (the paginator wraps it)
         parameters=[
             OpenApiParameter(
                 "domain", str, description="Registered domain (www.example.com counts as example.com)."
@@ -108,6 +109,8 @@ class LinkDetailApi(APIView):
 
 class LinkVerifyApi(APIView):
     permission_classes = [IsAuthenticated, IsModerator]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "write"
 
     @extend_schema(
         operation_id="links_verify",
