@@ -15,6 +15,7 @@ from .providers import (
 from .results import Finding, ScanResult
 from .rules import run_rules
 from .scoring import combined_risk, safety_score, threat_category, verdict_for
+from .structure import structure_features
 from .urlview import UrlView
 
 MODEL_FINDING_THRESHOLD = 0.5  # report the model as a finding from this probability on
@@ -25,20 +26,42 @@ def _model_finding(probability: float, top_features: tuple[tuple[str, float], ..
         return None
     severity = "high" if probability >= 0.9 else "medium"
     signals = ", ".join(f"'{name.split(':', 1)[1]}'" for name, _ in top_features) or "its overall shape"
-    return Finding("model_lexical_risk", severity, f"The learned URL model rates this link {probability:.0%} likely malicious; strongest signals: {signals}.")
+    return Finding(
+        "model_lexical_risk",
+        severity,
+        f"The learned URL model rates this link {probability:.0%} likely malicious; strongest signals: {signals}.",
+    )
 
 
 def _provider_findings(normalized_url: str, providers: list[ThreatProvider]) -> tuple[list[Finding], float]:
     findings, floor = [], 0.0
     for answer in ask_providers(normalized_url, providers):
         if isinstance(answer, tuple):
-            findings.append(Finding("provider_no_answer", "info", f"{answer[0]} gave no answer; this is not a sign of safety."))
+            findings.append(
+                Finding(
+                    "provider_no_answer", "info", f"{answer[0]} gave no answer; this is not a sign of safety."
+                )
+            )
         elif answer.listed == "malicious":
             floor = max(floor, LISTED_MALICIOUS_FLOOR)
-            findings.append(Finding("provider_listed_malicious", "high", f"{answer.provider} lists this link as malicious. {answer.detail}".strip(), answer.threat_category))
+            findings.append(
+                Finding(
+                    "provider_listed_malicious",
+                    "high",
+                    f"{answer.provider} lists this link as malicious. {answer.detail}".strip(),
+                    answer.threat_category,
+                )
+            )
         elif answer.listed == "suspicious":
             floor = max(floor, LISTED_SUSPICIOUS_FLOOR)
-            findings.append(Finding("provider_listed_suspicious", "medium", f"{answer.provider} lists this link as suspicious. {answer.detail}".strip(), answer.threat_category))
+            findings.append(
+                Finding(
+                    "provider_listed_suspicious",
+                    "medium",
+                    f"{answer.provider} lists this link as suspicious. {answer.detail}".strip(),
+                    answer.threat_category,
+                )
+            )
     return findings, floor
 
 
@@ -50,10 +73,16 @@ def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanRes
     """
     view = UrlView(normalize_parts(url), url)
     findings = run_rules(view)
-    model_score = load_model().score(token_features(view, (f.code for f in findings)), numeric_features(view))
+    model_score = load_model().score(
+        token_features(view, (f.code for f in findings)),
+        numeric_features(view),
+        structure_features(view, findings),
+    )
     model_finding = _model_finding(model_score.probability, model_score.top_features)
     provider_list = configured_providers() if providers is None else providers
-    provider_findings, provider_floor = _provider_findings(view.parts.url, provider_list) if provider_list else ([], 0.0)
+    provider_findings, provider_floor = (
+        _provider_findings(view.parts.url, provider_list) if provider_list else ([], 0.0)
+    )
     rule_findings = findings + provider_findings
     risk = combined_risk(model_score.probability, rule_findings, provider_floor)
     verdict = verdict_for(risk)

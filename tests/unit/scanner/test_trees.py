@@ -1,0 +1,103 @@
+import pytest
+
+from links_app.scanner.model import LEXICAL_SHARE, LexicalModel
+from links_app.scanner.normalize import normalize_parts
+from links_app.scanner.rules import run_rules
+from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features
+from links_app.scanner.trees import Tree, TreeEnsemble
+from links_app.scanner.urlview import UrlView
+
+# x[0] <= 2.5 ? (x[1] <= 0.5 ? -1.0 : 0.5) : 2.0
+HAND_TREE = {
+    "feature": [0, 1, -1, -1, -1],
+    "threshold": [2.5, 0.5, 0, 0, 0],
+    "left": [1, 2, -1, -1, -1],
+    "right": [4, 3, -1, -1, -1],
+    "value": [0, 0, -1.0, 0.5, 2.0],
+}
+
+
+@pytest.mark.parametrize(
+    ("x", "leaf"),
+    [([1.0, 0.0], -1.0), ([2.5, 0.5], -1.0), ([2.0, 0.7], 0.5), ([2.6, 0.0], 2.0), ([9.0, 9.0], 2.0)],
+)
+def test_tree_walks_left_when_value_is_at_most_the_threshold(x, leaf):
+    assert Tree(HAND_TREE).leaf_value(x) == leaf
+
+
+def test_ensemble_adds_base_and_every_tree():
+    stump = {
+        "feature": [1, -1, -1],
+        "threshold": [0.0, 0, 0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0, -0.25, 0.25],
+    }
+    ensemble = TreeEnsemble({"base": 0.1, "trees": [HAND_TREE, stump]})
+    assert ensemble.log_odds([3.0, 1.0]) == pytest.approx(0.1 + 2.0 + 0.25)
+    assert ensemble.log_odds([0.0, 0.0]) == pytest.approx(0.1 - 1.0 - 0.25)
+    assert ensemble.log_odds([0.0, 0.0]) == pytest.approx(
+        0.1 + sum(Tree(t).leaf_value([0.0, 0.0]) for t in (HAND_TREE, stump))
+    )
+
+
+def test_tree_rejects_ragged_lists():
+    with pytest.raises(ValueError, match="same length"):
+        Tree({**HAND_TREE, "value": [0.0]})
+
+
+def _tiny_model(trees: dict | None) -> LexicalModel:
+    from links_app.scanner.features import NUMERIC_FEATURES
+
+    width = len(NUMERIC_FEATURES)
+    return LexicalModel(
+        {
+            "bias": -1.0,
+            "token_weights": {"h:abc": 3.0},
+            "numeric_features": list(NUMERIC_FEATURES),
+            "numeric_means": [0.0] * width,
+            "numeric_scales": [1.0] * width,
+            "numeric_weights": [0.0] * width,
+            "trees": trees,
+        }
+    )
+
+
+def test_model_blends_lexical_and_tree_log_odds():
+    # One stump on the last input, the lexical log-odds (here -1 + 3 = 2).
+    last = len(STRUCTURE_FEATURES)
+    stump = {
+        "feature": [last, -1, -1],
+        "threshold": [1.0, 0, 0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0, -4.0, 4.0],
+    }
+    model = _tiny_model(
+        {"features": [*STRUCTURE_FEATURES, "lexical_log_odds"], "base": 0.0, "trees": [stump]}
+    )
+    numbers = [0.0] * len(model.numeric_weights)
+    structure = [0.0] * len(STRUCTURE_FEATURES)
+    lexical_only = model.score({"h:abc"}, numbers)
+    blended = model.score({"h:abc"}, numbers, structure)
+    expected_logit = LEXICAL_SHARE * 2.0 + (1 - LEXICAL_SHARE) * 4.0
+    assert lexical_only.probability == pytest.approx(1 / (1 + 2.718281828459045**-2.0))
+    assert blended.probability == pytest.approx(1 / (1 + 2.718281828459045**-expected_logit))
+    assert blended.top_features == (("h:abc", 3.0),)
+
+
+def test_model_refuses_trees_trained_on_other_structure_features():
+    with pytest.raises(ValueError, match="structure features"):
+        _tiny_model({"features": ["something_else"], "base": 0.0, "trees": []})
+
+
+def test_structure_features_match_their_names_and_see_brands_and_shape():
+    url = "http://paypal.secure-login.example.tk/a/b/verify.php?x=1&y=2"
+    view = UrlView(normalize_parts(url), url)
+    values = dict(zip(STRUCTURE_FEATURES, structure_features(view, run_rules(view)), strict=True))
+    assert len(values) == len(STRUCTURE_FEATURES)
+    assert values["subdomains"] == 2 and values["host_hyphens"] == 1
+    assert values["path_depth"] == 2 and values["query_params"] == 2
+    assert values["brand_in_host"] == 1 and values["tld_class"] == 3
+    assert values["extension_class"] == 1 and values["credential_words"] >= 3
+    assert values["findings_high"] >= 1
