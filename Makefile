@@ -28,3 +28,7 @@ test: services
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# Benchmarks (not part of the tests): a fresh platform_bench database, every figure, docs/benchmarks.md.
+bench: install
+	bash bench/run.sh $(BENCH_ARGS)

@@ -1,0 +1,162 @@
+"""(5) End-to-end latency: commit -> relay -> Redis Streams -> a real Celery worker -> a subscriber's handler.
+
+A Celery worker and beat run as in the Procfile, with bench.settings; the
+`bench-latency` subscriber (bench.benchapp.handlers) notes when its handler
+saw each event. The runner offers a steady load, one event per transaction
+through `publish`, and compares each handling time with the event's `recorded_at`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from .database import ROOT, bench_environment
+from .platform_writes import _publish
+
+VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+WORKER_CONCURRENCY = 2
+
+
+def _catch_up_everything() -> None:
+    """Start from a quiet log: every checkpoint at the head, Redis empty."""
+    from django.db import connection
+
+    from eventstore import streams
+    from eventstore.models import Checkpoint
+    from eventstore.relay import RELAY_CHECKPOINT, relay_partition_checkpoint, subscriber_checkpoint_name
+    from eventstore.subscribers import registered_subscribers
+    from platform_site.redis_connection import get_redis
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_event")
+        head = cursor.fetchone()[0]
+    names = [RELAY_CHECKPOINT]
+    for partition in range(streams.partition_count()):
+        names.append(relay_partition_checkpoint(partition))
+        names += [subscriber_checkpoint_name(s, partition) for s in registered_subscribers()]
+    for name in names:
+        Checkpoint.objects.update_or_create(name=name, defaults={"position": head})
+    get_redis().flushdb()
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **bench_environment()},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _offer(rate: float, seconds: float) -> int:
+    """Publish `rate` events per second for `seconds`, one per transaction, on a fixed schedule."""
+    from django.db import transaction
+
+    count = int(rate * seconds)
+    started = time.time()
+    for n in range(count):
+        delay = started + n / rate - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        with transaction.atomic():
+            _publish(n)
+    return count
+
+
+def _handled(expected: int, timeout: float) -> list[tuple[float, float]]:
+    from .benchapp.handlers import LATENCY_KEY
+
+    redis = _redis()
+    deadline = time.time() + timeout
+    while time.time() < deadline and redis.hlen(LATENCY_KEY) < expected:
+        time.sleep(0.2)
+    entries = redis.hgetall(LATENCY_KEY)
+    redis.delete(LATENCY_KEY)
+    return [tuple(float(x) for x in value.split()) for value in entries.values()]
+
+
+def _redis():
+    from platform_site.redis_connection import get_redis
+
+    return get_redis()
+
+
+def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path) -> None:
+    from django.db import transaction
+
+    _catch_up_everything()
+    celery = str(VENV_BIN / "celery")
+    worker = _start(
+        [
+            celery,
+            "-A",
+            "platform_site",
+            "worker",
+            f"--concurrency={WORKER_CONCURRENCY}",
+            "--loglevel=WARNING",
+            "-n",
+            "bench@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        results_dir / "celery-worker.log",
+    )
+    beat = _start(
+        [
+            celery,
+            "-A",
+            "platform_site",
+            "beat",
+            "--loglevel=WARNING",
+            f"--schedule={results_dir / 'celerybeat-schedule'}",
+        ],
+        results_dir / "celery-beat.log",
+    )
+    try:
+        # Warm-up: wait until the worker handles an event end to end.
+        with transaction.atomic():
+            _publish(0)
+        if not _handled(1, timeout=90):
+            raise RuntimeError(f"the Celery worker handled nothing; see {results_dir}/celery-worker.log")
+        for _ in range(reps):
+            offered = _offer(rate, seconds)
+            entries = _handled(offered, timeout=60)
+            latencies = sorted((handled - recorded) * 1000 for recorded, handled in entries)
+            if len(latencies) < offered:
+                print(f"  warning: {offered - len(latencies)} of {offered} events not handled in time")
+            conditions = f"{rate:.0f} events/s offered for {seconds:.0f} s, Celery worker --concurrency={WORKER_CONCURRENCY} + beat"
+            collector.add(
+                "relay_latency_p50",
+                "commit -> subscriber handler, p50",
+                conditions,
+                "ms",
+                statistics.median(latencies),
+                higher=False,
+            )
+            collector.add(
+                "relay_latency_p99",
+                "commit -> subscriber handler, p99",
+                conditions,
+                "ms",
+                latencies[int(len(latencies) * 0.99) - 1],
+                higher=False,
+            )
+    finally:
+        _stop(beat)
+        _stop(worker)

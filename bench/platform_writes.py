@@ -1,0 +1,59 @@
+"""The platform's appends, through its public function `eventstore.bus.publish`.
+
+Each event goes the whole way a service's event goes: schema validation,
+context, the `event_published` signal, the one-statement append, inline
+projections (none handle the bench type), and the after-commit wake-up of
+the relay. Runs in worker processes set up with bench.settings.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from .workers import wait_until
+
+BATCH = 100
+
+
+def _publish(n: int) -> None:
+    from eventstore.bus import publish
+    from eventstore.envelope import ExpectedVersion
+
+    from .benchapp.events import THING_RECORDED, thing_payload
+
+    publish(
+        THING_RECORDED,
+        stream_id=f"thing-{uuid.uuid4()}",
+        data=thing_payload(n),
+        expected_version=ExpectedVersion.NO_STREAM,
+    )
+
+
+def append_one_per_transaction(*, start_at: float, deadline: float, worker: int) -> int:
+    from django.db import transaction
+
+    with transaction.atomic():
+        _publish(0)  # connect and warm up before the clock starts
+    wait_until(start_at)
+    done = 0
+    while time.time() < deadline:
+        with transaction.atomic():
+            _publish(done)
+        done += 1
+    return done
+
+
+def append_batches(*, start_at: float, deadline: float, worker: int) -> int:
+    from django.db import transaction
+
+    with transaction.atomic():
+        _publish(0)
+    wait_until(start_at)
+    done = 0
+    while time.time() < deadline:
+        with transaction.atomic():
+            for i in range(BATCH):
+                _publish(done + i)
+        done += BATCH
+    return done

@@ -1,0 +1,109 @@
+"""The table of medians, ratios and targets: printed, and written to docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from .results import TARGETS, Figure
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def figures_table(figures: dict[str, Figure]) -> str:
+    rows = [
+        "| figure | conditions | median | min - max | runs |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for f in figures.values():
+        low, high = f.spread
+        rows.append(
+            f"| {f.label} | {f.conditions} | {_number(f.median)} {f.unit} | "
+            f"{_number(low)} - {_number(high)} | {len(f.samples)} |"
+        )
+    return "\n".join(rows)
+
+
+def targets_table(figures: dict[str, Figure]) -> str:
+    rows = ["| target | measured (median) | ratio | result |", "|---|---:|---:|---|"]
+    for target in TARGETS:
+        ratio, verdict = target.judge(figures)
+        measured = figures.get(target.figure)
+        value = f"{_number(measured.median)} {measured.unit}" if measured and measured.samples else "not run"
+        if target.baseline and target.baseline in figures:
+            base = figures[target.baseline]
+            value += f" vs {_number(base.median)} {base.unit}"
+        rows.append(f"| {target.text} | {value} | {ratio} | {verdict} |")
+    return "\n".join(rows)
+
+
+def render(
+    figures: dict[str, Figure], machine: dict[str, str], settings: dict[str, str], profile: str
+) -> str:
+    machine_lines = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
+    settings_lines = "\n".join(f"| {k} | {v} |" for k, v in settings.items())
+    analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+    profile_block = ""
+    if profile:
+        top = "\n".join(profile.splitlines()[:60])
+        profile_block = (
+            f"\n## Profile of `POST /api/posts/` (pyinstrument, top of the call tree)\n\n```\n{top}\n```\n"
+        )
+    return f"""# Benchmarks
+
+Measured by `make bench` (`bench/`, see `bench/README.md`), all figures in one run on one machine.
+Medians of the repetitions, with min - max. Ratios compare medians measured in the same run;
+raw, peer and platform repetitions are interleaved, so they share the machine's conditions.
+
+## Machine
+
+| | |
+|---|---|
+{machine_lines}
+
+## Run
+
+| | |
+|---|---|
+{settings_lines}
+
+## Targets (issue 9)
+
+{targets_table(figures)}
+
+## Figures
+
+{figures_table(figures)}
+{profile_block}
+{analysis}"""
+
+
+def write(text: str) -> None:
+    if os.environ.get("BENCH_NO_DOCS"):
+        return
+    DOC.write_text(text)
+
+
+def save(path: Path, figures: dict[str, Figure], machine: dict, settings: dict, profile: str) -> None:
+    """Keep the run's figures, so the document can be re-rendered after its notes change."""
+    payload = {
+        "figures": [dataclasses.asdict(f) for f in figures.values()],
+        "machine": machine,
+        "settings": settings,
+        "profile": profile,
+    }
+    path.write_text(json.dumps(payload, indent=1))
+
+
+def render_saved(path: Path) -> str:
+    saved = json.loads(path.read_text())
+    figures = {f["key"]: Figure(**f) for f in saved["figures"]}
+    return render(figures, saved["machine"], saved["settings"], saved["profile"])

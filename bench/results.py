@@ -1,0 +1,79 @@
+"""Figures, their repetitions, and the targets they are judged against."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Figure:
+    """One measured quantity with every repetition's value."""
+
+    key: str
+    label: str
+    conditions: str
+    unit: str
+    samples: list[float] = field(default_factory=list)
+    higher_is_better: bool = True
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return (min(self.samples), max(self.samples)) if self.samples else (float("nan"), float("nan"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """`figure` must be >= factor x `baseline` (a figure key), or within `limit` when no baseline."""
+
+    figure: str
+    text: str
+    baseline: str | None = None
+    factor: float = 1.0
+    limit: float | None = None
+
+    def judge(self, figures: dict[str, Figure]) -> tuple[str, str]:
+        """(ratio or value text, 'pass' / 'MISS' / 'n/a')."""
+        measured = figures.get(self.figure)
+        if measured is None or not measured.samples:
+            return "", "n/a"
+        if self.baseline is not None:
+            base = figures.get(self.baseline)
+            if base is None or not base.samples or base.median == 0:
+                return "", "n/a"
+            ratio = measured.median / base.median
+            return f"{ratio:.2f} x", "pass" if ratio >= self.factor else "MISS"
+        if self.limit is None:
+            return "", "report"
+        ok = measured.median >= self.limit if measured.higher_is_better else measured.median <= self.limit
+        return f"{measured.median / self.limit:.2f} of target", "pass" if ok else "MISS"
+
+
+class Collector:
+    """Figures in the order they were first measured."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, Figure] = {}
+
+    def add(self, key: str, label: str, conditions: str, unit: str, value: float, *, higher=True) -> None:
+        figure = self.figures.setdefault(
+            key, Figure(key=key, label=label, conditions=conditions, unit=unit, higher_is_better=higher)
+        )
+        figure.samples.append(value)
+        print(f"  {label} [{conditions}]: {value:,.1f} {unit}", flush=True)
+
+
+TARGETS = [
+    Target("platform_append_4", "(1) 4 clients >= 0.8 x raw 4-client inserts", "raw_insert_4", 0.8),
+    Target("platform_append_4", "(1) 4 clients >= 2.5 x peer 4 clients", "peer_save_4", 2.5),
+    Target("platform_append_batch", "(2) >= 0.6 x raw batched inserts", "raw_insert_batch", 0.6),
+    Target("platform_follow", "(3) >= peer reading its log", "peer_read", 1.0),
+    Target("replay_events", "(4) >= 20,000 events/s", limit=20_000),
+    Target("relay_rate", "(5) relay >= 20,000 events/s", limit=20_000),
+    Target("relay_latency_p50", "(5) latency p50 <= 10 ms", limit=10),
+    Target("relay_latency_p99", "(5) latency p99 <= 50 ms", limit=50),
+]
