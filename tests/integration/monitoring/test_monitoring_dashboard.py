@@ -19,6 +19,14 @@ from tests.sample_events import THING_HAPPENED
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def private_live_channel(settings):
+    # Pub/Sub channels ignore Redis database numbers: other test runs on this Redis server
+    # publish on the default channel, so these tests listen on one of their own.
+    settings.EVENT_STREAM_PREFIX = f"ui-test-{uuid.uuid4().hex[:8]}:"
+    return streams.live_channel()
+
+
 def test_status_counts_events_per_minute_and_by_type_and_checks_every_piece(staff_client, thing_stream):
     before = staff_client.get("/dashboard/status.json").json()
     event = thing_stream("counted")
@@ -54,11 +62,11 @@ def test_the_live_feed_is_an_event_stream(staff_client):
         response.close()
 
 
-def test_live_events_forwards_what_the_relay_publishes():
+def test_live_events_forwards_what_the_relay_publishes(private_live_channel):
     frames = live_events(get_redis(), max_seconds=10)
     assert next(frames).startswith("retry: ")  # subscribed from here on
     batch = [{"position": 41, "type": "test:thing_happened"}, {"position": 42, "type": "user:created"}]
-    get_redis().publish(streams.live_channel(), orjson.dumps(batch))
+    get_redis().publish(private_live_channel, orjson.dumps(batch))
     frame = next(frames)
     frames.close()
     lines = frame.strip().split("\n")
@@ -67,7 +75,7 @@ def test_live_events_forwards_what_the_relay_publishes():
     assert orjson.loads(lines[2].removeprefix("data: ")) == batch
 
 
-def test_live_events_send_keep_alives_and_end_after_their_time():
+def test_live_events_send_keep_alives_and_end_after_their_time(private_live_channel):
     ticks = itertools.count(step=6)  # a clock that moves 6 s per look
     frames = list(live_events(get_redis(), max_seconds=60, clock=lambda: next(ticks)))
     assert ": keep-alive\n\n" in frames
@@ -75,7 +83,7 @@ def test_live_events_send_keep_alives_and_end_after_their_time():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_reconnecting_browser_gets_the_events_it_missed():
+def test_a_reconnecting_browser_gets_the_events_it_missed(private_live_channel):
     stream = f"thing-{uuid.uuid4().hex[:10]}"
     with transaction.atomic():
         seen = publish(THING_HAPPENED, stream_id=stream, data={"label": "seen"})
