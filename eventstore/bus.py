@@ -11,6 +11,7 @@ purpose: a failing receiver raises, and the whole transaction rolls back.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -46,12 +47,34 @@ def publish(
     `data` does not fit the type's schema and ConcurrencyConflict when the
     stream is not at `expected_version`.
     """
+    new_event = _new_event(event_type, data, event_id=event_id, metadata=metadata)
+    with about_event(new_event.id):  # log lines of the append and inline projections name it
+        return _send(stream_id, [new_event], expected_version)[0]
+
+
+def publish_many(
+    stream_id: str,
+    events: Sequence[tuple[EventType | str, dict[str, Any] | EventData]],
+    *,
+    expected_version: int = ExpectedVersion.ANY,
+    metadata: dict[str, Any] | None = None,
+) -> list[RecordedEvent]:
+    """Record several events of one stream in one statement (same rules as publish()).
+
+    The events get consecutive versions; `expected_version` applies to the
+    first. One round trip instead of one per event, for imports and batches.
+    """
+    new_events = [_new_event(event_type, data, metadata=metadata) for event_type, data in events]
+    return _send(stream_id, new_events, expected_version) if new_events else []
+
+
+def _new_event(event_type, data, *, event_id=None, metadata=None) -> NewEvent:
     if not connection.in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
     if isinstance(event_type, str):
         event_type = get_event_type(event_type)
     correlation_id = current_correlation_id() or uuid.uuid4()
-    new_event = NewEvent(
+    return NewEvent(
         id=event_id or uuid.uuid4(),
         type=event_type.name,
         schema_version=event_type.version,
@@ -62,15 +85,13 @@ def publish(
         causation_id=current_causation_id() or correlation_id,
         metadata={**current_metadata(), **(metadata or {})},
     )
-    with about_event(new_event.id):  # log lines of the append and inline projections name it
-        responses = event_published.send(
-            sender=event_type.source,
-            stream_id=stream_id,
-            events=[new_event],
-            expected_version=expected_version,
-        )
-    recorded = next(r for func, r in responses if func is append_published_events)
-    return recorded[0]
+
+
+def _send(stream_id: str, events: list[NewEvent], expected_version: int) -> list[RecordedEvent]:
+    responses = event_published.send(
+        sender=events[0].source, stream_id=stream_id, events=events, expected_version=expected_version
+    )
+    return next(r for func, r in responses if func is append_published_events)
 
 
 @receiver(event_published, dispatch_uid="eventstore.append_published_events")
@@ -95,8 +116,9 @@ def _announce_after_commit(recorded: list[RecordedEvent]) -> None:
     """
     pending = getattr(connection, "_eventstore_pending", None)
     # A rollback discards on_commit callbacks without telling us, so the
-    # batch is reused only while its callback is still queued.
-    if pending is None or not any(func is pending.announce for _, func, _ in connection.run_on_commit):
+    # batch is reused only while its callback is still queued. (`==`, not `is`:
+    # each access to a bound method makes a new object.)
+    if pending is None or not any(func == pending.announce for _, func, _ in connection.run_on_commit):
         pending = _PendingAnnouncement()
         connection._eventstore_pending = pending
         transaction.on_commit(pending.announce)

@@ -41,6 +41,14 @@ class AlreadyProcessed(Exception):
     """The checkpoint is already past this event: roll back, nothing to do."""
 
 
+class LockLost(Exception):
+    """The database session that holds the partition's lock is gone: stop consuming.
+
+    A reconnect (e.g. after a shutdown signal broke a query) gives a new session
+    without the advisory lock, so another consumer may already own the partition.
+    """
+
+
 def _lock_key(subscriber: str, partition: int) -> int:
     return zlib.crc32(f"subscriber:{subscriber}:{partition}".encode())
 
@@ -78,6 +86,13 @@ class _PartitionConsumer:
         Checkpoint.objects.get_or_create(name=self.checkpoint_name)
         self.checkpoint = Checkpoint.objects.get(name=self.checkpoint_name).position
         self.handled = 0
+        # The session-level lock belongs to this backend; see _ensure_lock_held.
+        self.backend_pid = connection.connection.info.backend_pid
+
+    def _ensure_lock_held(self) -> None:
+        raw = connection.connection
+        if raw is None or raw.closed or raw.info.backend_pid != self.backend_pid:
+            raise LockLost(f"{self.subscriber.name} p{self.partition}: database session changed")
 
     def drain(self) -> int:
         for start in ("0", ">"):  # first what a killed consumer left unacknowledged, then new
@@ -153,6 +168,7 @@ class _PartitionConsumer:
             self._park(event, f"waiting: an earlier event of {event.stream_id} is parked", attempts=0)
             return
         for attempt in range(1, settings.SUBSCRIBER_MAX_ATTEMPTS + 1):
+            self._ensure_lock_held()
             try:
                 with transaction.atomic():
                     self._advance_checkpoint(event.position)
@@ -165,6 +181,10 @@ class _PartitionConsumer:
                 self.checkpoint = event.position
                 return
             except Exception as exc:
+                if connection.connection is None or not connection.is_usable():
+                    # Not the handler's fault (e.g. a shutdown signal broke the
+                    # session): stop here; the event stays unacknowledged and unparked.
+                    raise LockLost(f"database session broken: {exc!r}") from exc
                 logger.warning(
                     "%s failed on %s (attempt %d): %r", self.subscriber.name, event.id, attempt, exc
                 )
@@ -186,6 +206,7 @@ class _PartitionConsumer:
         ).exists()
 
     def _park(self, event: RecordedEvent, error: str, *, attempts: int) -> None:
+        self._ensure_lock_held()
         with transaction.atomic():
             try:
                 self._advance_checkpoint(event.position)

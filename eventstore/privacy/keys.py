@@ -28,6 +28,7 @@ class KeyRing:
 
     def __init__(self) -> None:
         self._keys: dict[str, bytes | None] = {}
+        self._without_row: set[str] = set()
 
     def load(self, subjects: Iterable[str]) -> None:
         """Fetch the keys of `subjects` not loaded yet, in one query."""
@@ -39,6 +40,8 @@ class KeyRing:
         for subject in missing:
             wrapped = found.get(subject)
             self._keys[subject] = crypto.unwrap(subject, wrapped) if wrapped is not None else None
+            if subject not in found:
+                self._without_row.add(subject)
 
     def key_for_reading(self, subject: str) -> bytes | None:
         self.load([subject])
@@ -51,12 +54,14 @@ class KeyRing:
         rolls back) with the event it encrypts. A concurrent creator waits on
         the primary key and then finds the winner's row.
         """
-        if self._keys.get(subject) is not None:
-            return self._keys[subject]
+        self.load([subject])  # most subjects have a key already: one SELECT, no INSERT
+        if subject not in self._without_row:
+            return self._keys[subject]  # None: forgotten, the value is stored erased
         key = crypto.new_data_key()
         with connection.cursor() as cursor:
             cursor.execute(_CREATE_SQL, [subject, crypto.wrap(subject, key), timezone.now()])
         self._keys.pop(subject, None)
+        self._without_row.discard(subject)
         return self.key_for_reading(subject)
 
 

@@ -108,3 +108,36 @@ def test_data_that_does_not_fit_the_schema_is_refused():
     with pytest.raises(UnknownEventType), transaction.atomic():
         publish("test:never_defined", stream_id=stream_id, data={})
     assert read_stream(stream_id) == []
+
+
+def test_publish_many_appends_consecutive_versions_in_one_go():
+    from eventstore.bus import publish_many
+
+    stream_id = stream()
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "first"})
+        batch = publish_many(
+            stream_id,
+            [(THING_HAPPENED, {"label": f"b{n}", "size": n}) for n in range(5)],
+            expected_version=1,
+        )
+    assert [e.stream_version for e in batch] == [2, 3, 4, 5, 6]
+    assert [e.position for e in batch] == sorted(e.position for e in batch)
+    assert [e.data["label"] for e in read_stream(stream_id)] == ["first", "b0", "b1", "b2", "b3", "b4"]
+
+
+def test_publish_many_with_a_stale_version_stores_none_of_the_batch():
+    from eventstore.bus import publish_many
+
+    stream_id = stream()
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "first"})
+    with pytest.raises(ConcurrencyConflict), transaction.atomic():
+        publish_many(
+            stream_id,
+            [(THING_HAPPENED, {"label": "x"}), (THING_HAPPENED, {"label": "y"})],
+            expected_version=0,
+        )
+    with pytest.raises(InvalidEventData), transaction.atomic():
+        publish_many(stream_id, [(THING_HAPPENED, {"label": "ok"}), (THING_HAPPENED, {"nope": 1})])
+    assert [e.data["label"] for e in read_stream(stream_id)] == ["first"]

@@ -139,3 +139,25 @@ def test_a_failing_event_is_parked_its_stream_waits_and_a_retry_completes_it():
     assert not ParkedEvent.objects.filter(
         subscriber=SUBSCRIBER, stream_id=bad.stream_id, resolved_at__isnull=True
     ).exists()
+
+
+def test_a_consumer_whose_database_session_changed_stops_without_parking_or_skipping():
+    from eventstore.consumer import LockLost, _PartitionConsumer
+    from eventstore.reading import read_stream
+    from eventstore.subscribers import get_subscriber
+
+    run = uuid.uuid4().hex[:8]
+    with transaction.atomic():
+        event = publish(THING_HAPPENED, stream_id=f"thing-{run}", data={"label": "after-reconnect"})
+    (event,) = read_stream(event.stream_id)
+    consumer = _PartitionConsumer(
+        get_subscriber(SUBSCRIBER),
+        streams.partition_of(event.stream_id),
+        get_redis(),
+    )
+    connection.close()  # the session holding the partition's lock is gone (Django reconnects lazily)
+    connection.ensure_connection()
+    with pytest.raises(LockLost):
+        consumer._process(event)
+    assert effect_count(event.id) == 0
+    assert not ParkedEvent.objects.filter(event_id=event.id).exists()
