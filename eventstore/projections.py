@@ -22,6 +22,7 @@ from .envelope import RecordedEvent
 from .subscribers import Subscriber, register_subscriber
 
 Handler = Callable[[RecordedEvent], None]
+BatchHandler = Callable[[Sequence[RecordedEvent]], None]
 INLINE = "inline"
 ASYNC = "async"
 ALL_TYPES = "*"  # a handler under this key receives every event
@@ -38,6 +39,9 @@ class Projection:
     description: str = ""
     # Called after a rebuild's reset, before the first event (e.g. to seed rows).
     on_reset: Callable[[], None] | None = field(default=None)
+    # Applies a list of events (position order) with set-based SQL, leaving exactly the
+    # rows that applying them one by one leaves; a rebuild uses it when present.
+    batch_apply: BatchHandler | None = field(default=None)
 
     @property
     def event_types(self) -> list[str] | None:
@@ -48,6 +52,14 @@ class Projection:
         handler = self.handlers.get(event.type) or self.handlers.get(ALL_TYPES)
         if handler is not None:
             handler(event)
+
+    def apply_batch(self, events: Sequence[RecordedEvent]) -> None:
+        """Apply `events` (in position order): in one go when the projection can, else one by one."""
+        if self.batch_apply is not None:
+            self.batch_apply(events)
+            return
+        for event in events:
+            self.apply(event)
 
     def table_names(self) -> list[str]:
         return [model._meta.db_table for model in self.models]

@@ -51,8 +51,7 @@ def _try_lead() -> bool:
 
 def _checkpoints() -> dict[str, Checkpoint]:
     names = [RELAY_CHECKPOINT] + [relay_partition_checkpoint(p) for p in range(streams.partition_count())]
-    for name in names:
-        Checkpoint.objects.get_or_create(name=name)
+    Checkpoint.objects.bulk_create([Checkpoint(name=name) for name in names], ignore_conflicts=True)
     return {c.name: c for c in Checkpoint.objects.select_for_update().filter(name__in=names)}
 
 

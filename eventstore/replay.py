@@ -58,8 +58,7 @@ def _rebuild_in_transaction(
     projection.reset()
     applied, last_position = 0, 0
     for batch in follow(batch_size=batch_size, types=projection.event_types, below_horizon=is_async):
-        for event in batch:
-            projection.apply(event)
+        projection.apply_batch(batch)
         applied += len(batch)
         last_position = batch[-1].position
         if progress is not None:

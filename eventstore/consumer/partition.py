@@ -1,36 +1,21 @@
-"""Running a subscriber over one partition: at least once, in order, effects once.
-
-Only one consumer works a (subscriber, partition) at a time: it holds a
-session advisory lock, so a worker killed mid-batch drops the lock with its
-connection and the next consumer takes over. Each handled event runs in one
-transaction that first moves the subscriber's checkpoint forward *only if it
-is still behind the event* and then applies the handler; a redelivered event
-finds the checkpoint past it and has no second effect.
-
-Every stream entry carries `prev`, the position of the partition's previous
-event. If `prev` is past the checkpoint, entries were lost (trimmed, or a Redis
-flush) and the consumer reads the missing events from Postgres first.
-"""
+"""One subscriber over one partition: reading entries, groups, backfill, parking."""
 
 from __future__ import annotations
 
 import logging
 import time
-import zlib
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from platform_site.redis_connection import get_redis
-
-from . import streams
-from .context import caused_by
-from .envelope import RecordedEvent
-from .models import Checkpoint, ParkedEvent
-from .reading import read_all, reveal_event
-from .relay import ensure_groups, relay_partition_checkpoint, subscriber_checkpoint_name
-from .subscribers import Subscriber, get_subscriber
+from .. import privacy, streams
+from ..context import caused_by
+from ..envelope import RecordedEvent
+from ..models import Checkpoint, ParkedEvent
+from ..reading import read_all, reveal_event
+from ..relay import ensure_groups, relay_partition_checkpoint, subscriber_checkpoint_name
+from ..subscribers import Subscriber
 
 logger = logging.getLogger(__name__)
 CONSUMER_NAME = "owner"  # one consumer per group and partition at a time (the lock holder)
@@ -49,32 +34,6 @@ class LockLost(Exception):
     """
 
 
-def _lock_key(subscriber: str, partition: int) -> int:
-    return zlib.crc32(f"subscriber:{subscriber}:{partition}".encode())
-
-
-def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20) -> int:
-    """Drain the partition for the subscriber if no one else is; return events handled."""
-    subscriber = get_subscriber(subscriber_name)
-    redis = get_redis()
-    key = _lock_key(subscriber_name, partition)
-    handled = 0
-    for _ in range(max_rounds):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if not cursor.fetchone()[0]:
-                return handled  # the lock holder will see the dirty flag
-        try:
-            redis.delete(streams.dirty_key(subscriber_name, partition))
-            handled += _PartitionConsumer(subscriber, partition, redis).drain()
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        if not redis.exists(streams.dirty_key(subscriber_name, partition)):
-            break
-    return handled
-
-
 class _PartitionConsumer:
     def __init__(self, subscriber: Subscriber, partition: int, redis) -> None:
         self.subscriber = subscriber
@@ -83,8 +42,7 @@ class _PartitionConsumer:
         self.stream_key = streams.partition_key(partition)
         self.group = streams.group_name(subscriber.name)
         self.checkpoint_name = subscriber_checkpoint_name(subscriber.name, partition)
-        Checkpoint.objects.get_or_create(name=self.checkpoint_name)
-        self.checkpoint = Checkpoint.objects.get(name=self.checkpoint_name).position
+        self.checkpoint = Checkpoint.objects.get_or_create(name=self.checkpoint_name)[0].position
         self.handled = 0
         # The session-level lock belongs to this backend; see _ensure_lock_held.
         self.backend_pid = connection.connection.info.backend_pid
@@ -97,9 +55,8 @@ class _PartitionConsumer:
     def drain(self) -> int:
         for start in ("0", ">"):  # first what a killed consumer left unacknowledged, then new
             while entries := self._read(start):
-                for entry_id, fields in entries:
-                    self._handle_entry(fields)
-                    self.redis.xack(self.stream_key, self.group, entry_id)
+                self._handle_entries([fields for _, fields in entries])
+                self.redis.xack(self.stream_key, self.group, *[entry_id for entry_id, _ in entries])
                 self._save_skipped_checkpoint()
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
         # that no later entry's `prev` points past: read them from Postgres.
@@ -129,15 +86,66 @@ class _PartitionConsumer:
         # Reading "0" returns pending entries; an empty list means none are left.
         return [(entry_id, fields) for entry_id, fields in entries if fields]
 
-    def _handle_entry(self, fields: dict) -> None:
-        position = int(fields[b"position"])
-        if position <= self.checkpoint:
-            return  # sent again by the relay; handled before
-        if int(fields[b"prev"]) > self.checkpoint:
-            self._backfill(until=position)
-        # The relay sends events as stored; open and upcast them now, so a key
-        # forgotten since the relay ran is honoured.
-        self._process(reveal_event(streams.decode(fields[b"event"])))
+    def _handle_entries(self, entries: list[dict]) -> None:
+        """Process one read of stream entries, in order, as few transactions as possible."""
+        group: list[RecordedEvent] = []
+        for fields in entries:
+            position = int(fields[b"position"])
+            if position <= (group[-1].position if group else self.checkpoint):
+                continue  # sent again by the relay; handled before
+            if int(fields[b"prev"]) > (group[-1].position if group else self.checkpoint):
+                self._process_group(group)
+                group = []
+                self._backfill(until=position)
+            group.append(streams.decode(fields[b"event"]))
+        self._process_group(group)
+
+    def _process_group(self, stored: list[RecordedEvent]) -> None:
+        """Handle consecutive events in one transaction; one by one if anything goes wrong.
+
+        The relay sends events as stored; they are opened and upcast here, so a
+        key forgotten since the relay ran is honoured. One transaction per group
+        pays the commit once instead of once per event; the checkpoint moves in
+        it, so the group's effects still happen exactly once.
+        """
+        if not stored:
+            return
+        keyring = privacy.KeyRing()
+        keyring.load(
+            s
+            for e in stored
+            for s in (*privacy.sealed_subjects(e.data), *privacy.sealed_subjects(e.metadata))
+        )
+        events = [reveal_event(event, keyring) for event in stored]
+        handled = [
+            (event, handler) for event in events if (handler := self.subscriber.handler_for(event.type))
+        ]
+        if not handled:
+            self.checkpoint = events[-1].position
+            return
+        if len(handled) > 1 and not self._has_parked():
+            self._ensure_lock_held()
+            try:
+                with transaction.atomic():
+                    self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
+                    for event, handler in handled:
+                        with caused_by(event.id, event.correlation_id):
+                            handler(event)
+            except Exception as exc:
+                if connection.connection is None or not connection.is_usable():
+                    raise LockLost(f"database session broken: {exc!r}") from exc
+                logger.info(
+                    "%s: a group of %d failed (%r); one by one", self.subscriber.name, len(handled), exc
+                )
+            else:
+                self.handled += len(handled)
+                self.checkpoint = events[-1].position
+                return
+        for event in events:
+            self._process(event)
+
+    def _has_parked(self) -> bool:
+        return ParkedEvent.objects.filter(subscriber=self.subscriber.name, resolved_at__isnull=True).exists()
 
     def _backfill(self, *, until: int) -> None:
         """Read the events of this partition that Redis lost, straight from the log."""
@@ -193,10 +201,11 @@ class _PartitionConsumer:
                     return
                 time.sleep(settings.SUBSCRIBER_RETRY_BASE_SECONDS * 4 ** (attempt - 1))
 
-    def _advance_checkpoint(self, position: int) -> None:
-        updated = Checkpoint.objects.filter(name=self.checkpoint_name, position__lt=position).update(
-            position=position, updated_at=timezone.now()
-        )
+    def _advance_checkpoint(self, position: int, *, unless_past: int | None = None) -> None:
+        """Move the checkpoint to `position` if it is still before `unless_past` (default: it)."""
+        updated = Checkpoint.objects.filter(
+            name=self.checkpoint_name, position__lt=unless_past or position
+        ).update(position=position, updated_at=timezone.now())
         if not updated:
             raise AlreadyProcessed
 

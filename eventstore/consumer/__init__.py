@@ -1,0 +1,54 @@
+"""Running a subscriber over one partition: at least once, in order, effects once.
+
+Only one consumer works a (subscriber, partition) at a time: it holds a
+session advisory lock, so a worker killed mid-batch drops the lock with its
+connection and the next consumer takes over. Consecutive events run in one
+transaction that first moves the subscriber's checkpoint forward *only if it
+is still behind them* and then applies the handlers; a redelivered event
+finds the checkpoint past it and has no second effect. If anything in a group
+fails, the group rolls back and its events run one by one (retries, parking).
+
+Every stream entry carries `prev`, the position of the partition's previous
+event. If `prev` is past the checkpoint, entries were lost (trimmed, or a Redis
+flush) and the consumer reads the missing events from Postgres first.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from django.db import connection
+
+from platform_site.redis_connection import get_redis
+
+from .. import streams
+from ..subscribers import get_subscriber
+from .partition import AlreadyProcessed, LockLost, _PartitionConsumer
+
+__all__ = ["AlreadyProcessed", "LockLost", "_PartitionConsumer", "consume"]
+
+
+def _lock_key(subscriber: str, partition: int) -> int:
+    return zlib.crc32(f"subscriber:{subscriber}:{partition}".encode())
+
+
+def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20) -> int:
+    """Drain the partition for the subscriber if no one else is; return events handled."""
+    subscriber = get_subscriber(subscriber_name)
+    redis = get_redis()
+    key = _lock_key(subscriber_name, partition)
+    handled = 0
+    for _ in range(max_rounds):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            if not cursor.fetchone()[0]:
+                return handled  # the lock holder will see the dirty flag
+        try:
+            redis.delete(streams.dirty_key(subscriber_name, partition))
+            handled += _PartitionConsumer(subscriber, partition, redis).drain()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        if not redis.exists(streams.dirty_key(subscriber_name, partition)):
+            break
+    return handled
