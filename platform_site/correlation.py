@@ -8,6 +8,7 @@ response, and rides along in the headers of Celery tasks sent while handling it.
 from __future__ import annotations
 
 from celery import signals
+from django.conf import settings
 
 from eventstore.context import (
     current_causation_id,
@@ -21,9 +22,22 @@ _MAX_USER_AGENT = 512
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted
-    # proxy rewrites it, and the lockout logic must not trust it blindly.
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address: REMOTE_ADDR, or what our own proxies say it was.
+
+    X-Forwarded-For is written by the client too, so only the hops appended by
+    proxies we trust (`TRUSTED_PROXIES`) are believed: walking from the right,
+    the first address that is not one of our proxies is the client. Lockouts
+    and rate limits rest on this, so nothing a client sends can choose it.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    trusted = settings.TRUSTED_PROXIES
+    if remote not in trusted:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop[:64]
+    return remote
 
 
 class CorrelationIdMiddleware:
