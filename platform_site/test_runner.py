@@ -1,5 +1,11 @@
-"""`python manage.py test` hands over to pytest, so both run the same suite."""
+"""`python manage.py test` hands over to pytest, so both run the same suite.
 
+pytest runs in a child process with the test settings: manage.py has already
+configured Django with the development settings in this one.
+"""
+
+import os
+import subprocess
 import sys
 
 
@@ -14,9 +20,7 @@ class PytestTestRunner:
         parser.add_argument("--keepdb", action="store_true", help="Reuse the test database.")
 
     def run_tests(self, test_labels, **_kwargs):
-        import pytest
-
-        argv = []
+        argv = [sys.executable, "-m", "pytest"]
         if self.verbosity == 0:
             argv.append("--quiet")
         elif self.verbosity > 1:
@@ -26,4 +30,5 @@ class PytestTestRunner:
         if self.keepdb:
             argv.append("--reuse-db")
         argv.extend(test_labels)
-        sys.exit(pytest.main(argv))
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "platform_site.settings.test"}
+        sys.exit(subprocess.call(argv, env=env))  # noqa: S603 (our own interpreter and arguments)
