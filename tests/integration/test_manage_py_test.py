@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_manage_py_test_hands_over_to_pytest():
+    # A file without database access: the child must not touch the test database in use here.
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
         [sys.executable, "manage.py", "test", "tests/unit/test_client_ip.py", "-v", "2"],
