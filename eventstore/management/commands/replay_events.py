@@ -9,7 +9,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from eventstore.projections import registered_projections
-from eventstore.replay import rebuild_dry_run, rebuild_projection
+from eventstore.replay import rebuild_dry_run, rebuild_projections
 
 
 def _count_events(types: list[str] | None) -> int:
@@ -19,6 +19,16 @@ def _count_events(types: list[str] | None) -> int:
         else:
             cursor.execute("SELECT count(*) FROM eventstore_event WHERE type = ANY(%s)", [types])
         return cursor.fetchone()[0]
+
+
+def _expected_reads(projections) -> int:
+    """Events the replay will read: once for all inline projections together, once per async one."""
+    inline = [p for p in projections if p.mode != "async"]
+    reads = sum(_count_events(p.event_types) for p in projections if p.mode == "async")
+    if inline:
+        types = [p.event_types for p in inline]
+        reads += _count_events(None if None in types else sorted({t for ts in types for t in ts}))
+    return reads
 
 
 class Command(BaseCommand):
@@ -65,19 +75,20 @@ class Command(BaseCommand):
             if answer.strip().lower() != "yes":
                 raise CommandError("Replay cancelled.")
         total, started = 0, time.perf_counter()
-        for projection in chosen:
-            expected = _count_events(projection.event_types)
-            with tqdm(
-                total=expected,
-                desc=projection.name,
-                unit="ev",
-                disable=options["verbosity"] == 0,
-                file=self.stderr._out,
-            ) as bar:
-                if dry_run:
+        bar = tqdm(
+            total=_expected_reads(chosen),
+            desc="replay" if not dry_run else "dry run",
+            unit="ev",
+            disable=options["verbosity"] == 0,
+            file=self.stderr._out,
+        )
+        with bar:
+            if dry_run:
+                for projection in chosen:
                     applied, differences = rebuild_dry_run(
                         projection, batch_size=batch_size, progress=bar.update
                     )
+                    self.stdout.write(f"{projection.name}:")
                     for table, diff in differences.items():
                         state = (
                             "identical"
@@ -85,9 +96,14 @@ class Command(BaseCommand):
                             else (f"{diff['missing']} row(s) missing, {diff['unexpected']} unexpected")
                         )
                         self.stdout.write(f"  {table}: {state}")
-                else:
-                    applied = rebuild_projection(projection, batch_size=batch_size, progress=bar.update)
-            total += applied
+                    total += applied
+            else:
+                # Inline projections share one pass over the log (see rebuild_projections).
+                applied_by_name = rebuild_projections(chosen, batch_size=batch_size, progress=bar.update)
+                total = sum(applied_by_name.values())
+        if not dry_run and options["verbosity"] > 1:
+            for name, applied in sorted(applied_by_name.items()):
+                self.stdout.write(f"  {name}: {applied} events")
         elapsed = time.perf_counter() - started
         rate = total / elapsed if elapsed > 0 else 0.0
         verb = "Checked" if dry_run else "Replayed"
