@@ -18,7 +18,8 @@ from django.db import connection, transaction
 from . import privacy
 from .envelope import RecordedEvent
 from .exceptions import UnknownEventType
-from .registry import get_event_type
+from .privacy.crypto import SEALED_MARK
+from .registry import EventType, get_event_type
 from .store import POSITION_SHIFT
 
 _COLUMNS = (
@@ -75,7 +76,10 @@ def to_recorded(
 
 def reveal_event(event: RecordedEvent, keyring: privacy.KeyRing | None = None) -> RecordedEvent:
     """An event as stored (e.g. relayed through Redis) opened and upcast, as readers see it."""
-    event = privacy.open_event(event, keyring)
+    return _upcast(privacy.open_event(event, keyring))
+
+
+def _upcast(event: RecordedEvent) -> RecordedEvent:
     try:
         event_type = get_event_type(event.type)
     except UnknownEventType:
@@ -89,15 +93,60 @@ def reveal_event(event: RecordedEvent, keyring: privacy.KeyRing | None = None) -
     return event
 
 
+# A sealed value is an object with this key. Postgres prints jsonb without escaping `$`,
+# so stored JSON text lacking it holds no sealed value (a false hit only costs the walk).
+_SEALED_KEY_TEXT = f'"{SEALED_MARK}"'
+
+
+def _may_hold_sealed(row: Sequence) -> bool:
+    data, metadata = row[6], row[7]
+    if not (isinstance(data, str) and isinstance(metadata, str)):
+        return True
+    return _SEALED_KEY_TEXT in data or _SEALED_KEY_TEXT in metadata
+
+
 def _to_recorded_batch(rows: Sequence[Sequence], *, reveal: bool = True) -> list[RecordedEvent]:
-    events = [to_recorded(row, reveal=False) for row in rows]
+    """Rows of `_COLUMNS` as readers see them: what `to_recorded` does, for a batch, faster.
+
+    Each event is built once (no copies), its data opened before it is upcast.
+    Only events whose stored JSON may hold a sealed value are walked and opened,
+    with one key query for the whole batch.
+    """
     if not reveal:
-        return events
-    keyring = privacy.KeyRing()  # one key query for the whole batch
+        return [to_recorded(row, reveal=False) for row in rows]
+    decoded = [(row, _decode(row[6]), _decode(row[7]), _may_hold_sealed(row)) for row in rows]
+    keyring = privacy.KeyRing()
     keyring.load(
-        s for e in events for s in (*privacy.sealed_subjects(e.data), *privacy.sealed_subjects(e.metadata))
+        subject
+        for _row, data, metadata, sealed in decoded
+        if sealed
+        for subject in (*privacy.sealed_subjects(data), *privacy.sealed_subjects(metadata))
     )
-    return [reveal_event(e, keyring) for e in events]
+    event_types: dict[str, EventType | None] = {}
+    events = []
+    for row, data, metadata, sealed in decoded:
+        if sealed:
+            data, metadata = privacy.open_sealed(data, keyring), privacy.open_sealed(metadata, keyring)
+        type_name, schema_version = row[4], row[5]
+        if type_name not in event_types:
+            event_types[type_name] = _event_type_or_none(type_name)
+        event_type = event_types[type_name]
+        if event_type is not None and schema_version < event_type.version:
+            data, schema_version = event_type.upcast(schema_version, data), event_type.version
+        events.append(RecordedEvent(*row[:5], schema_version, data, metadata, *row[8:]))
+    return events
+
+
+def _decode(value):
+    # Django's cursor hands jsonb over as text (JSONField decodes it itself).
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
+def _event_type_or_none(type_name: str) -> EventType | None:
+    try:
+        return get_event_type(type_name)
+    except UnknownEventType:
+        return None
 
 
 def _query(sql: str, params: Iterable = (), *, reveal: bool = True) -> list[RecordedEvent]:
@@ -184,12 +233,15 @@ def follow(
     batch_size: int = 5000,
     types: Sequence[str] | None = None,
     below_horizon: bool = True,
+    with_data: bool = True,
 ) -> Iterator[list[RecordedEvent]]:
     """Stream the log in position order, in batches, through a server-side cursor.
 
     Memory stays flat however long the log is. `below_horizon=False` reads
     every event visible now; only a caller that holds locks keeping writers of
     its interest out (a projection rebuild) may use it, see eventstore.replay.
+    `with_data=False` gives envelopes only (data and metadata empty, nothing
+    opened or upcast): for readers of types, sources and times.
     """
     where = ["position > %s"]
     params: list = [after]
@@ -198,11 +250,14 @@ def follow(
     if types is not None:
         where.append("type = ANY(%s)")
         params.append(list(types))
-    with transaction.atomic(), connection.connection.cursor(name="eventstore_follow") as cursor:
+    # Binary rows decode faster (timestamps, uuids); the JSON comes as text for orjson.
+    payload = "data::text, metadata::text" if with_data else "'{}', '{}'"
+    columns = _COLUMNS.replace("data, metadata", payload)
+    with transaction.atomic(), connection.connection.cursor(name="eventstore_follow", binary=True) as cursor:
         cursor.itersize = batch_size
         cursor.execute(
-            f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position",
+            f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position",
             params,
         )
         while rows := cursor.fetchmany(batch_size):
-            yield _to_recorded_batch(rows)
+            yield _to_recorded_batch(rows, reveal=with_data)

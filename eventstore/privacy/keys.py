@@ -44,7 +44,8 @@ class KeyRing:
                 self._without_row.add(subject)
 
     def key_for_reading(self, subject: str) -> bytes | None:
-        self.load([subject])
+        if subject not in self._keys:  # usually loaded with its batch already
+            self.load([subject])
         return self._keys[subject]
 
     def key_for_writing(self, subject: str) -> bytes | None:
