@@ -2,58 +2,114 @@
 
 Handlers are pure functions of the event (and rows earlier events wrote), with
 times taken from `recorded_at`, so `rebuild_projection` equals live state.
+
+Every handler works on in-memory rows of a `_Rows` unit: a batch of events
+loads the links and scans it names in two queries, applies each event in
+order, then writes every touched row back with one upsert per table. Live,
+each event is a batch of one (same code path); its read-modify-write of a link
+is safe because every event touching a link is appended to that link's stream,
+which serialises the writers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+
+from django.db import IntegrityError
 
 from eventstore.envelope import RecordedEvent
-from eventstore.projections import Projection, register_projection
+from eventstore.projections import Projection, insert_rows, register_projection
 
 from .models import Link, Scan, ScanStatus
 
 
-def _touch_link(link: Link, event: RecordedEvent, **fields) -> None:
-    for name, value in fields.items():
-        setattr(link, name, value)
-    link.stream_version = event.stream_version
-    link.updated_at = event.recorded_at
-    link.verdict = link.verified_verdict or link.scan_verdict
-    link.save()
+class _Rows:
+    """The links and scans a batch of events reads and writes, keyed by their id as text."""
+
+    def __init__(self, events: Sequence[RecordedEvent]) -> None:
+        link_ids = {e.data["link_id"] for e in events}
+        scan_ids = {e.data["scan_id"] for e in events if "scan_id" in e.data}
+        self.links = {str(link.id): link for link in Link.objects.filter(id__in=link_ids)}
+        self.scans = {str(scan.id): scan for scan in Scan.objects.filter(id__in=scan_ids)}
+        self.touched_links: set[str] = set()
+        self.touched_scans: set[str] = set()
+
+    def link(self, link_id: str) -> Link:
+        link = self.links.get(str(link_id))
+        if link is None:
+            raise Link.DoesNotExist(f"no link {link_id}")
+        return link
+
+    def update_scan(self, scan_id: str, **fields) -> None:
+        """Set fields of a stored scan; nothing when there is no such scan (like an UPDATE)."""
+        scan = self.scans.get(str(scan_id))
+        if scan is not None:
+            for name, value in fields.items():
+                setattr(scan, name, value)
+            self.touched_scans.add(str(scan_id))
+
+    def add_scan(self, scan: Scan) -> None:
+        if str(scan.id) in self.scans:
+            raise IntegrityError(f"scan {scan.id} exists")
+        self.scans[str(scan.id)] = scan
+        self.touched_scans.add(str(scan.id))
+
+    def touch_link(self, link: Link, event: RecordedEvent, **fields) -> None:
+        for name, value in fields.items():
+            setattr(link, name, value)
+        link.stream_version = event.stream_version
+        link.updated_at = event.recorded_at
+        link.verdict = link.verified_verdict or link.scan_verdict
+        self.links[str(link.id)] = link
+        self.touched_links.add(str(link.id))
+
+    def write(self) -> None:
+        _upsert(Link, [self.links[i] for i in sorted(self.touched_links)])
+        _upsert(Scan, [self.scans[i] for i in sorted(self.touched_scans)])
 
 
-def on_scan_requested(event: RecordedEvent) -> None:
-    data = event.data
-    link, _ = Link.objects.get_or_create(
-        id=data["link_id"],
-        defaults={
-            "url": data["url"],
-            "normalized_url": data["normalized_url"],
-            "domain": data["domain"],
-            "created_at": event.recorded_at,
-            "updated_at": event.recorded_at,
-        },
+def _upsert(model: type[Link | Scan], objects: list) -> None:
+    fields = [f for f in model._meta.concrete_fields]
+    updates = ", ".join(f"{f.column} = excluded.{f.column}" for f in fields if not f.primary_key)
+    rows = [[getattr(obj, f.attname) for f in fields] for obj in objects]
+    insert_rows(model, [f.name for f in fields], rows, f"ON CONFLICT (id) DO UPDATE SET {updates}")
+
+
+def on_scan_requested(rows: _Rows, event: RecordedEvent) -> None:
+    data, at = event.data, event.recorded_at
+    link = rows.links.get(str(data["link_id"]))
+    if link is None:
+        link = Link(
+            id=data["link_id"],
+            url=data["url"],
+            normalized_url=data["normalized_url"],
+            domain=data["domain"],
+            created_at=at,
+            updated_at=at,
+        )
+    rows.add_scan(
+        Scan(
+            id=data["scan_id"],
+            link_id=link.id,
+            url=data["url"],
+            normalized_url=data["normalized_url"],
+            requested_by_id=data.get("requested_by"),
+            post_id=data.get("post_id"),
+            request_correlation_id=event.correlation_id,
+            requested_at=at,
+            updated_at=at,
+        )
     )
-    Scan.objects.create(
-        id=data["scan_id"],
-        link=link,
-        url=data["url"],
-        normalized_url=data["normalized_url"],
-        requested_by_id=data.get("requested_by"),
-        post_id=data.get("post_id"),
-        request_correlation_id=event.correlation_id,
-        requested_at=event.recorded_at,
-        updated_at=event.recorded_at,
-    )
-    _touch_link(
+    rows.touch_link(
         link, event, latest_scan_id=data["scan_id"], status=ScanStatus.PENDING, scan_count=link.scan_count + 1
     )
 
 
-def on_scan_completed(event: RecordedEvent) -> None:
+def on_scan_completed(rows: _Rows, event: RecordedEvent) -> None:
     data = event.data
-    Scan.objects.filter(id=data["scan_id"]).update(
+    rows.update_scan(
+        data["scan_id"],
         status=ScanStatus.COMPLETED,
         verdict=data["verdict"],
         safety_score=data["safety_score"],
@@ -63,7 +119,7 @@ def on_scan_completed(event: RecordedEvent) -> None:
         completed_at=event.recorded_at,
         updated_at=event.recorded_at,
     )
-    link = Link.objects.get(id=data["link_id"])
+    link = rows.link(data["link_id"])
     fields = {
         "result_scan_id": data["scan_id"],
         "scan_verdict": data["verdict"],
@@ -74,28 +130,29 @@ def on_scan_completed(event: RecordedEvent) -> None:
     }
     if str(link.latest_scan_id) == str(data["scan_id"]):
         fields["status"] = ScanStatus.COMPLETED
-    _touch_link(link, event, **fields)
+    rows.touch_link(link, event, **fields)
 
 
-def on_security_analysis(event: RecordedEvent) -> None:
+def on_security_analysis(rows: _Rows, event: RecordedEvent) -> None:
     data = event.data
-    Scan.objects.filter(id=data["scan_id"]).update(findings=data["findings"], updated_at=event.recorded_at)
-    link = Link.objects.get(id=data["link_id"])
+    rows.update_scan(data["scan_id"], findings=data["findings"], updated_at=event.recorded_at)
+    link = rows.link(data["link_id"])
     if str(link.result_scan_id) == str(data["scan_id"]):
-        _touch_link(link, event, findings=data["findings"])
+        rows.touch_link(link, event, findings=data["findings"])
     else:
-        _touch_link(link, event)
+        rows.touch_link(link, event)
 
 
-def on_threat_detected(event: RecordedEvent) -> None:
+def on_threat_detected(rows: _Rows, event: RecordedEvent) -> None:
     # The verdict and category already came with scan_completed; only the version moves.
-    _touch_link(Link.objects.get(id=event.data["link_id"]), event)
+    rows.touch_link(rows.link(event.data["link_id"]), event)
 
 
-def on_scan_failed(event: RecordedEvent) -> None:
+def on_scan_failed(rows: _Rows, event: RecordedEvent) -> None:
     data = event.data
     retry_in = data.get("retry_in_seconds")
-    Scan.objects.filter(id=data["scan_id"]).update(
+    rows.update_scan(
+        data["scan_id"],
         status=ScanStatus.FAILED,
         failed_attempts=data["attempt"],
         failure_reason=data["reason"],
@@ -103,15 +160,15 @@ def on_scan_failed(event: RecordedEvent) -> None:
         next_retry_at=event.recorded_at + dt.timedelta(seconds=retry_in) if retry_in is not None else None,
         updated_at=event.recorded_at,
     )
-    link = Link.objects.get(id=data["link_id"])
+    link = rows.link(data["link_id"])
     fields = {"status": ScanStatus.FAILED} if str(link.latest_scan_id) == str(data["scan_id"]) else {}
-    _touch_link(link, event, **fields)
+    rows.touch_link(link, event, **fields)
 
 
-def on_link_verified(event: RecordedEvent) -> None:
+def on_link_verified(rows: _Rows, event: RecordedEvent) -> None:
     data = event.data
-    _touch_link(
-        Link.objects.get(id=data["link_id"]),
+    rows.touch_link(
+        rows.link(data["link_id"]),
         event,
         verified_verdict=data["verdict"],
         verified_note=data.get("note", ""),
@@ -121,18 +178,37 @@ def on_link_verified(event: RecordedEvent) -> None:
     )
 
 
+_HANDLERS: dict[str, Callable[[_Rows, RecordedEvent], None]] = {
+    "link:scan_requested": on_scan_requested,
+    "link:scan_completed": on_scan_completed,
+    "link:security_analysis": on_security_analysis,
+    "link:threat_detected": on_threat_detected,
+    "link:scan_failed": on_scan_failed,
+    "link:link_verified": on_link_verified,
+}
+
+
+def apply_link_events(events: Sequence[RecordedEvent]) -> None:
+    """Apply link events in order on the rows they name, then write those rows back."""
+    events = [e for e in events if e.type in _HANDLERS]
+    if not events:
+        return
+    rows = _Rows(events)
+    for event in events:
+        _HANDLERS[event.type](rows, event)
+    rows.write()
+
+
+def _apply_one(event: RecordedEvent) -> None:
+    apply_link_events([event])
+
+
 links_projection = register_projection(
     Projection(
         name="links.links",
-        handlers={
-            "link:scan_requested": on_scan_requested,
-            "link:scan_completed": on_scan_completed,
-            "link:security_analysis": on_security_analysis,
-            "link:threat_detected": on_threat_detected,
-            "link:scan_failed": on_scan_failed,
-            "link:link_verified": on_link_verified,
-        },
+        handlers=dict.fromkeys(_HANDLERS, _apply_one),
         models=[Scan, Link],
         description="Links with their latest scan result and moderator verdict; every scan.",
+        batch_apply=apply_link_events,
     )
 )
