@@ -63,7 +63,15 @@ def writes(collector: Collector, *, reps: int, seconds: float) -> None:
             rate = django.timed("bench.platform_writes:append_batches", 1, seconds)
             collector.add(
                 "platform_append_batch",
-                "platform publish, batched",
+                "platform publish_many, batched",
+                "100 events/transaction in one publish_many() call, 1 process",
+                "events/s",
+                rate,
+            )
+            rate = django.timed("bench.platform_writes:append_batches_one_call_each", 1, seconds)
+            collector.add(
+                "platform_append_batch_calls",
+                "platform publish, 100 calls",
                 "100 publish() calls/transaction, 1 process",
                 "events/s",
                 rate,
