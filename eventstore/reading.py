@@ -109,24 +109,22 @@ def _to_recorded_batch(rows: Sequence[Sequence], *, reveal: bool = True) -> list
     """Rows of `_COLUMNS` as readers see them: what `to_recorded` does, for a batch, faster.
 
     Each event is built once (no copies), its data opened before it is upcast.
-    Only events whose stored JSON may hold a sealed value are walked and opened,
-    with one key query for the whole batch.
+    Only events whose stored JSON may hold a sealed value are walked, and all
+    are opened with one key query for the whole batch.
     """
     if not reveal:
         return [to_recorded(row, reveal=False) for row in rows]
-    decoded = [(row, _decode(row[6]), _decode(row[7]), _may_hold_sealed(row)) for row in rows]
-    keyring = privacy.KeyRing()
-    keyring.load(
-        subject
-        for _row, data, metadata, sealed in decoded
-        if sealed
-        for subject in (*privacy.sealed_subjects(data), *privacy.sealed_subjects(metadata))
-    )
+    decoded = [(row, _decode(row[6]), _decode(row[7])) for row in rows]
+    sealed_places: list = []
+    for row, data, metadata in decoded:
+        if _may_hold_sealed(row):
+            privacy.find_sealed(data, sealed_places)
+            privacy.find_sealed(metadata, sealed_places)
+    # In place: `data` and `metadata` were decoded just now and belong to this batch alone.
+    privacy.open_found(sealed_places, privacy.KeyRing())
     event_types: dict[str, EventType | None] = {}
     events = []
-    for row, data, metadata, sealed in decoded:
-        if sealed:
-            data, metadata = privacy.open_sealed(data, keyring), privacy.open_sealed(metadata, keyring)
+    for row, data, metadata in decoded:
         type_name, schema_version = row[4], row[5]
         if type_name not in event_types:
             event_types[type_name] = _event_type_or_none(type_name)
