@@ -9,7 +9,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from eventstore.projections import registered_projections
-from eventstore.replay import rebuild_dry_run, rebuild_projections
+from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_dry_run, rebuild_projections
 
 
 def _count_events(types: list[str] | None) -> int:
@@ -54,10 +54,17 @@ class Command(BaseCommand):
             dest="interactive",
             help="do not ask for confirmation",
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--batch-size", type=int, default=REBUILD_BATCH_SIZE)
 
     def handle(
-        self, *args, projections=None, list=False, dry_run=False, interactive=True, batch_size=5000, **options
+        self,
+        *args,
+        projections=None,
+        list=False,
+        dry_run=False,
+        interactive=True,
+        batch_size=REBUILD_BATCH_SIZE,
+        **options,
     ):
         available = registered_projections()
         if list:
