@@ -53,7 +53,10 @@ MIN_DOMAINS = 3
 REGULARISATION_C = 0.5  # C = 1 or 2 gained nothing under grouped CV
 PRUNE_BELOW = 0.005  # weights this small change no score visibly; dropping them keeps the file small
 INNER_FOLDS = 3  # folds for the out-of-fold log-odds the trees learn from
-TREE_PARAMS = {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8, "random_state": 0}
+# 400 trees on 60% subsamples: out-of-fold on cached stage-1 log-odds this beat
+# 100 trees / 0.8 in plain recall@2% (+0.7 to +1.0 points over three seeds)
+# without lowering grouped AUC; depth 4-5 or a learning rate of 0.05 were no better.
+TREE_PARAMS = {"n_estimators": 400, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.6, "random_state": 0}
 SEED = 20240611
 
 
@@ -149,7 +152,8 @@ def cross_validate(data: Dataset, grouped: bool) -> np.ndarray:
     risks = np.zeros(len(rows))
     for train, test in folds:
         lexical, trees = fit(data, train)
-        probabilities = 1 / (1 + np.exp(-predict_log_odds(data, lexical, trees, test)))
+        # clipped like the runtime (model.py), which also avoids overflow in exp
+        probabilities = 1 / (1 + np.exp(-np.clip(predict_log_odds(data, lexical, trees, test), -30, 30)))
         risks[test] = [combined_risk(p, data.findings[i]) for p, i in zip(probabilities, test, strict=True)]
     return risks
 

@@ -101,3 +101,32 @@ def test_structure_features_match_their_names_and_see_brands_and_shape():
     assert values["brand_in_host"] == 1 and values["tld_class"] == 3
     assert values["extension_class"] == 1 and values["credential_words"] >= 3
     assert values["findings_high"] >= 1
+
+
+def test_compiled_trees_match_the_walk_on_the_shipped_model():
+    from links_app.scanner.model import load_model
+
+    ensemble = load_model().trees
+    assert ensemble is not None and ensemble._compiled is not None
+    urls = ["http://example.com/", "http://paypal-secure-login.example.tk/verify/account.php?id=12345"]
+    for url in urls:
+        view = UrlView(normalize_parts(url), url)
+        x = [*structure_features(view, run_rules(view)), 1.5]
+        assert ensemble.log_odds(x) == pytest.approx(ensemble.walk(x), abs=1e-12)
+
+
+def test_too_deep_trees_fall_back_to_the_walk():
+    # A chain of 30 splits on x[0]: node 2i splits at i, its left child 2i+1 is a leaf worth i.
+    depth = 30
+    size = 2 * depth + 1
+    feature, threshold, left, right, value = [-1] * size, [0.0] * size, [-1] * size, [-1] * size, [0.0] * size
+    for i in range(depth):
+        split, leaf = 2 * i, 2 * i + 1
+        feature[split], threshold[split], left[split], right[split] = 0, float(i), leaf, split + 2
+        value[leaf] = float(i)
+    value[size - 1] = 99.0
+    tree = {"feature": feature, "threshold": threshold, "left": left, "right": right, "value": value}
+    ensemble = TreeEnsemble({"base": 0.0, "trees": [tree]})
+    assert ensemble._compiled is None
+    assert ensemble.log_odds([2.5]) == 3.0
+    assert ensemble.log_odds([100.0]) == 99.0
