@@ -13,6 +13,13 @@ from .results import Finding, ScanResult
 from .scan import scan_url
 
 __all__ = [
-    "Finding", "InvalidURL", "ProviderAnswer", "ScanResult", "ThreatProvider",
-    "configure_providers", "normalize_url", "registered_domain", "scan_url",
+    "Finding",
+    "InvalidURL",
+    "ProviderAnswer",
+    "ScanResult",
+    "ThreatProvider",
+    "configure_providers",
+    "normalize_url",
+    "registered_domain",
+    "scan_url",
 ]

@@ -31,9 +31,33 @@ DISTINCTIVE_BRANDS: dict[str, frozenset[str]] = {
     "hotmail": frozenset({"hotmail.com", "live.com", "microsoft.com"}),
     "outlook": frozenset({"outlook.com", "live.com", "office.com", "microsoft.com"}),
     "gmail": frozenset({"gmail.com", "google.com"}),
-    "google": frozenset({"google.com", "googleapis.com", "googleusercontent.com", "gstatic.com", "youtube.com", "goo.gl", "google.co.uk", "google.de", "google.fr", "blogger.com"}),
+    "google": frozenset(
+        {
+            "google.com",
+            "googleapis.com",
+            "googleusercontent.com",
+            "gstatic.com",
+            "youtube.com",
+            "goo.gl",
+            "google.co.uk",
+            "google.de",
+            "google.fr",
+            "blogger.com",
+        }
+    ),
     "yahoo": frozenset({"yahoo.com", "yahoo.co.jp", "yimg.com"}),
-    "amazon": frozenset({"amazon.com", "amazon.co.uk", "amazon.de", "amazon.fr", "amazon.co.jp", "amazon.in", "amazonaws.com", "a2z.com"}),
+    "amazon": frozenset(
+        {
+            "amazon.com",
+            "amazon.co.uk",
+            "amazon.de",
+            "amazon.fr",
+            "amazon.co.jp",
+            "amazon.in",
+            "amazonaws.com",
+            "a2z.com",
+        }
+    ),
     "ebay": frozenset({"ebay.com", "ebay.co.uk", "ebay.de", "ebayimg.com"}),
     "binance": frozenset({"binance.com"}),
     "metamask": frozenset({"metamask.io"}),
@@ -84,7 +108,7 @@ def _within_one_edit(a: str, b: str) -> bool:
     index = 0
     while index < len(a) and a[index] == b[index]:
         index += 1
-    return a[index + (len(a) == len(b)):] == b[index + 1:]
+    return a[index + (len(a) == len(b)) :] == b[index + 1 :]
 
 
 def lookalike_brand(domain_label: str) -> str | None:
@@ -93,6 +117,8 @@ def lookalike_brand(domain_label: str) -> str | None:
     for fake, real in _LOOKALIKE_FOLD:
         folded = folded.replace(fake, real)
     for brand in DISTINCTIVE_BRANDS:
-        if len(brand) >= 5 and ((folded == brand and domain_label != brand) or _within_one_edit(folded, brand)):
+        if len(brand) >= 5 and (
+            (folded == brand and domain_label != brand) or _within_one_edit(folded, brand)
+        ):
             return brand
     return None

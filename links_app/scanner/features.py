@@ -23,9 +23,17 @@ _WORDS = re.compile(r"[a-z]+|[0-9]+")
 _HEXISH = re.compile(r"[0-9a-f]{16,}")
 
 NUMERIC_FEATURES = (
-    "log_url_length", "log_host_length", "subdomain_depth", "host_digits",
-    "host_hyphens", "path_depth", "query_params", "digit_ratio",
-    "longest_word", "host_entropy", "has_hex_token",
+    "log_url_length",
+    "log_host_length",
+    "subdomain_depth",
+    "host_digits",
+    "host_hyphens",
+    "path_depth",
+    "query_params",
+    "digit_ratio",
+    "longest_word",
+    "host_entropy",
+    "has_hex_token",
 )
 
 
@@ -33,7 +41,7 @@ def _ngrams(prefix: str, text: str, out: set[str]) -> None:
     length = len(text)
     for size in NGRAM_SIZES:
         for start in range(length - size + 1):
-            out.add(prefix + text[start:start + size])
+            out.add(prefix + text[start : start + size])
 
 
 def token_features(view: UrlView, finding_codes: Iterable[str]) -> set[str]:

@@ -20,15 +20,30 @@ def ip_literal_host(view: UrlView) -> Finding | None:
         return None
     address = ipaddress.ip_address(host.host.strip("[]"))
     if address.is_private or address.is_loopback or address.is_link_local:
-        return Finding("private_ip_host", "high", f"The link points to a private or local address ({host.host}).", PHISHING)
-    return Finding("ip_literal_host", "high", f"The host is a bare IP address ({host.host}) instead of a domain name.", PHISHING)
+        return Finding(
+            "private_ip_host",
+            "high",
+            f"The link points to a private or local address ({host.host}).",
+            PHISHING,
+        )
+    return Finding(
+        "ip_literal_host",
+        "high",
+        f"The host is a bare IP address ({host.host}) instead of a domain name.",
+        PHISHING,
+    )
 
 
 def obfuscated_ip_host(view: UrlView) -> Finding | None:
     """Decimal / hex / octal IPs exist almost only to fool people and filters."""
     if not view.parts.host.obfuscated_ip:
         return None
-    return Finding("obfuscated_ip_host", "high", f"The IP address is written in a disguised form (read as {view.parts.host.host}).", PHISHING)
+    return Finding(
+        "obfuscated_ip_host",
+        "high",
+        f"The IP address is written in a disguised form (read as {view.parts.host.host}).",
+        PHISHING,
+    )
 
 
 def userinfo_trick(view: UrlView) -> Finding | None:
@@ -38,14 +53,23 @@ def userinfo_trick(view: UrlView) -> Finding | None:
         return None
     looks_like_host = "." in userinfo
     severity = "high" if looks_like_host else "medium"
-    return Finding("userinfo_in_url", severity, f"Text before '@' ({userinfo[:40]}) is not where the link goes; the real host is {view.parts.host.host}.", PHISHING)
+    return Finding(
+        "userinfo_in_url",
+        severity,
+        f"Text before '@' ({userinfo[:40]}) is not where the link goes; the real host is {view.parts.host.host}.",
+        PHISHING,
+    )
 
 
 def punycode_host(view: UrlView) -> Finding | None:
     """IDN hosts are legitimate but are how homograph attacks are delivered."""
     if "xn--" not in view.parts.host.host:
         return None
-    return Finding("punycode_host", "low", f"The host is an internationalised name, shown to people as {view.parts.host.unicode_host}.")
+    return Finding(
+        "punycode_host",
+        "low",
+        f"The host is an internationalised name, shown to people as {view.parts.host.unicode_host}.",
+    )
 
 
 def homograph_host(view: UrlView) -> Finding | None:
@@ -71,10 +95,20 @@ def brand_impersonation(view: UrlView) -> Finding | None:
         return None
     in_host = {b for b in brands_in(view.host_without_www) if not is_official(b, domain.registered_domain)}
     if in_host:
-        return Finding("brand_outside_domain", "high", f"The host mentions {', '.join(sorted(in_host))} but belongs to {domain.registered_domain}.", PHISHING)
+        return Finding(
+            "brand_outside_domain",
+            "high",
+            f"The host mentions {', '.join(sorted(in_host))} but belongs to {domain.registered_domain}.",
+            PHISHING,
+        )
     in_path = {b for b in brands_in(view.path_and_query) if not is_official(b, domain.registered_domain)}
     if in_path:
-        return Finding("brand_in_path", "medium", f"The path mentions {', '.join(sorted(in_path))} on the unrelated site {domain.registered_domain}.", PHISHING)
+        return Finding(
+            "brand_in_path",
+            "medium",
+            f"The path mentions {', '.join(sorted(in_path))} on the unrelated site {domain.registered_domain}.",
+            PHISHING,
+        )
     return None
 
 
@@ -83,7 +117,12 @@ def brand_lookalike_domain(view: UrlView) -> Finding | None:
     brand = lookalike_brand(view.domain.domain_label) if view.domain.domain_label else None
     if brand is None or is_official(brand, view.domain.registered_domain):
         return None
-    return Finding("brand_lookalike_domain", "high", f"The domain {view.domain.registered_domain} looks like {brand} but is not.", PHISHING)
+    return Finding(
+        "brand_lookalike_domain",
+        "high",
+        f"The domain {view.domain.registered_domain} looks like {brand} but is not.",
+        PHISHING,
+    )
 
 
 def suspicious_tld(view: UrlView) -> Finding | None:
@@ -98,7 +137,11 @@ def url_shortener(view: UrlView) -> Finding | None:
     """Shorteners hide the destination; the target must be checked separately."""
     if view.domain.registered_domain not in URL_SHORTENERS and view.parts.host.host not in URL_SHORTENERS:
         return None
-    return Finding("url_shortener", "medium", f"{view.parts.host.host} is a link shortener; the real destination is hidden.")
+    return Finding(
+        "url_shortener",
+        "medium",
+        f"{view.parts.host.host} is a link shortener; the real destination is hidden.",
+    )
 
 
 def deep_subdomain(view: UrlView) -> Finding | None:
@@ -107,14 +150,22 @@ def deep_subdomain(view: UrlView) -> Finding | None:
     if depth < 3:
         return None
     severity = "medium" if depth >= 4 else "low"
-    return Finding("deep_subdomain", severity, f"The host has {depth} levels of subdomains before {view.domain.registered_domain}.")
+    return Finding(
+        "deep_subdomain",
+        severity,
+        f"The host has {depth} levels of subdomains before {view.domain.registered_domain}.",
+    )
 
 
 def hosting_platform(view: UrlView) -> Finding | None:
     """Free user-site platforms (github.io, blogspot, appspot …) host anyone's pages."""
     if not view.domain.on_hosting_platform:
         return None
-    return Finding("shared_hosting_site", "info", f"{view.domain.hosted_site} is a user site on a shared hosting platform.")
+    return Finding(
+        "shared_hosting_site",
+        "info",
+        f"{view.domain.hosted_site} is a user site on a shared hosting platform.",
+    )
 
 
 def many_hyphens(view: UrlView) -> Finding | None:
@@ -133,7 +184,17 @@ def non_standard_port(view: UrlView) -> Finding | None:
 
 
 HOST_RULES = (
-    ip_literal_host, obfuscated_ip_host, userinfo_trick, punycode_host, homograph_host,
-    brand_impersonation, brand_lookalike_domain, suspicious_tld, url_shortener,
-    deep_subdomain, hosting_platform, many_hyphens, non_standard_port,
+    ip_literal_host,
+    obfuscated_ip_host,
+    userinfo_trick,
+    punycode_host,
+    homograph_host,
+    brand_impersonation,
+    brand_lookalike_domain,
+    suspicious_tld,
+    url_shortener,
+    deep_subdomain,
+    hosting_platform,
+    many_hyphens,
+    non_standard_port,
 )

@@ -28,7 +28,12 @@ def credential_keywords(view: UrlView) -> Finding | None:
     if not words:
         return None
     severity = "medium" if in_host or len(words) >= 2 else "low"
-    return Finding("credential_keywords", severity, f"The link uses account/credential words: {', '.join(words[:5])}.", "phishing")
+    return Finding(
+        "credential_keywords",
+        severity,
+        f"The link uses account/credential words: {', '.join(words[:5])}.",
+        "phishing",
+    )
 
 
 def long_url(view: UrlView) -> Finding | None:
@@ -44,7 +49,12 @@ def executable_download(view: UrlView) -> Finding | None:
     """Links straight to programs or archives are how malware is delivered."""
     extension = view.file_extension
     if extension in EXECUTABLE_EXTENSIONS:
-        return Finding("executable_download", "high", f"The link downloads a .{extension} file, which can run code.", "malware")
+        return Finding(
+            "executable_download",
+            "high",
+            f"The link downloads a .{extension} file, which can run code.",
+            "malware",
+        )
     if extension in ARCHIVE_EXTENSIONS:
         return Finding("archive_download", "medium", f"The link downloads a .{extension} archive.", "malware")
     return None
@@ -56,7 +66,9 @@ def double_extension(view: UrlView) -> Finding | None:
     pieces = last.split(".")
     if len(pieces) < 3 or pieces[-1] not in EXECUTABLE_EXTENSIONS or pieces[-2] not in DOCUMENT_EXTENSIONS:
         return None
-    return Finding("double_extension", "high", f"The file name {last[:60]} disguises a program as a document.", "malware")
+    return Finding(
+        "double_extension", "high", f"The file name {last[:60]} disguises a program as a document.", "malware"
+    )
 
 
 def unwanted_software_words(view: UrlView) -> Finding | None:
@@ -64,14 +76,21 @@ def unwanted_software_words(view: UrlView) -> Finding | None:
     words = sorted(UNWANTED_SOFTWARE_WORDS.intersection(view.path_words + view.host_without_www.split(".")))
     if not words:
         return None
-    return Finding("unwanted_software_words", "medium", f"The link uses software-piracy words: {', '.join(words)}.", "unwanted_software")
+    return Finding(
+        "unwanted_software_words",
+        "medium",
+        f"The link uses software-piracy words: {', '.join(words)}.",
+        "unwanted_software",
+    )
 
 
 def embedded_url(view: UrlView) -> Finding | None:
     """A second URL inside the path or query often means a redirect to somewhere else."""
     if not _EMBEDDED_URL.search(view.path_and_query):
         return None
-    return Finding("embedded_url", "low", "The link carries another URL in its path or query (a possible redirect).")
+    return Finding(
+        "embedded_url", "low", "The link carries another URL in its path or query (a possible redirect)."
+    )
 
 
 def heavy_encoding(view: UrlView) -> Finding | None:
@@ -79,7 +98,9 @@ def heavy_encoding(view: UrlView) -> Finding | None:
     escapes = view.path_and_query.count("%")
     if escapes < 10:
         return None
-    return Finding("heavy_percent_encoding", "low", f"The link contains {escapes} percent-escaped characters.")
+    return Finding(
+        "heavy_percent_encoding", "low", f"The link contains {escapes} percent-escaped characters."
+    )
 
 
 def plain_http(view: UrlView) -> Finding | None:
@@ -90,6 +111,12 @@ def plain_http(view: UrlView) -> Finding | None:
 
 
 LEXICAL_RULES = (
-    credential_keywords, long_url, executable_download, double_extension,
-    unwanted_software_words, embedded_url, heavy_encoding, plain_http,
+    credential_keywords,
+    long_url,
+    executable_download,
+    double_extension,
+    unwanted_software_words,
+    embedded_url,
+    heavy_encoding,
+    plain_http,
 )

@@ -87,7 +87,7 @@ def _check_scheme(text: str) -> tuple[str, str]:
         raise InvalidURL(_FORBIDDEN_SCHEMES[scheme])
     if scheme not in DEFAULT_PORTS:
         raise InvalidURL(f"only http and https links are supported, not {scheme}:")
-    return scheme, text[match.end():]
+    return scheme, text[match.end() :]
 
 
 def _split_port(hostport: str) -> tuple[str, str]:
@@ -135,10 +135,19 @@ def normalize_parts(raw_url: str) -> NormalizedURL:
     query = normalize_percent_encoding(query) if question else ""
     # An "@" inside the user part is data, not a delimiter: encode it like browsers do.
     userinfo = normalize_percent_encoding(userinfo).replace("@", "%40") if at_sign else ""
-    url = "".join((
-        scheme, "://", userinfo, "@" if at_sign else "", host.host,
-        f":{port}" if port is not None else "", path, "?" if query else "", query,
-    ))
+    url = "".join(
+        (
+            scheme,
+            "://",
+            userinfo,
+            "@" if at_sign else "",
+            host.host,
+            f":{port}" if port is not None else "",
+            path,
+            "?" if query else "",
+            query,
+        )
+    )
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL(f"the normalised link is longer than {MAX_URL_LENGTH:,} characters")
     return NormalizedURL(url, scheme, userinfo, host, port, path, query)

@@ -67,7 +67,9 @@ def _load_factory(dotted_path: str):
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def ask_providers(normalized_url: str, providers: list[ThreatProvider]) -> list[ProviderAnswer | tuple[str, None]]:
+def ask_providers(
+    normalized_url: str, providers: list[ThreatProvider]
+) -> list[ProviderAnswer | tuple[str, None]]:
     """Ask each provider; an exception is logged and recorded as "no answer"."""
     answers: list[ProviderAnswer | tuple[str, None]] = []
     for provider in providers:

@@ -23,7 +23,9 @@ CATEGORY_PRIORITY = ("malware", "phishing", "unwanted_software")
 DEFAULT_CATEGORY = "phishing"
 
 
-def combined_risk(model_probability: float, findings: Sequence[Finding], provider_floor: float = 0.0) -> float:
+def combined_risk(
+    model_probability: float, findings: Sequence[Finding], provider_floor: float = 0.0
+) -> float:
     """Risk in [0, 1]: the model's probability, lifted to the floor the findings demand.
 
     The lift ``floor + (1 - floor) * p`` keeps the model's order among URLs that

@@ -34,9 +34,9 @@ def test_an_app_uses_other_apps_only_through_their_public_modules(app):
     offending = []
     for path, module in imported_modules(app):
         parts = module.split(".")
-        if parts[0] in DOMAIN_APPS and parts[0] != app:
-            if len(parts) < 2 or parts[1] not in PUBLIC_MODULES:
-                offending.append(f"{path}: import {module}")
+        another_app = parts[0] in DOMAIN_APPS and parts[0] != app
+        if another_app and (len(parts) < 2 or parts[1] not in PUBLIC_MODULES):
+            offending.append(f"{path}: import {module}")
     assert offending == []
 
 

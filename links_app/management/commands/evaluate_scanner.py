@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--url-column", default="url")
         parser.add_argument("--label-column", default="label")
         parser.add_argument(
-            "--assume-scheme", default="http", choices=("http", "https", "none"),
+            "--assume-scheme",
+            default="http",
+            choices=("http", "https", "none"),
             help="scheme to add to rows without one (many public sets strip it); 'none' rejects them",
         )
 
@@ -83,7 +85,9 @@ class Command(BaseCommand):
     def _print_report(self, labels, risks, model_risks, verdicts, rejected, elapsed) -> None:
         write = self.stdout.write
         positives = sum(labels)
-        write(f"\n{len(labels)} URLs: {positives} malicious, {len(labels) - positives} benign; {rejected} rejected as invalid (scored 0)")
+        write(
+            f"\n{len(labels)} URLs: {positives} malicious, {len(labels) - positives} benign; {rejected} rejected as invalid (scored 0)"
+        )
         if 0 < positives < len(labels):
             write(f"ROC AUC (safety score):      {roc_auc(labels, risks):.4f}")
             write(f"ROC AUC (model probability): {roc_auc(labels, model_risks):.4f}")

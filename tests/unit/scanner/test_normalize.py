@@ -31,7 +31,12 @@ def test_normalize_url_canonical_form(raw, expected):
 
 @pytest.mark.parametrize(
     "raw",
-    ["HTTP://Example.COM:80/a/../b?x=1", "http://bücher.de/x y?q=ä", "http://0xC0A80101", "https://a.b.example.co.uk./%7e"],
+    [
+        "HTTP://Example.COM:80/a/../b?x=1",
+        "http://bücher.de/x y?q=ä",
+        "http://0xC0A80101",
+        "https://a.b.example.co.uk./%7e",
+    ],
 )
 def test_normalize_url_is_idempotent(raw):
     once = normalize_url(raw)

@@ -80,7 +80,9 @@ def test_provider_listing_makes_a_safe_looking_url_malicious():
     assert result.verdict == "malicious" and result.threat_category == "malware"
 
 
-@pytest.mark.parametrize("provider", [_Provider(None), _Provider(error=True), _Provider(ProviderAnswer("fake", "not_listed"))])
+@pytest.mark.parametrize(
+    "provider", [_Provider(None), _Provider(error=True), _Provider(ProviderAnswer("fake", "not_listed"))]
+)
 def test_no_provider_answer_never_raises_the_score(provider):
     url = "http://secure-update-account.example.tk/login/verify.php"
     alone = scan_url(url, providers=[])
