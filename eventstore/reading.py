@@ -26,7 +26,7 @@ _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
-_HORIZON_SQL = f"pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}"
+HORIZON_SQL = f"pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}"
 
 
 def to_recorded(
@@ -182,7 +182,7 @@ def read_events_by_id(event_ids: Sequence[uuid.UUID]) -> list[RecordedEvent]:
 def horizon() -> int:
     """The first position a follower may not read yet (a transaction may still take it)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_HORIZON_SQL}")
+        cursor.execute(f"SELECT {HORIZON_SQL}")
         return cursor.fetchone()[0]
 
 
@@ -203,7 +203,7 @@ def read_all(
     `reveal=False` returns them as stored (personal values sealed, data not
     upcast): what the relay sends to Redis.
     """
-    where = ["position > %s", f"position < ({_HORIZON_SQL})"]
+    where = ["position > %s", f"position < ({HORIZON_SQL})"]
     params: list = [after]
     if types:
         where.append("type = ANY(%s)")
@@ -244,7 +244,7 @@ def follow(
     where = ["position > %s"]
     params: list = [after]
     if below_horizon:
-        where.append(f"position < ({_HORIZON_SQL})")
+        where.append(f"position < ({HORIZON_SQL})")
     if types is not None:
         where.append("type = ANY(%s)")
         params.append(list(types))

@@ -25,7 +25,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .models import Checkpoint
-from .reading import read_all
+from .reading import HORIZON_SQL
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -94,45 +94,65 @@ def relay_batch() -> tuple[int, set[int]]:
         if not redis.exists(streams.epoch_key()):
             _rewind_after_flush(checkpoints)
         relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
-        # Sent as stored: personal values stay sealed in Redis; consumers open them (docs/privacy.md).
-        events = read_all(after=relay_checkpoint.position, limit=settings.RELAY_BATCH_SIZE, reveal=False)
-        if not events:
+        rows = _read_envelopes(relay_checkpoint.position, settings.RELAY_BATCH_SIZE)
+        if not rows:
             return 0, set()
         touched: set[int] = set()
+        summaries = []
         pipe = redis.pipeline(transaction=False)
-        for event in events:
-            partition = streams.partition_of(event.stream_id)
+        for position, event_id, stream_id, type_name, source, correlation_id, recorded_at, envelope in rows:
+            partition = streams.partition_of(stream_id)
             partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
             pipe.xadd(
                 streams.partition_key(partition),
-                {
-                    "position": event.position,
-                    "prev": partition_checkpoint.position,
-                    "event": streams.encode(event),
-                },
+                {"position": position, "prev": partition_checkpoint.position, "event": envelope},
                 maxlen=settings.EVENT_STREAM_MAXLEN,
                 approximate=True,
             )
-            partition_checkpoint.position = event.position
+            partition_checkpoint.position = position
             touched.add(partition)
-        pipe.publish(streams.live_channel(), orjson.dumps([_summary(e) for e in events]))
+            summaries.append(
+                {
+                    "id": event_id,
+                    "position": position,
+                    "type": type_name,
+                    "stream_id": stream_id,
+                    "source": source,
+                    "correlation_id": correlation_id,
+                    "recorded_at": recorded_at,
+                }
+            )
+        pipe.publish(streams.live_channel(), orjson.dumps(summaries))
         pipe.execute()
-        relay_checkpoint.position = events[-1].position
+        relay_checkpoint.position = rows[-1][0]
         for checkpoint in checkpoints.values():
             checkpoint.save(update_fields=["position", "updated_at"])
-    return len(events), touched
+    return len(rows), touched
 
 
-def _summary(event) -> dict:
-    return {
-        "id": str(event.id),
-        "position": event.position,
-        "type": event.type,
-        "stream_id": event.stream_id,
-        "source": event.source,
-        "correlation_id": str(event.correlation_id),
-        "recorded_at": event.recorded_at.isoformat(),
-    }
+# Postgres writes each envelope as JSON itself: the relay only moves bytes, and
+# events go to Redis exactly as stored (personal values sealed, data not upcast;
+# consumers open and upcast them, docs/privacy.md). Same shape as streams.decode reads.
+_ENVELOPES_SQL = f"""
+SELECT position, id::text, stream_id, type, source, correlation_id::text,
+       to_json(recorded_at)#>>'{{}}',
+       json_build_object(
+           'id', id, 'position', position, 'stream_id', stream_id, 'stream_version', stream_version,
+           'type', type, 'schema_version', schema_version, 'data', data, 'metadata', metadata,
+           'source', source, 'correlation_id', correlation_id, 'causation_id', causation_id,
+           'recorded_at', recorded_at
+       )::text
+FROM eventstore_event
+WHERE position > %s AND position < ({HORIZON_SQL})
+ORDER BY position
+LIMIT %s
+"""
+
+
+def _read_envelopes(after: int, limit: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(_ENVELOPES_SQL, [after, limit])
+        return cursor.fetchall()
 
 
 def relay_pending(max_batches: int = 50) -> tuple[int, set[int]]:

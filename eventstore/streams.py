@@ -50,10 +50,6 @@ def dirty_key(subscriber: str, partition: int) -> str:
     return f"{_prefix()}dirty:{subscriber}:{partition}"
 
 
-def encode(event: RecordedEvent) -> bytes:
-    return orjson.dumps(event.as_dict())
-
-
 def decode(payload: bytes) -> RecordedEvent:
     raw = orjson.loads(payload)
     return RecordedEvent(
