@@ -40,8 +40,14 @@ def relay_events(max_rounds: int = 20) -> int:
 
 
 @shared_task(name="eventstore.tasks.consume_partition", ignore_result=True, acks_late=True)
-def consume_partition(subscriber: str, partition: int) -> int:
-    return consume(subscriber, partition)
+def consume_partition(partition: int) -> int:
+    """Run every subscriber over one partition (each under its own lock), in turn.
+
+    One task per partition rather than per (subscriber, partition): the task
+    overhead is paid once for all subscribers, and partitions still spread
+    over the workers.
+    """
+    return sum(consume(name, partition) for name in sorted(registered_subscribers()))
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
@@ -53,11 +59,17 @@ def sweep() -> None:
 
 
 def kick_consumers(partition: int, *, force: bool = False) -> None:
+    """Mark every subscriber of the partition dirty; send a task unless one is due anyway.
+
+    A subscriber that was dirty already has a task queued or running that will
+    see the mark (consume() clears it before draining and checks it after).
+    """
     redis = get_redis()
+    pipe = redis.pipeline(transaction=False)
     for name in registered_subscribers():
-        newly_dirty = redis.set(streams.dirty_key(name, partition), 1, nx=True, ex=DIRTY_TTL_SECONDS)
-        if newly_dirty or force:
-            consume_partition.apply_async((name, partition), retry=False)
+        pipe.set(streams.dirty_key(name, partition), 1, nx=True, ex=DIRTY_TTL_SECONDS)
+    if any(pipe.execute()) or force:
+        consume_partition.apply_async((partition,), retry=False)
 
 
 def kick_relay() -> None:
