@@ -58,6 +58,12 @@ def recreate() -> None:
     )
 
 
+def analyze() -> None:
+    """ANALYZE the whole benchmark database (what autovacuum does on a live system)."""
+    with psycopg.connect(**connect_params(), autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def flush_redis() -> None:
     redis.Redis.from_url(bench_environment()["REDIS_URL"]).flushdb()
 

@@ -25,7 +25,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .models import Checkpoint
-from .reading import HORIZON_SQL
+from .reading import horizon
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -133,9 +133,9 @@ def relay_batch() -> tuple[int, set[int]]:
 # Postgres writes each envelope as JSON itself: the relay only moves bytes, and
 # events go to Redis exactly as stored (personal values sealed, data not upcast;
 # consumers open and upcast them, docs/privacy.md). Same shape as streams.decode reads.
-_ENVELOPES_SQL = f"""
+_ENVELOPES_SQL = """
 SELECT position, id::text, stream_id, type, source, correlation_id::text,
-       to_json(recorded_at)#>>'{{}}',
+       to_json(recorded_at)#>>'{}',
        json_build_object(
            'id', id, 'position', position, 'stream_id', stream_id, 'stream_version', stream_version,
            'type', type, 'schema_version', schema_version, 'data', data, 'metadata', metadata,
@@ -143,7 +143,7 @@ SELECT position, id::text, stream_id, type, source, correlation_id::text,
            'recorded_at', recorded_at
        )::text
 FROM eventstore_event
-WHERE position > %s AND position < ({HORIZON_SQL})
+WHERE position > %s AND position < %s
 ORDER BY position
 LIMIT %s
 """
@@ -151,7 +151,7 @@ LIMIT %s
 
 def _read_envelopes(after: int, limit: int) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(_ENVELOPES_SQL, [after, limit])
+        cursor.execute(_ENVELOPES_SQL, [after, horizon(), limit])
         return cursor.fetchall()
 
 
