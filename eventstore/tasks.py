@@ -47,7 +47,7 @@ def consume_partition(partition: int) -> int:
     overhead is paid once for all subscribers, and partitions still spread
     over the workers.
     """
-    return sum(consume(name, partition) for name in sorted(registered_subscribers()))
+    return sum(consume(name, partition, hand_off=True) for name in sorted(registered_subscribers()))
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)

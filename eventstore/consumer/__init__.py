@@ -32,23 +32,41 @@ def _lock_key(subscriber: str, partition: int) -> int:
     return zlib.crc32(f"subscriber:{subscriber}:{partition}".encode())
 
 
-def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20) -> int:
-    """Drain the partition for the subscriber if no one else is; return events handled."""
+def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_off: bool = False) -> int:
+    """Drain the partition for the subscriber if no one else is; return events handled.
+
+    With `hand_off` (the Celery task), a long backlog is handled a bounded run
+    at a time, each further run in a new task; otherwise this call goes on
+    until the partition is drained.
+    """
     subscriber = get_subscriber(subscriber_name)
     redis = get_redis()
     key = _lock_key(subscriber_name, partition)
     handled = 0
-    for _ in range(max_rounds):
+    rounds = 0
+    while rounds < max_rounds:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
             if not cursor.fetchone()[0]:
                 return handled  # the lock holder will see the dirty flag
         try:
             redis.delete(streams.dirty_key(subscriber_name, partition))
-            handled += _PartitionConsumer(subscriber, partition, redis).drain()
+            consumer = _PartitionConsumer(subscriber, partition, redis)
+            handled += consumer.drain()
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        if consumer.more and not hand_off:
+            continue
+        if consumer.more:
+            # Leave the rest to a new task rather than holding this worker: the
+            # mark makes sure the next consume of this partition goes on.
+            redis.set(streams.dirty_key(subscriber_name, partition), 1)
+            from ..tasks import consume_partition  # late: tasks imports this module
+
+            consume_partition.apply_async((partition,), retry=False)
+            break
+        rounds += 1
         if not redis.exists(streams.dirty_key(subscriber_name, partition)):
             break
     return handled

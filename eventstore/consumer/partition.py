@@ -52,12 +52,23 @@ class _PartitionConsumer:
         if raw is None or raw.closed or raw.info.backend_pid != self.backend_pid:
             raise LockLost(f"{self.subscriber.name} p{self.partition}: database session changed")
 
-    def drain(self) -> int:
+    def drain(self, max_reads: int = 3) -> int:
+        """Handle what waits, at most `max_reads` reads of entries; then `self.more` says if any are left.
+
+        A bounded run keeps one task short: a warm shutdown finishes it soon, and
+        other subscribers and partitions get their turn.
+        """
+        self.more = False
+        reads = 0
         for start in ("0", ">"):  # first what a killed consumer left unacknowledged, then new
             while entries := self._read(start):
                 self._handle_entries([fields for _, fields in entries])
                 self.redis.xack(self.stream_key, self.group, *[entry_id for entry_id, _ in entries])
                 self._save_skipped_checkpoint()
+                reads += 1
+                if reads >= max_reads:
+                    self.more = True
+                    return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
         # that no later entry's `prev` points past: read them from Postgres.
         relayed = (

@@ -33,7 +33,7 @@ from .scale import (
 )
 
 BACKLOG_STREAMS = 40
-BACKLOG_PER_STREAM = 20
+BACKLOG_PER_STREAM = 100
 
 
 def handled(events) -> int:
