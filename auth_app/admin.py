@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.html import format_html, format_html_join
 
+from eventstore.read_only_admin import ReadOnlyAdmin
+
 from .exceptions import AlreadyForgotten
 from .forms import LockoutAdminAuthenticationForm
 from .models import LoginLockout, User
@@ -78,18 +80,9 @@ class PlatformUserAdmin(UserAdmin):
 
 
 @admin.register(LoginLockout)
-class LoginLockoutAdmin(admin.ModelAdmin):
+class LoginLockoutAdmin(ReadOnlyAdmin):
     """Read-only: locks are a projection of failed-attempt events."""
 
     list_display = ("scope", "key", "locked_at", "locked_until", "failed_attempts")
     list_filter = ("scope",)
     search_fields = ("=key",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

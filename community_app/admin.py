@@ -10,20 +10,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from eventstore.read_only_admin import ReadOnlyAdmin
+
 from .errors import PostNotFound
 from .models import Comment, Post
 from .services import post_delete, post_flag, post_unflag
-
-
-class ReadOnlyProjectionAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _run_for_each(modeladmin, request, queryset, command, done: str) -> None:
@@ -41,7 +32,7 @@ def _run_for_each(modeladmin, request, queryset, command, done: str) -> None:
 
 
 @admin.register(Post)
-class PostAdmin(ReadOnlyProjectionAdmin):
+class PostAdmin(ReadOnlyAdmin):
     list_display = [
         "title",
         "author_username",
@@ -90,6 +81,6 @@ class PostAdmin(ReadOnlyProjectionAdmin):
 
 
 @admin.register(Comment)
-class CommentAdmin(ReadOnlyProjectionAdmin):
+class CommentAdmin(ReadOnlyAdmin):
     list_display = ["body", "author_username", "post_id", "created_at"]
     search_fields = ["body", "author_username", "=post_id"]

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from .models import Checkpoint, Event, ParkedEvent
 from .parking import parked_event_retry
+from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
 
 
@@ -24,7 +25,7 @@ def _as_read(obj: Event):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ("position", "type", "stream_id", "stream_version", "source", "recorded_at")
     list_filter = ("type", "source", ("recorded_at", admin.DateFieldListFilter))
     search_fields = ("=stream_id", "=correlation_id")
@@ -54,15 +55,6 @@ class EventAdmin(admin.ModelAdmin):
     def pretty_metadata(self, obj):
         return _pretty(_as_read(obj).metadata)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Checkpoint)
 class CheckpointAdmin(admin.ModelAdmin):
@@ -90,7 +82,7 @@ class ResolvedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ParkedEvent)
-class ParkedEventAdmin(admin.ModelAdmin):
+class ParkedEventAdmin(ReadOnlyAdmin):
     """Dead letters: read-only, retried through eventstore.parking (the same path as the command)."""
 
     list_display = (
@@ -135,12 +127,3 @@ class ParkedEventAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # a dead letter is resolved by a retry, never deleted
         return actions
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -14,6 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from eventstore.read_only_admin import ReadOnlyAdmin
+
 from .models import Link, Scan, Verdict
 from .services import link_verify
 from .services.verify import MAX_NOTE_LENGTH
@@ -28,17 +30,6 @@ def render_findings(findings: list[dict]) -> str:
         ((f.get("severity", ""), f.get("code", ""), f.get("message", "")) for f in findings),
     )
     return format_html("<ul style='margin:0;padding-left:1.2em'>{}</ul>", rows)
-
-
-class ReadOnlyProjectionAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class VerifyForm(forms.Form):
@@ -62,7 +53,7 @@ class ScanInline(admin.TabularInline):
 
 
 @admin.register(Link)
-class LinkAdmin(ReadOnlyProjectionAdmin):
+class LinkAdmin(ReadOnlyAdmin):
     list_display = (
         "normalized_url",
         "domain",
@@ -113,7 +104,7 @@ class LinkAdmin(ReadOnlyProjectionAdmin):
 
 
 @admin.register(Scan)
-class ScanAdmin(ReadOnlyProjectionAdmin):
+class ScanAdmin(ReadOnlyAdmin):
     list_display = ("normalized_url", "status", "verdict", "safety_score", "threat_category", "requested_at")
     list_filter = ("status", "verdict", "threat_category")
     search_fields = ("normalized_url", "id")

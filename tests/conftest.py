@@ -15,10 +15,7 @@ def make_user(db):
     """Create a user straight in the user table (for tests of other apps)."""
     from django.contrib.auth import get_user_model
 
-    counter = {"n": 0}
-
     def make(username: str | None = None, **extra):
-        counter["n"] += 1
         import uuid
 
         username = username or f"user{uuid.uuid4().hex[:10]}"
