@@ -91,7 +91,7 @@ def main() -> None:
         print("Appending (raw, peer, platform; interleaved) ...", flush=True)
         suites.writes(collector, reps=args.reps, seconds=args.seconds)
     if "latency" in parts:
-        print("Commit-to-handler latency through a Celery worker ...", flush=True)
+        print("Commit-to-handler latency through the stream runner ...", flush=True)
         from . import latency
 
         latency.run(
@@ -118,13 +118,17 @@ def main() -> None:
         "database": "fresh `platform_bench`, migrated; Redis db 12, flushed",
         "total run time": f"{(time.time() - started) / 60:.1f} min",
     }
-    report.save(RESULTS_DIR / "figures.json", collector.figures, described, settings, profile)
-    text = report.render(collector.figures, described, settings, profile)
     print()
     print(report.targets_table(collector.figures))
     print()
     print(report.figures_table(collector.figures))
-    report.write(text)
+    if args.only:
+        # A partial run is for working on one figure: it must not replace the
+        # document (or its saved figures), which holds one complete run.
+        report.save(RESULTS_DIR / "figures-partial.json", collector.figures, described, settings, profile)
+        return
+    report.save(RESULTS_DIR / "figures.json", collector.figures, described, settings, profile)
+    report.write(report.render(collector.figures, described, settings, profile))
 
 
 if __name__ == "__main__":
