@@ -26,7 +26,9 @@ _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
-HORIZON_SQL = f"pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}"
+# The oldest transaction id still running in this database (migration 0004 says
+# why that is safe), as a position: other databases' transactions cannot append.
+HORIZON_SQL = f"eventstore_horizon_xid() << {POSITION_SHIFT}"
 
 
 def to_recorded(

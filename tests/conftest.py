@@ -28,9 +28,9 @@ def make_user(db):
 def wait_until_followable(position: int, timeout: float = 15.0) -> None:
     """Wait until gap-safe readers can see `position`.
 
-    Any transaction still open anywhere in the Postgres cluster holds the
-    horizon back (by design, see docs/eventstore.md); on a busy machine that can
-    take a moment even after our own commit.
+    Any writing transaction still open in the test database holds the horizon
+    back (by design, see docs/eventstore.md); that can take a moment even after
+    our own commit.
     """
     import time
 
