@@ -1,6 +1,7 @@
-"""(5) End-to-end latency: commit -> relay -> Redis Streams -> a real Celery worker -> a subscriber's handler.
+"""(5) End-to-end latency: commit -> relay -> Redis Streams -> the stream runner -> a subscriber's handler.
 
-A Celery worker and beat run as in the Procfile, with bench.settings; the
+A Celery worker, beat and the stream runner (`manage.py run_event_streams`)
+run as in the Procfile, with bench.settings; the
 `bench-latency` subscriber (bench.benchapp.handlers) notes when its handler
 saw each event. The runner offers a steady load, one event per transaction
 through `publish`, and compares each handling time with the event's `recorded_at`.
@@ -128,19 +129,26 @@ def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path)
         ],
         results_dir / "celery-beat.log",
     )
+    streams = _start(
+        [str(VENV_BIN / "python"), "manage.py", "run_event_streams"],
+        results_dir / "event-streams.log",
+    )
     try:
-        # Warm-up: wait until the worker handles an event end to end.
+        # Warm-up: wait until the runner handles an event end to end.
         with transaction.atomic():
             _publish(0)
         if not _handled(1, timeout=90):
-            raise RuntimeError(f"the Celery worker handled nothing; see {results_dir}/celery-worker.log")
+            raise RuntimeError(f"nothing was handled; see {results_dir}/event-streams.log")
         for _ in range(reps):
             offered = _offer(rate, seconds)
             entries = _handled(offered, timeout=60)
             latencies = sorted((handled - recorded) * 1000 for recorded, handled in entries)
             if len(latencies) < offered:
                 print(f"  warning: {offered - len(latencies)} of {offered} events not handled in time")
-            conditions = f"{rate:.0f} events/s offered for {seconds:.0f} s, Celery worker --concurrency={WORKER_CONCURRENCY} + beat"
+            conditions = (
+                f"{rate:.0f} events/s offered for {seconds:.0f} s, run_event_streams"
+                f" + Celery worker --concurrency={WORKER_CONCURRENCY} + beat"
+            )
             collector.add(
                 "relay_latency_p50",
                 "commit -> subscriber handler, p50",
@@ -158,5 +166,6 @@ def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path)
                 higher=False,
             )
     finally:
+        _stop(streams)
         _stop(beat)
         _stop(worker)

@@ -155,6 +155,17 @@ def _read_envelopes(after: int, limit: int) -> list[tuple]:
         return cursor.fetchall()
 
 
+def waiting_beyond_horizon() -> bool:
+    """Are committed events held back by the horizon (some older transaction still open)?
+
+    The relay cannot send them yet, and no commit may come to wake it again:
+    a caller that wants low latency tries again shortly instead of waiting.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM eventstore_event WHERE position >= %s)", [horizon()])
+        return cursor.fetchone()[0]
+
+
 def relay_pending(max_batches: int = 50) -> tuple[int, set[int]]:
     """Relay until caught up (or `max_batches`); return events sent and partitions touched."""
     total, touched = 0, set()

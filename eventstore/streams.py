@@ -50,6 +50,21 @@ def dirty_key(subscriber: str, partition: int) -> str:
     return f"{_prefix()}dirty:{subscriber}:{partition}"
 
 
+def runner_key() -> str:
+    """Present while a stream runner is alive (it renews the key every second)."""
+    return f"{_prefix()}runner:alive"
+
+
+def relay_wake_key() -> str:
+    """A list the stream runner's relay blocks on; a commit pushes to it."""
+    return f"{_prefix()}runner:wake:relay"
+
+
+def partition_wake_key(partition: int) -> str:
+    """A list the stream runner's consumers of one partition block on; the relay pushes to it."""
+    return f"{_prefix()}runner:wake:{partition}"
+
+
 def decode(payload: bytes) -> RecordedEvent:
     raw = orjson.loads(payload)
     return RecordedEvent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from celery import shared_task
 from django.dispatch import receiver
@@ -13,6 +14,7 @@ from . import streams
 from .bus import events_committed
 from .consumer import consume
 from .relay import relay_pending
+from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -63,8 +65,14 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
 
     A subscriber that was dirty already has a task queued or running that will
     see the mark (consume() clears it before draining and checks it after).
+    While a stream runner is alive, its partition loop is woken instead.
     """
     redis = get_redis()
+    if runner_alive(redis):
+        pipe = redis.pipeline(transaction=False)
+        push_wake(pipe, streams.partition_wake_key(partition))
+        pipe.execute()
+        return
     pipe = redis.pipeline(transaction=False)
     for name in registered_subscribers():
         pipe.set(streams.dirty_key(name, partition), 1, nx=True, ex=DIRTY_TTL_SECONDS)
@@ -72,10 +80,36 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
         consume_partition.apply_async((partition,), retry=False)
 
 
+# One round trip per commit: wake a live stream runner's relay, or else mark the
+# relay dirty and say whether the mark is new (then a Celery task is due).
+_KICK_RELAY_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('LPUSH', KEYS[2], 1)
+    redis.call('LTRIM', KEYS[2], 0, 0)
+    return 0
+end
+if redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[1]) then
+    return 1
+end
+return 0
+"""
+
+
+@lru_cache(maxsize=1)
+def _kick_relay_script():
+    # Bound to the process's one client (get_redis is cached too); redis-py
+    # sends the script by hash and loads it again after a Redis restart.
+    return get_redis().register_script(_KICK_RELAY_LUA)
+
+
 def kick_relay() -> None:
-    """Ask a worker to relay now. Never raises: beat's sweep catches up if this fails."""
+    """Wake the relay now: a stream runner's if one is alive, else a Celery task.
+
+    Never raises: beat's sweep catches up if this fails.
+    """
     try:
-        if get_redis().set(_relay_dirty_key(), 1, nx=True, ex=DIRTY_TTL_SECONDS):
+        keys = [streams.runner_key(), streams.relay_wake_key(), _relay_dirty_key()]
+        if _kick_relay_script()(keys=keys, args=[DIRTY_TTL_SECONDS]):
             relay_events.apply_async(retry=False)
     except Exception as exc:  # Redis down: the events wait safely in Postgres
         logger.warning("could not wake the relay (%r); the periodic sweep will relay later", exc)

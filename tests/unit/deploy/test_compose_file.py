@@ -47,8 +47,8 @@ def test_docker_compose_config_accepts_the_file():
 
 def test_every_piece_of_the_topology_is_there_with_a_health_check():
     found = services()
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "proxy"} <= set(found)
-    for name in ("postgres", "redis", "web", "worker", "beat", "proxy"):
+    assert {"postgres", "redis", "migrate", "web", "worker", "streams", "beat", "proxy"} <= set(found)
+    for name in ("postgres", "redis", "web", "worker", "streams", "beat", "proxy"):
         assert "healthcheck" in found[name], name
 
 
@@ -61,7 +61,7 @@ def test_web_and_workers_scale_out_and_beat_runs_once():
 
 def test_app_processes_wait_for_the_migration_and_get_production_settings():
     found = services()
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "streams", "beat"):
         assert found[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         environment = found[name]["environment"]
         assert environment["DJANGO_SETTINGS_MODULE"] == "platform_site.settings.production"

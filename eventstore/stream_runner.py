@@ -1,0 +1,185 @@
+"""The stream runner: the relay and every subscriber as long-running loops, for low latency.
+
+Through Celery alone, each wake-up is a task hop (queue, prefork worker, task
+start) and every subscriber waits for its turn in the pool; that costs seconds
+under a steady load. The runner (`manage.py run_event_streams`) keeps the same
+work in threads that block on Redis instead:
+
+- a commit pushes to the relay's wake list, and the relay thread, blocked on
+  it (BLPOP), relays at once;
+- the relay pushes to the wake list of each partition it wrote to, and that
+  partition's thread, blocked on it, drains the partition for every subscriber.
+
+Nothing about the guarantees changes: it is the same relay (its advisory lock
+and checkpoint) and the same consumer (a lock and a checkpoint per subscriber
+and partition) as the Celery tasks, so runners and workers may run together
+and take over from one another. While a runner is alive its key in Redis says
+so (renewed every second, it expires 3 s after the runner stops), and commits
+wake the runner instead of queueing tasks. When no runner is alive, commits
+and beat's sweep fall back to Celery tasks: slower, but nothing waits forever.
+Each loop also wakes by itself every `poll_seconds`, so a lost wake-up costs
+at most that long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from . import streams
+from .consumer import LockLost, consume
+from .relay import relay_pending, waiting_beyond_horizon
+from .subscribers import registered_subscribers
+
+logger = logging.getLogger(__name__)
+
+ALIVE_SECONDS = 3  # how long the runner's key outlives its last renewal
+HEARTBEAT_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 10.0
+STOP_CHECK_SECONDS = 1.0
+HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an open transaction
+# What a loop survives by logging, backing off and trying again: the services
+# being down or restarted, or a consumer session that lost its lock.
+RECOVERABLE = (DatabaseError, redis.RedisError, LockLost)
+
+
+def runner_alive(client: redis.Redis) -> bool:
+    return bool(client.exists(streams.runner_key()))
+
+
+def push_wake(pipe, key: str) -> None:
+    """One pending wake-up is enough: the woken loop handles everything there is."""
+    pipe.lpush(key, 1)
+    pipe.ltrim(key, 0, 0)
+
+
+class StreamRunner:
+    """Threads: one relay, one consumer per partition; `heartbeat()` from the caller's thread."""
+
+    def __init__(
+        self,
+        *,
+        partitions: Iterable[int] | None = None,
+        poll_seconds: float = 1.0,
+        alive_file: str | None = None,
+    ) -> None:
+        self.partitions = list(range(streams.partition_count()) if partitions is None else partitions)
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.alive_file = Path(alive_file) if alive_file else None
+        self._held_back_for = 0.0
+        # Blocking reads need a socket timeout longer than the block; the
+        # platform's shared client (get_redis) times out sooner on purpose.
+        self.redis = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=STOP_CHECK_SECONDS + settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            health_check_interval=30,
+        )
+
+    def start(self) -> None:
+        self.heartbeat()  # before the loops: commits from now on wake this runner
+        self._spawn("relay", self._relay_round, streams.relay_wake_key())
+        for partition in self.partitions:
+            self._spawn(
+                f"partition-{partition}",
+                lambda p=partition: self._consume_round(p),
+                streams.partition_wake_key(partition),
+            )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let every loop finish its round, then say the runner is gone (commits use Celery again)."""
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        try:
+            self.redis.delete(streams.runner_key())
+        except redis.RedisError as exc:
+            logger.warning("stream runner: could not clear its key (%r); it expires by itself", exc)
+        self.redis.close()
+
+    def heartbeat(self) -> None:
+        if self.alive_file is not None:
+            self.alive_file.touch()
+        try:
+            self.redis.set(streams.runner_key(), 1, ex=ALIVE_SECONDS)
+        except redis.RedisError as exc:
+            # Commits then wake Celery instead (or nothing, with Redis down): the
+            # loops go on polling, and nothing committed is lost.
+            logger.error("stream runner: Redis unreachable for the heartbeat (%r)", exc)
+
+    def run_until_stopped(self) -> None:
+        """The caller's thread renews the heartbeat until `stopping` is set."""
+        while not self.stopping.wait(HEARTBEAT_SECONDS):
+            self.heartbeat()
+
+    def _spawn(self, name: str, round_: Callable[[], None], wake_key: str) -> None:
+        thread = threading.Thread(
+            target=self._loop, args=(name, round_, wake_key), name=f"streams-{name}", daemon=True
+        )
+        thread.start()
+        self.threads.append(thread)
+
+    def _loop(self, name: str, round_: Callable[[], float | None], wake_key: str) -> None:
+        backoff = 0.5
+        try:
+            while not self.stopping.is_set():
+                try:
+                    again_in = round_()
+                    backoff = 0.5
+                    if again_in is not None:
+                        self.stopping.wait(again_in)
+                        continue
+                    self._wait_for_wake(wake_key)
+                except RECOVERABLE as exc:
+                    logger.error("stream runner %s: %r; trying again in %.1f s", name, exc, backoff)
+                    connection.close()  # a broken session must not be reused
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                except Exception:
+                    # A bug, not an outage: say so loudly, but keep the other loops
+                    # and this one going (the events stay in the log and the stream).
+                    logger.exception("stream runner %s: unexpected error", name)
+                    connection.close()
+                    self.stopping.wait(MAX_BACKOFF_SECONDS)
+        finally:
+            connection.close()  # this thread's own Django connection
+
+    def _wait_for_wake(self, wake_key: str) -> None:
+        """Block until woken or the poll period is over, looking at `stopping` every second."""
+        until = time.monotonic() + self.poll_seconds
+        while not self.stopping.is_set():
+            left = until - time.monotonic()
+            if left <= 0 or self.redis.blpop([wake_key], timeout=min(left, STOP_CHECK_SECONDS)):
+                return
+
+    def _relay_round(self) -> float | None:
+        """Relay what there is; return how soon to look again if events wait on the horizon."""
+        _sent, partitions = relay_pending()
+        if partitions:
+            pipe = self.redis.pipeline(transaction=False)
+            for partition in sorted(partitions):
+                push_wake(pipe, streams.partition_wake_key(partition))
+            pipe.execute()
+        if waiting_beyond_horizon():
+            # Committed, but an older transaction is still open: it usually ends
+            # within milliseconds. Back off towards the poll period for long ones.
+            self._held_back_for = min(self.poll_seconds, max(HORIZON_RETRY_SECONDS, self._held_back_for * 2))
+            return self._held_back_for
+        self._held_back_for = 0.0
+        return None
+
+    def _consume_round(self, partition: int) -> None:
+        for name in sorted(registered_subscribers()):
+            if self.stopping.is_set():
+                return None
+            consume(name, partition)
+        return None

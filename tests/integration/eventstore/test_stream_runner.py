@@ -1,0 +1,103 @@
+"""The stream runner: commits wake it, it relays and consumes at once; without it, Celery takes over.
+
+The runner polls only every 60 s here, so an event handled within the wait
+below was handled because its commit woke the runner, not by polling.
+"""
+
+import re
+import time
+import uuid
+
+import pytest
+from django.db import transaction
+
+from eventstore import streams
+from eventstore.bus import publish
+from eventstore.stream_runner import StreamRunner, runner_alive
+from platform_site.redis_connection import get_redis
+from tests.sample_events import THING_HAPPENED
+from tests.testapp.handlers import effect_count
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CELERY_QUEUE = "celery"  # the Redis list the default Celery queue lives in
+WAKE_WAIT_SECONDS = 30  # generous for a busy machine; still half the runner's poll period
+
+
+@pytest.fixture(autouse=True)
+def fresh_redis():
+    get_redis().flushdb()
+    yield
+
+
+@pytest.fixture
+def runner():
+    started = StreamRunner(poll_seconds=60)
+    started.start()
+    yield started
+    started.stop()
+
+
+def publish_one(label: str = "ok"):
+    with transaction.atomic():
+        return publish(THING_HAPPENED, stream_id=f"thing-{uuid.uuid4()}", data={"label": label})
+
+
+def wait_for_effects(events, timeout: float = WAKE_WAIT_SECONDS) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = [effect_count(e.id) for e in events]
+        if all(counts):
+            return counts
+        time.sleep(0.02)
+    return [effect_count(e.id) for e in events]
+
+
+def test_a_commit_wakes_the_runner_which_relays_and_handles_the_event_once(runner):
+    first = publish_one()
+    assert wait_for_effects([first]) == [1]
+    # Later commits too, each on its own, and on any partition.
+    later = [publish_one() for _ in range(12)]
+    assert wait_for_effects(later) == [1] * 12
+    assert {streams.partition_of(e.stream_id) for e in later} == set(range(streams.partition_count()))
+
+
+def test_while_the_runner_is_alive_commits_queue_no_celery_tasks(runner):
+    assert runner_alive(get_redis())
+    events = [publish_one() for _ in range(5)]
+    assert wait_for_effects(events) == [1] * 5
+    assert get_redis().llen(CELERY_QUEUE) == 0
+
+
+def test_a_stopped_runner_hands_delivery_back_to_celery():
+    runner = StreamRunner(poll_seconds=60)
+    runner.start()
+    assert runner_alive(get_redis())
+    runner.stop()
+    assert not runner_alive(get_redis())
+    publish_one()
+    assert get_redis().llen(CELERY_QUEUE) == 1, "the commit queued a relay task for a worker"
+
+
+def test_the_heartbeat_touches_the_alive_file_for_health_checks(tmp_path):
+    alive = tmp_path / "streams.alive"
+    runner = StreamRunner(alive_file=str(alive))
+    runner.heartbeat()
+    assert alive.exists()
+    assert runner_alive(get_redis())
+    runner.stop()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--partitions", "0,x"], "--partitions takes numbers"),
+        (["--partitions", "99"], "no such partitions [99]"),
+        (["--poll-seconds", "0"], "--poll-seconds must be positive"),
+    ],
+)
+def test_the_command_refuses_bad_arguments_before_starting(arguments, message):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("run_event_streams", *arguments)
+    assert not runner_alive(get_redis())
