@@ -202,6 +202,14 @@ class Platform:
         wait_for(lambda: "ready." in process.log(), timeout=60, message=f"worker {name}")
         return process
 
+    def start_streams(self, name: str = "streams") -> Process:
+        """`manage.py run_event_streams`: the relay and subscribers woken by commits."""
+        process = self._spawn(
+            name, [str(VENV_BIN / "python"), "manage.py", "run_event_streams", "--poll-seconds", "1"]
+        )
+        wait_for(lambda: "Ctrl-C to stop" in process.log(), timeout=60, message=f"{name} runner")
+        return process
+
     def start_beat(self) -> Process:
         schedule = ARTIFACTS / f"{self.name}-beat-schedule"
         return self._spawn(

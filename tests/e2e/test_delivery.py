@@ -71,3 +71,41 @@ def test_a_task_sent_from_a_request_runs_with_the_request_s_correlation_id(platf
     events = wait_for(lambda: read_stream(body["stream_id"]), timeout=60, message="the task's event")
     assert events[0].correlation_id == correlation
     assert events[0].metadata["task"] == "tests.testapp.tasks.record_from_task"
+
+
+def handled(events) -> int:
+    """How many of the events have had their effect (one query, for large batches)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM eventstore_checkpoint WHERE name = ANY(%s)",
+            [[f"effect:{event.id}" for event in events]],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_stream_runner_delivers_alone_and_a_killed_runner_hands_over_to_celery(platform):
+    from eventstore.stream_runner import runner_alive
+
+    first = platform.start_streams("streams-first")
+    quick = write_events(30)
+    wait_for(lambda: all_once(quick), timeout=60, message="the runner's effects without any worker")
+    first.terminate()  # SIGTERM: a clean stop says so at once
+    assert not runner_alive(platform.redis())
+
+    backlog = write_events(3000, streams=50)
+    doomed = platform.start_streams("streams-doomed")
+    wait_for(lambda: handled(backlog) >= 1, timeout=60, interval=0.02, message="the first effects")
+    doomed.kill()  # SIGKILL mid-backlog: its key expires, then Celery takes over
+    assert handled(backlog) < len(backlog), "the kill happened mid-backlog"
+    wait_for(lambda: not runner_alive(platform.redis()), timeout=15, message="the runner's key to expire")
+    platform.start_beat()
+    platform.start_worker("after-runner", concurrency=2)
+    late = write_events(20)
+    everything = quick + backlog + late
+    wait_for(
+        lambda: handled(everything) == len(everything), timeout=180, interval=0.5, message="every effect"
+    )
+    assert all_once(everything), "no event had a second effect"
+    assert not ParkedEvent.objects.filter(subscriber="test-recorder", resolved_at__isnull=True).exists()
