@@ -84,8 +84,13 @@ def seal_value(subject: str, data_key: bytes, value: Any) -> dict[str, Any]:
 
 
 def open_value(sealed: dict[str, Any], data_key: bytes) -> Any:
+    return open_with(AESGCM(data_key), sealed)
+
+
+def open_with(cipher: AESGCM, sealed: dict[str, Any]) -> Any:
+    """`open_value` with the data key's cipher already built (a reader opening many values)."""
     raw = base64.b64decode(sealed["c"])
-    plaintext = AESGCM(data_key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _value_aad(sealed["s"]))
+    plaintext = cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _value_aad(sealed["s"]))
     return orjson.loads(plaintext)
 
 

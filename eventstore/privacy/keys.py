@@ -21,27 +21,47 @@ _CREATE_SQL = (
     f"INSERT INTO {PersonalDataKey._meta.db_table} (subject, wrapped_key, created_at) "
     "VALUES (%s, %s, %s) ON CONFLICT (subject) DO NOTHING"
 )
+_LOAD_SQL = f"SELECT subject, wrapped_key FROM {PersonalDataKey._meta.db_table} WHERE subject = ANY(%s)"
 
 
 class KeyRing:
     """Unwrapped data keys for one unit of work; `None` marks a forgotten (or unknown) subject."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unwrapped: dict[tuple[str, bytes], bytes] | None = None) -> None:
+        """`unwrapped`: data keys a reader already unwrapped, by subject and wrapped bytes.
+
+        A follower passes the same dict to the key ring of each of its batches,
+        so a key is unwrapped once per follow, not once per batch. The wrapped
+        key is still read from the database for every batch: a subject
+        forgotten meanwhile has none, and its values read as erased at once.
+        """
         self._keys: dict[str, bytes | None] = {}
         self._without_row: set[str] = set()
+        self._unwrapped = unwrapped if unwrapped is not None else {}
 
     def load(self, subjects: Iterable[str]) -> None:
         """Fetch the keys of `subjects` not loaded yet, in one query."""
         missing = {s for s in subjects if s not in self._keys}
         if not missing:
             return
-        rows = PersonalDataKey.objects.filter(subject__in=missing).values_list("subject", "wrapped_key")
-        found = {subject: wrapped for subject, wrapped in rows}
+        # Plain SQL with one array parameter: the ORM's `__in` builds a placeholder per
+        # subject, which costs more than the query for the thousands a batch names.
+        with connection.cursor() as cursor:
+            cursor.execute(_LOAD_SQL, [sorted(missing)])
+            found = {subject: wrapped for subject, wrapped in cursor.fetchall()}
         for subject in missing:
             wrapped = found.get(subject)
-            self._keys[subject] = crypto.unwrap(subject, wrapped) if wrapped is not None else None
+            self._keys[subject] = self._unwrap(subject, bytes(wrapped)) if wrapped is not None else None
             if subject not in found:
                 self._without_row.add(subject)
+
+    def _unwrap(self, subject: str, wrapped: bytes) -> bytes:
+        # Keyed by the subject too: a wrapped key moved onto another subject's row must
+        # still fail to unwrap (crypto.wrap binds the subject), not hit the cache.
+        key = self._unwrapped.get((subject, wrapped))
+        if key is None:
+            key = self._unwrapped[subject, wrapped] = crypto.unwrap(subject, wrapped)
+        return key
 
     def key_for_reading(self, subject: str) -> bytes | None:
         if subject not in self._keys:  # usually loaded with its batch already

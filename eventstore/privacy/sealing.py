@@ -131,10 +131,16 @@ def find_sealed(value: Any, places: list[tuple[Any, Any]]) -> None:
 def open_found(places: list[tuple[Any, Any]], keyring: KeyRing) -> None:
     """Replace each sealed value found by `find_sealed` with its plaintext, or `ERASED`."""
     keyring.load({container[key]["s"] for container, key in places})
+    ciphers: dict[str, crypto.AESGCM | None] = {}  # one cipher per subject, for this call only
     for container, key in places:
         sealed = container[key]
-        data_key = keyring.key_for_reading(sealed["s"])
-        container[key] = crypto.open_value(sealed, data_key) if data_key is not None else ERASED
+        subject = sealed["s"]
+        if subject in ciphers:
+            cipher = ciphers[subject]
+        else:
+            data_key = keyring.key_for_reading(subject)
+            cipher = ciphers[subject] = crypto.AESGCM(data_key) if data_key is not None else None
+        container[key] = crypto.open_with(cipher, sealed) if cipher is not None else ERASED
 
 
 def open_event(event: RecordedEvent, keyring: KeyRing | None = None) -> RecordedEvent:

@@ -1,0 +1,90 @@
+"""follow(): data keys reused across batches, a forget honoured mid-follow, the collector left as found."""
+
+import gc
+import random
+import uuid
+
+import pytest
+from django.db import transaction
+
+from eventstore import privacy, store
+from eventstore.envelope import ExpectedVersion, NewEvent
+from eventstore.privacy import crypto
+from eventstore.reading import follow
+from tests.sample_events import THING_HAPPENED
+
+pytestmark = pytest.mark.django_db
+IP = "10.1.2.3"
+
+
+def append_sealed(count: int) -> tuple[str, int, list]:
+    """`count` events of one new stream whose metadata ip is sealed with one user's key."""
+    stream_id, actor = f"thing-{uuid.uuid4()}", random.randrange(10**9, 2 * 10**9)
+    keyring = privacy.KeyRing()
+    events = [
+        privacy.seal_event(
+            stream_id,
+            NewEvent(
+                type=THING_HAPPENED.name,
+                schema_version=THING_HAPPENED.version,
+                data={"label": f"thing {n}", "size": n},
+                source="test",
+                correlation_id=uuid.uuid4(),
+                metadata={"ip": IP, "actor_id": actor},
+            ),
+            keyring,
+        )
+        for n in range(count)
+    ]
+    with transaction.atomic():
+        stored = store.append(stream_id, events, ExpectedVersion.NO_STREAM)
+    return stream_id, actor, stored
+
+
+def follow_stream(stream_id: str, after: int):
+    # The test's own transaction is still running, so its events lie above the horizon.
+    for batch in follow(after=after, batch_size=1, types=[THING_HAPPENED.name], below_horizon=False):
+        yield [e for e in batch if e.stream_id == stream_id]
+
+
+def test_a_follower_unwraps_a_subject_s_key_once_for_all_its_batches(monkeypatch):
+    stream_id, _actor, stored = append_sealed(3)
+    unwrapped = []
+    real_unwrap = crypto.unwrap
+    monkeypatch.setattr(
+        crypto, "unwrap", lambda subject, wrapped: unwrapped.append(subject) or real_unwrap(subject, wrapped)
+    )
+
+    events = [e for batch in follow_stream(stream_id, stored[0].position - 1) for e in batch]
+
+    assert [e.metadata["ip"] for e in events] == [IP, IP, IP]
+    assert len(unwrapped) == 1
+
+
+def test_a_subject_forgotten_while_a_follower_runs_is_erased_from_its_next_batch():
+    stream_id, actor, stored = append_sealed(3)
+    batches = follow_stream(stream_id, stored[0].position - 1)
+    [first] = next(batches)
+    assert first.metadata["ip"] == IP
+
+    privacy.forget_subject(privacy.user_subject(actor))
+
+    rest = [e for batch in batches for e in batch]
+    assert len(rest) == 2
+    assert all(e.metadata["ip"] == privacy.ERASED for e in rest)
+
+
+def test_following_leaves_the_garbage_collector_as_it_found_it():
+    stream_id, _actor, stored = append_sealed(2)
+    assert gc.isenabled()
+    for _batch in follow_stream(stream_id, stored[0].position - 1):
+        assert gc.isenabled()  # the caller's own work runs with the collector on
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        for _batch in follow_stream(stream_id, stored[0].position - 1):
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
