@@ -107,7 +107,7 @@ def _may_hold_sealed(stored: str | dict) -> bool:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a batch of events is fetched and built.
 
     A batch allocates tens of thousands of rows, dicts and events that all
@@ -189,7 +189,7 @@ def _event_type_or_none(type_name: str) -> EventType | None:
 
 
 def _query(sql: str, params: Iterable = (), *, reveal: bool = True) -> list[RecordedEvent]:
-    with connection.cursor() as cursor, _collector_paused():
+    with connection.cursor() as cursor, collector_paused():
         cursor.execute(sql, list(params))
         return _to_recorded_batch(cursor.fetchall(), reveal=reveal)
 
@@ -311,7 +311,7 @@ def follow(
         # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
         unwrapped: dict[tuple[str, bytes], bytes] = {}
         while True:
-            with _collector_paused():
+            with collector_paused():
                 batch = _to_recorded_batch(
                     cursor.fetchmany(batch_size), reveal=with_data, unwrapped=unwrapped
                 )

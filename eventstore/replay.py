@@ -18,15 +18,16 @@ exactly after it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from django.db import connection, transaction
 from django.db.models.fields import AutoFieldMixin
 
 from . import streams
+from .envelope import RecordedEvent
 from .models import Checkpoint
 from .projections import ASYNC, Projection, registered_projections
-from .reading import follow
+from .reading import collector_paused, follow
 from .relay import subscriber_checkpoint_name
 
 ProgressCallback = Callable[[int], None]
@@ -88,18 +89,22 @@ def _rebuild_in_transaction(
     list(Checkpoint.objects.select_for_update().filter(name__in=checkpoint_names))
     projection.reset()
     applied, last_position = 0, 0
+
+    def apply(batch: list[RecordedEvent]) -> None:
+        nonlocal applied, last_position
+        projection.apply_batch(batch)
+        applied += len(batch)
+        last_position = batch[-1].position
+        if progress is not None:
+            progress(len(batch))
+
     batches = follow(
         batch_size=batch_size,
         types=projection.event_types,
         below_horizon=True,
         with_data=projection.reads_data,
     )
-    for batch in batches:
-        projection.apply_batch(batch)
-        applied += len(batch)
-        last_position = batch[-1].position
-        if progress is not None:
-            progress(len(batch))
+    _apply_batches(batches, apply)
     Checkpoint.objects.filter(name__in=checkpoint_names, position__lt=last_position).update(
         position=last_position
     )
@@ -120,7 +125,8 @@ def _rebuild_inline_together(
     union = None if every_type else sorted(set().union(*wanted.values()))
     applied = dict.fromkeys(wanted, 0)
     reads_data = any(p.reads_data for p in projections)
-    for batch in follow(batch_size=batch_size, types=union, below_horizon=False, with_data=reads_data):
+
+    def apply(batch: list[RecordedEvent]) -> None:
         for projection in projections:
             types = wanted[projection.name]
             events = batch if types is None else [e for e in batch if e.type in types]
@@ -129,7 +135,36 @@ def _rebuild_inline_together(
                 applied[projection.name] += len(events)
         if progress is not None:
             progress(len(batch))
+
+    _apply_batches(
+        follow(batch_size=batch_size, types=union, below_horizon=False, with_data=reads_data), apply
+    )
     return applied
+
+
+def _apply_batches(
+    batches: Generator[list[RecordedEvent], None, None], apply: Callable[[list[RecordedEvent]], None]
+) -> None:
+    """Apply each batch with the cyclic collector paused from its reading to its release.
+
+    A batch and the rows built from it are tens of thousands of objects that
+    live exactly as long as their application and form no cycles. Collections
+    meanwhile would walk them again and again (measured: 40 % of a rebuild's
+    time); paused, and with the batch dropped before collection resumes, the
+    collector never meets them. See reading.collector_paused.
+    """
+    try:
+        while True:
+            with collector_paused():
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                apply(batch)
+                del batch
+    finally:
+        # A failed batch leaves the reader suspended: close its cursor now, inside the
+        # rebuild's transaction, rather than whenever the generator is collected.
+        batches.close()
 
 
 def projection_snapshot(projection: Projection) -> dict[str, list[tuple]]:

@@ -88,3 +88,27 @@ def test_following_leaves_the_garbage_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_rebuild_leaves_the_garbage_collector_on_even_when_a_batch_fails():
+    from eventstore.models import EventStat
+    from eventstore.projections import Projection
+    from eventstore.replay import rebuild_projection
+    from eventstore.statistics import event_statistics
+
+    append_sealed(2)
+    rebuild_projection(event_statistics)
+    assert gc.isenabled()
+
+    def fail(events):
+        raise RuntimeError("a batch handler failed")
+
+    failing = Projection(
+        name="test.failing",
+        handlers={THING_HAPPENED.name: fail},
+        models=[EventStat],  # emptied inside the test's transaction, which is rolled back
+        batch_apply=fail,
+    )
+    with pytest.raises(RuntimeError):
+        rebuild_projection(failing)
+    assert gc.isenabled()
