@@ -51,8 +51,11 @@ def _try_lead() -> bool:
 
 def _checkpoints() -> dict[str, Checkpoint]:
     names = [RELAY_CHECKPOINT] + [relay_partition_checkpoint(p) for p in range(streams.partition_count())]
-    Checkpoint.objects.bulk_create([Checkpoint(name=name) for name in names], ignore_conflicts=True)
-    return {c.name: c for c in Checkpoint.objects.select_for_update().filter(name__in=names)}
+    found = {c.name: c for c in Checkpoint.objects.select_for_update().filter(name__in=names)}
+    if len(found) < len(names):  # the first run (or a new partition count): create, then lock
+        Checkpoint.objects.bulk_create([Checkpoint(name=name) for name in names], ignore_conflicts=True)
+        found = {c.name: c for c in Checkpoint.objects.select_for_update().filter(name__in=names)}
+    return found
 
 
 def ensure_groups(redis, partitions: range | None = None) -> None:
@@ -91,7 +94,8 @@ def relay_batch() -> tuple[int, set[int]]:
             return 0, set()
         checkpoints = _checkpoints()
         redis = get_redis()
-        if not redis.exists(streams.epoch_key()):
+        rewound = not redis.exists(streams.epoch_key())
+        if rewound:
             _rewind_after_flush(checkpoints)
         relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
         rows = _read_envelopes(relay_checkpoint.position, settings.RELAY_BATCH_SIZE)
@@ -125,7 +129,9 @@ def relay_batch() -> tuple[int, set[int]]:
         pipe.publish(streams.live_channel(), orjson.dumps(summaries))
         pipe.execute()
         relay_checkpoint.position = rows[-1][0]
-        for checkpoint in checkpoints.values():
+        # Only what moved (a rewind moved them all): a statement per touched partition.
+        moved = [relay_checkpoint] + [checkpoints[relay_partition_checkpoint(p)] for p in sorted(touched)]
+        for checkpoint in checkpoints.values() if rewound else moved:
             checkpoint.save(update_fields=["position", "updated_at"])
     return len(rows), touched
 

@@ -33,8 +33,10 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from platform_site.redis_connection import get_redis
+
 from . import streams
-from .consumer import LockLost, consume
+from .consumer import HeldConsumer, LockLost
 from .relay import relay_pending, waiting_beyond_horizon
 from .subscribers import registered_subscribers
 
@@ -76,6 +78,10 @@ class StreamRunner:
         self.threads: list[threading.Thread] = []
         self.alive_file = Path(alive_file) if alive_file else None
         self._held_back_for = 0.0
+        subscribers = sorted(registered_subscribers())
+        self._held = {
+            p: [HeldConsumer(name, p, get_redis()) for name in subscribers] for p in self.partitions
+        }
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
         self.redis = redis.Redis.from_url(
@@ -91,7 +97,7 @@ class StreamRunner:
         for partition in self.partitions:
             self._spawn(
                 f"partition-{partition}",
-                lambda p=partition: self._consume_round(p),
+                lambda woken, p=partition: self._consume_round(p, woken),
                 streams.partition_wake_key(partition),
             )
 
@@ -121,25 +127,29 @@ class StreamRunner:
         while not self.stopping.wait(HEARTBEAT_SECONDS):
             self.heartbeat()
 
-    def _spawn(self, name: str, round_: Callable[[], None], wake_key: str) -> None:
+    def _spawn(self, name: str, round_: Callable[[bool], float | None], wake_key: str) -> None:
         thread = threading.Thread(
             target=self._loop, args=(name, round_, wake_key), name=f"streams-{name}", daemon=True
         )
         thread.start()
         self.threads.append(thread)
 
-    def _loop(self, name: str, round_: Callable[[], float | None], wake_key: str) -> None:
+    def _loop(self, name: str, round_: Callable[[bool], float | None], wake_key: str) -> None:
+        """Run rounds: when woken by a push (`woken`), else every poll period, or soon if a round asks."""
         backoff = 0.5
+        woken = False
         try:
             while not self.stopping.is_set():
                 try:
-                    again_in = round_()
+                    again_in = round_(woken)
                     backoff = 0.5
                     if again_in is not None:
                         self.stopping.wait(again_in)
+                        woken = True
                         continue
-                    self._wait_for_wake(wake_key)
+                    woken = self._wait_for_wake(wake_key)
                 except RECOVERABLE as exc:
+                    woken = False
                     logger.error("stream runner %s: %r; trying again in %.1f s", name, exc, backoff)
                     connection.close()  # a broken session must not be reused
                     self.stopping.wait(backoff)
@@ -147,21 +157,25 @@ class StreamRunner:
                 except Exception:
                     # A bug, not an outage: say so loudly, but keep the other loops
                     # and this one going (the events stay in the log and the stream).
+                    woken = False
                     logger.exception("stream runner %s: unexpected error", name)
                     connection.close()
                     self.stopping.wait(MAX_BACKOFF_SECONDS)
         finally:
             connection.close()  # this thread's own Django connection
 
-    def _wait_for_wake(self, wake_key: str) -> None:
-        """Block until woken or the poll period is over, looking at `stopping` every second."""
+    def _wait_for_wake(self, wake_key: str) -> bool:
+        """Block until woken (True) or the poll period is over (False), looking at `stopping` every second."""
         until = time.monotonic() + self.poll_seconds
         while not self.stopping.is_set():
             left = until - time.monotonic()
-            if left <= 0 or self.redis.blpop([wake_key], timeout=min(left, STOP_CHECK_SECONDS)):
-                return
+            if left <= 0:
+                return False
+            if self.redis.blpop([wake_key], timeout=min(left, STOP_CHECK_SECONDS)):
+                return True
+        return False
 
-    def _relay_round(self) -> float | None:
+    def _relay_round(self, _woken: bool) -> float | None:
         """Relay what there is; return how soon to look again if events wait on the horizon."""
         _sent, partitions = relay_pending()
         if partitions:
@@ -177,9 +191,16 @@ class StreamRunner:
         self._held_back_for = 0.0
         return None
 
-    def _consume_round(self, partition: int) -> None:
-        for name in sorted(registered_subscribers()):
+    def _consume_round(self, partition: int, woken: bool) -> float | None:
+        """Run every subscriber once over the partition; again at once if any has more waiting.
+
+        Woken by the relay, only new entries are read; on a poll (and after an
+        error) each subscriber also looks for pending entries and lost ones.
+        """
+        more = False
+        for held in self._held[partition]:
             if self.stopping.is_set():
                 return None
-            consume(name, partition)
-        return None
+            held.run(thorough=not woken)
+            more = more or held.more
+        return 0.0 if more else None

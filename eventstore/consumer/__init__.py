@@ -25,7 +25,7 @@ from .. import streams
 from ..subscribers import get_subscriber
 from .partition import AlreadyProcessed, LockLost, _PartitionConsumer
 
-__all__ = ["AlreadyProcessed", "LockLost", "_PartitionConsumer", "consume"]
+__all__ = ["AlreadyProcessed", "HeldConsumer", "LockLost", "_PartitionConsumer", "consume"]
 
 
 def _lock_key(subscriber: str, partition: int) -> int:
@@ -70,3 +70,48 @@ def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_
         if not redis.exists(streams.dirty_key(subscriber_name, partition)):
             break
     return handled
+
+
+class HeldConsumer:
+    """One subscriber on one partition for a long-running loop: the lock stays taken between runs.
+
+    consume() takes and drops the lock and reads its checkpoint on every call,
+    eight round trips before any work; a loop woken for every commit (the
+    stream runner) keeps both instead, and an idle run is one read of Redis.
+    If another process holds the lock, runs do nothing until it is free. The
+    lock belongs to this thread's database session: when the session is
+    closed (after an error), the lock is gone with it and is taken again.
+    """
+
+    def __init__(self, subscriber_name: str, partition: int, redis) -> None:
+        self.subscriber_name = subscriber_name
+        self.partition = partition
+        self.redis = redis
+        self.consumer: _PartitionConsumer | None = None
+
+    @property
+    def more(self) -> bool:
+        return self.consumer is not None and self.consumer.more
+
+    def run(self, *, thorough: bool, max_reads: int = 3) -> int:
+        """Handle what waits; `thorough` also looks for pending and lost entries (do it now and then)."""
+        if self.consumer is None or not self.consumer.holds_lock():
+            if not self._take_lock():
+                return 0
+            thorough = True
+        elif thorough:
+            self.consumer.reload_checkpoint()
+        before = self.consumer.handled
+        self.consumer.drain(max_reads, thorough=thorough)
+        return self.consumer.handled - before
+
+    def _take_lock(self) -> bool:
+        self.consumer = None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_try_advisory_lock(%s)", [_lock_key(self.subscriber_name, self.partition)]
+            )
+            if not cursor.fetchone()[0]:
+                return False
+        self.consumer = _PartitionConsumer(get_subscriber(self.subscriber_name), self.partition, self.redis)
+        return True

@@ -47,20 +47,31 @@ class _PartitionConsumer:
         # The session-level lock belongs to this backend; see _ensure_lock_held.
         self.backend_pid = connection.connection.info.backend_pid
 
-    def _ensure_lock_held(self) -> None:
+    def reload_checkpoint(self) -> None:
+        """Read the checkpoint again: a rebuild may have moved it while this consumer waited."""
+        self.checkpoint = Checkpoint.objects.get(name=self.checkpoint_name).position
+
+    def holds_lock(self) -> bool:
         raw = connection.connection
-        if raw is None or raw.closed or raw.info.backend_pid != self.backend_pid:
+        return raw is not None and not raw.closed and raw.info.backend_pid == self.backend_pid
+
+    def _ensure_lock_held(self) -> None:
+        if not self.holds_lock():
             raise LockLost(f"{self.subscriber.name} p{self.partition}: database session changed")
 
-    def drain(self, max_reads: int = 3) -> int:
+    def drain(self, max_reads: int = 3, *, thorough: bool = True) -> int:
         """Handle what waits, at most `max_reads` reads of entries; then `self.more` says if any are left.
 
         A bounded run keeps one task short: a warm shutdown finishes it soon, and
-        other subscribers and partitions get their turn.
+        other subscribers and partitions get their turn. `thorough=False` (a
+        consumer that holds its lock between runs, woken by a new entry) reads
+        only new entries: nothing of its own is left pending, and entries Redis
+        lost are found by the next entry's `prev`, or by its next thorough run.
         """
         self.more = False
         reads = 0
-        for start in ("0", ">"):  # first what a killed consumer left unacknowledged, then new
+        # First what a killed consumer left unacknowledged, then new entries.
+        for start in ("0", ">") if thorough else (">",):
             while entries := self._read(start):
                 self._handle_entries([fields for _, fields in entries])
                 self.redis.xack(self.stream_key, self.group, *[entry_id for entry_id, _ in entries])
@@ -69,6 +80,8 @@ class _PartitionConsumer:
                 if reads >= max_reads:
                     self.more = True
                     return self.handled
+        if not thorough:
+            return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
         # that no later entry's `prev` points past: read them from Postgres.
         relayed = (
