@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.dispatch import Signal, receiver
 
 from . import privacy, store
@@ -47,7 +48,8 @@ def publish(
     `data` does not fit the type's schema and ConcurrencyConflict when the
     stream is not at `expected_version`.
     """
-    new_event = _new_event(event_type, data, event_id=event_id, metadata=metadata)
+    _require_transaction()
+    new_event = _new_event(event_type, data, event_id=event_id, metadata=_metadata(metadata))
     with about_event(new_event.id):  # log lines of the append and inline projections name it
         return _send(stream_id, [new_event], expected_version)[0]
 
@@ -64,13 +66,24 @@ def publish_many(
     The events get consecutive versions; `expected_version` applies to the
     first. One round trip instead of one per event, for imports and batches.
     """
-    new_events = [_new_event(event_type, data, metadata=metadata) for event_type, data in events]
+    _require_transaction()
+    merged = _metadata(metadata)
+    # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
+    new_events = [_new_event(event_type, data, metadata=dict(merged)) for event_type, data in events]
     return _send(stream_id, new_events, expected_version) if new_events else []
 
 
-def _new_event(event_type, data, *, event_id=None, metadata=None) -> NewEvent:
+def _require_transaction() -> None:
     if not connection.in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
+
+
+def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
+    """The context's metadata with `given` merged over it (a new dict)."""
+    return {**current_metadata(), **given} if given else current_metadata()
+
+
+def _new_event(event_type, data, *, metadata: dict[str, Any], event_id=None) -> NewEvent:
     if isinstance(event_type, str):
         event_type = get_event_type(event_type)
     correlation_id = current_correlation_id() or uuid.uuid4()
@@ -83,7 +96,7 @@ def _new_event(event_type, data, *, event_id=None, metadata=None) -> NewEvent:
         correlation_id=correlation_id,
         # The first event of a request is caused by the request itself.
         causation_id=current_causation_id() or correlation_id,
-        metadata={**current_metadata(), **(metadata or {})},
+        metadata=metadata,
     )
 
 
@@ -104,24 +117,25 @@ def append_published_events(sender, *, stream_id, events, expected_version, **_k
     recorded = [privacy.open_event(e, keyring) for e in store.append(stream_id, sealed, expected_version)]
     for event in recorded:
         event_recorded.send(sender=event.source, event=event)
-    _announce_after_commit(recorded)
+    _announce_after_commit(connections[DEFAULT_DB_ALIAS], recorded)
     return recorded
 
 
-def _announce_after_commit(recorded: list[RecordedEvent]) -> None:
+def _announce_after_commit(db: BaseDatabaseWrapper, recorded: list[RecordedEvent]) -> None:
     """Send `events_committed` once this transaction commits (one signal per transaction).
 
     The announcement is a wake-up call for the relay, not a source of truth:
-    followers always read the log itself.
+    followers always read the log itself. `db` is the wrapper itself, not the
+    `connection` proxy, whose every attribute access looks the wrapper up again.
     """
-    pending = getattr(connection, "_eventstore_pending", None)
+    pending = getattr(db, "_eventstore_pending", None)
     # A rollback discards on_commit callbacks without telling us, so the
     # batch is reused only while its callback is still queued. (`==`, not `is`:
     # each access to a bound method makes a new object.)
-    if pending is None or not any(func == pending.announce for _, func, _ in connection.run_on_commit):
+    if pending is None or not any(func == pending.announce for _, func, _ in db.run_on_commit):
         pending = _PendingAnnouncement()
-        connection._eventstore_pending = pending
-        transaction.on_commit(pending.announce)
+        db._eventstore_pending = pending
+        db.on_commit(pending.announce)
     pending.events.extend(recorded)
 
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import orjson
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import ConcurrencyConflict, StreamOrderConflict
@@ -23,7 +24,10 @@ from .exceptions import ConcurrencyConflict, StreamOrderConflict
 POSITION_SHIFT = 20
 MAX_EVENTS_PER_TRANSACTION = (1 << POSITION_SHIFT) - 1
 
-_APPEND_SQL = f"""
+
+def _append_sql(new_rows: str) -> str:
+    """The append statement; `new_rows` yields the new events as v(..., ord), ord counting from 1."""
+    return f"""
 WITH head AS (
     SELECT coalesce(last.stream_version, 0) AS version, coalesce(last.position, 0) AS position
     FROM (SELECT 1) AS one LEFT JOIN LATERAL (
@@ -45,19 +49,33 @@ INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, sch
                               data, metadata, source, correlation_id, causation_id)
 SELECT tx.base + used.n + v.ord, v.id, %(stream_id)s, head.version + v.ord, v.type,
        v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
-FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(schema_versions)s::smallint[],
-            %(datas)s::jsonb[], %(metadatas)s::jsonb[], %(sources)s::text[],
-            %(correlation_ids)s::uuid[], %(causation_ids)s::uuid[])
-     WITH ORDINALITY AS v(id, type, schema_version, data, metadata, source,
-                          correlation_id, causation_id, ord),
+FROM {new_rows},
      head, tx, used
 WHERE (%(expected)s::int < 0 OR head.version = %(expected)s::int)
   -- stream order = position order: the stream's head must not come from a later transaction
   AND head.position < tx.base + {1 << POSITION_SHIFT}
 ORDER BY v.ord
 ON CONFLICT DO NOTHING
-RETURNING position, id, stream_version, recorded_at
+RETURNING position, stream_version, recorded_at
 """
+
+
+_COLUMNS = "id, type, schema_version, data, metadata, source, correlation_id, causation_id, ord"
+# A batch travels as one array per column, in binary (`%b`): as text, every quote
+# of every JSON document would be escaped on the client and parsed back on the server.
+_APPEND_SQL = _append_sql(
+    f"""unnest(%(ids)b::uuid[], %(types)b::text[], %(schema_versions)b::smallint[],
+            %(datas)b::text[]::jsonb[], %(metadatas)b::text[]::jsonb[], %(sources)b::text[],
+            %(correlation_ids)b::uuid[], %(causation_ids)b::uuid[])
+     WITH ORDINALITY AS v({_COLUMNS})"""
+)
+# One event (what a command usually appends) travels as plain values: dumping eight
+# one-element arrays costs the client more than the rest of the statement.
+_APPEND_ONE_SQL = _append_sql(
+    f"""(VALUES (%(id)s::uuid, %(type)s::text, %(schema_version)s::smallint, %(data)s::jsonb,
+             %(metadata)s::jsonb, %(source)s::text, %(correlation_id)s::uuid,
+             %(causation_id)s::uuid, 1::bigint)) AS v({_COLUMNS})"""
+)
 
 _ANY_VERSION_ATTEMPTS = 5
 _STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM eventstore_event WHERE stream_id = %s"
@@ -85,32 +103,52 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
         return []
     if len(events) > MAX_EVENTS_PER_TRANSACTION:
         raise ValueError(f"at most {MAX_EVENTS_PER_TRANSACTION} events per transaction")
-    params = {
-        "stream_id": stream_id,
-        "expected": expected_version,
-        "ids": [e.id for e in events],
-        "types": [e.type for e in events],
-        "schema_versions": [e.schema_version for e in events],
-        "datas": [orjson.dumps(e.data).decode() for e in events],
-        "metadatas": [orjson.dumps(e.metadata).decode() for e in events],
-        "sources": [e.source for e in events],
-        "correlation_ids": [e.correlation_id for e in events],
-        "causation_ids": [e.causation_id for e in events],
-    }
+    sql, params = _statement(stream_id, events, expected_version)
     for _attempt in range(_ANY_VERSION_ATTEMPTS):
-        rows = _execute_prepared(_APPEND_SQL, params)
+        rows = _execute_prepared(sql, params)
         if rows or expected_version != ExpectedVersion.ANY:
             break
         # ANY lost a race for the next version to a concurrent writer; under READ
         # COMMITTED the next statement sees the winner, so trying again is safe.
     if len(rows) == len(events):
-        by_id = {row[1]: row for row in rows}
-        return [_recorded(stream_id, event, by_id[event.id]) for event in events]
+        # Every event was inserted. Positions grow with the order of `events`
+        # (base + n + ordinality), so sorted rows pair with them one to one.
+        rows.sort()
+        return [_recorded(stream_id, event, row) for event, row in zip(events, rows, strict=True)]
     if rows:
         # Part of a batch landed and part clashed: only possible when some ids of
         # the batch were stored before. The transaction must not keep half of it.
         raise ConcurrencyConflict(stream_id, expected_version)
     return _already_stored_or_conflict(stream_id, events, expected_version)
+
+
+def _statement(stream_id: str, events: Sequence[NewEvent], expected_version: int) -> tuple[str, dict]:
+    if len(events) == 1:
+        (e,) = events
+        return _APPEND_ONE_SQL, {
+            "stream_id": stream_id,
+            "expected": expected_version,
+            "id": _uuid(e.id),
+            "type": e.type,
+            "schema_version": e.schema_version,
+            "data": orjson.dumps(e.data).decode(),
+            "metadata": orjson.dumps(e.metadata).decode(),
+            "source": e.source,
+            "correlation_id": _uuid(e.correlation_id),
+            "causation_id": _uuid(e.causation_id),
+        }
+    return _APPEND_SQL, {
+        "stream_id": stream_id,
+        "expected": expected_version,
+        "ids": [_uuid(e.id) for e in events],
+        "types": [e.type for e in events],
+        "schema_versions": [e.schema_version for e in events],
+        "datas": [orjson.dumps(e.data).decode() for e in events],
+        "metadatas": [orjson.dumps(e.metadata).decode() for e in events],
+        "sources": [e.source for e in events],
+        "correlation_ids": [_uuid(e.correlation_id) for e in events],
+        "causation_ids": [_uuid(e.causation_id) for e in events],
+    }
 
 
 def _execute_prepared(sql: str, params: dict) -> list[tuple]:
@@ -121,10 +159,24 @@ def _execute_prepared(sql: str, params: dict) -> list[tuple]:
     append; a server-side-binding cursor lets Postgres plan it once per
     connection. That is about a third of an append's cost (docs/benchmarks.md).
     """
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall()
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper once: each `connection.x` looks it up again
+    db.ensure_connection()
+    cursor = _cursor(db)
+    cursor.execute(sql, params, prepare=True)
+    return cursor.fetchall()
+
+
+def _cursor(db: BaseDatabaseWrapper) -> psycopg.Cursor:
+    """One psycopg cursor per database connection, kept for its appends.
+
+    A cursor caches how it dumps each parameter type; a fresh one per append
+    would work that out again every time. A reconnect makes a new cursor.
+    """
+    cursor = getattr(db, "_eventstore_append_cursor", None)
+    if cursor is None or cursor.connection is not db.connection or cursor.closed:
+        cursor = psycopg.Cursor(db.connection)
+        db._eventstore_append_cursor = cursor
+    return cursor
 
 
 def _already_stored_or_conflict(
@@ -144,9 +196,9 @@ def _already_stored_or_conflict(
 
 
 def _recorded(stream_id: str, event: NewEvent, row: tuple) -> RecordedEvent:
-    position, event_id, stream_version, recorded_at = row
+    position, stream_version, recorded_at = row
     return RecordedEvent(
-        id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id)),
+        id=_uuid(event.id),
         position=position,
         stream_id=stream_id,
         stream_version=stream_version,
@@ -159,6 +211,11 @@ def _recorded(stream_id: str, event: NewEvent, row: tuple) -> RecordedEvent:
         causation_id=event.causation_id,
         recorded_at=recorded_at,
     )
+
+
+def _uuid(value: uuid.UUID | str | None) -> uuid.UUID | None:
+    # Binary arrays carry one element type: ids given as text become UUIDs first.
+    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def stream_version(stream_id: str) -> int:

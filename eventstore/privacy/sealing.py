@@ -64,6 +64,8 @@ def seal_event(stream_id: str, event: NewEvent, keyring: KeyRing) -> NewEvent:
         event_type: EventType | None = get_event_type(event.type)
     except UnknownEventType:
         event_type = None
+    if not (event_type and event_type.personal_fields) and not _has_personal_metadata(event.metadata):
+        return event  # most events: nothing personal, so no subject to work out
     subject = data_subject(event_type, stream_id, event.data, event.metadata)
     data = event.data
     for path in event_type.personal_fields if event_type else ():
@@ -75,6 +77,15 @@ def seal_event(stream_id: str, event: NewEvent, keyring: KeyRing) -> NewEvent:
     if data is event.data and metadata is event.metadata:
         return event
     return dataclasses.replace(event, data=data, metadata=metadata)
+
+
+def _has_personal_metadata(metadata: dict) -> bool:
+    # The values _seal_at would seal: anything but missing, None and "".
+    for name in METADATA_PERSONAL_FIELDS:
+        value = metadata.get(name)
+        if value is not None and value != "":
+            return True
+    return False
 
 
 def _seal_at(obj: dict, path: list[str], subject: str, keyring: KeyRing) -> dict:
@@ -143,11 +154,25 @@ def open_found(places: list[tuple[Any, Any]], keyring: KeyRing) -> None:
         container[key] = crypto.open_with(cipher, sealed) if cipher is not None else ERASED
 
 
+def holds_sealed(value: Any) -> bool:
+    """True when `value` has a sealed value anywhere inside (a cheap test before opening)."""
+    if isinstance(value, dict):
+        if crypto.is_sealed(value):
+            return True
+        values = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return False
+    # No call per scalar: event data is mostly a flat object of scalars.
+    return any(holds_sealed(item) for item in values if isinstance(item, dict | list))
+
+
 def open_event(event: RecordedEvent, keyring: KeyRing | None = None) -> RecordedEvent:
     """`event` as a reader sees it now (data not upcast: see eventstore.reading.reveal)."""
-    subjects = [*sealed_subjects(event.data), *sealed_subjects(event.metadata)]
-    if not subjects:
+    if not (holds_sealed(event.data) or holds_sealed(event.metadata)):
         return event
+    subjects = [*sealed_subjects(event.data), *sealed_subjects(event.metadata)]
     keyring = keyring or KeyRing()
     keyring.load(subjects)
     return dataclasses.replace(

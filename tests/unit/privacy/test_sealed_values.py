@@ -30,3 +30,14 @@ def test_post_created_v1_becomes_v2():
     v1 = {"post_id": "p", "title": "t", "body": "b", "author_id": 1, "author_username": "a", "urls": []}
     v2 = post_created_v1_to_v2(v1)
     assert v2 == {**{k: v for k, v in v1.items() if k != "body"}, "body_text": "b", "body_format": "plain"}
+
+
+def test_holds_sealed_finds_a_sealed_value_at_any_depth():
+    from eventstore.privacy.sealing import holds_sealed
+
+    sealed = crypto.seal_value("user-1", crypto.new_data_key(), "secret")
+    assert not holds_sealed({"a": 1, "b": ["x", {"c": None}], "d": {"$pii": 1}})  # not the sealed shape
+    assert holds_sealed(sealed)
+    assert holds_sealed({"a": 1, "b": ["x", {"c": [sealed]}]})
+    assert holds_sealed([{"deep": {"er": sealed}}])
+    assert not holds_sealed("text") and not holds_sealed([])
