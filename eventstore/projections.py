@@ -132,6 +132,7 @@ def register_projection(projection: Projection) -> Projection:
     if existing is not None and existing is not projection:
         raise ValueError(f"projection {projection.name!r} is registered twice")
     _projections[projection.name] = projection
+    _inline_by_type.clear()
     if projection.mode == ASYNC:
         register_subscriber(
             Subscriber(name=projection.name, handlers=projection.handlers, description=projection.description)
@@ -147,8 +148,25 @@ def registered_projections() -> dict[str, Projection]:
     return dict(_projections)
 
 
+# Event type -> the inline projections with a handler for it, in registration order.
+# Most types written per request have none or one; working that out once per type
+# keeps the writer's per-event cost from growing with the number of projections.
+_inline_by_type: dict[str, tuple[Projection, ...]] = {}
+
+
+def _inline_projections_for(event_type: str) -> tuple[Projection, ...]:
+    found = _inline_by_type.get(event_type)
+    if found is None:
+        found = tuple(
+            p
+            for p in _projections.values()
+            if p.mode == INLINE and (event_type in p.handlers or ALL_TYPES in p.handlers)
+        )
+        _inline_by_type[event_type] = found
+    return found
+
+
 @receiver(event_recorded, dispatch_uid="eventstore.apply_inline_projections")
 def apply_inline_projections(sender, *, event: RecordedEvent, **_kwargs) -> None:
-    for projection in _projections.values():
-        if projection.mode == INLINE:
-            projection.apply(event)
+    for projection in _inline_projections_for(event.type):
+        projection.apply(event)
