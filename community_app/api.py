@@ -55,7 +55,8 @@ class PostListApi(CommunityApi):
         given = PostCreateInput(data=request.data)
         given.is_valid(raise_exception=True)
         post = services.post_create(author=request.user, **given.validated_data)
-        return Response(PostOutput(selectors.post_get(post_id=post.id)).data, status=status.HTTP_201_CREATED)
+        # The service read the new row back already (same transaction): only its links are missing.
+        return Response(PostOutput(selectors.with_links([post])[0]).data, status=status.HTTP_201_CREATED)
 
 
 class PostDetailApi(CommunityApi):

@@ -112,8 +112,7 @@ class _PostsBatch:
             scores, comments = [self.deltas[i][0] for i in ids], [self.deltas[i][1] for i in ids]
             execute_with_arrays(_ADD_TO_COUNTERS_SQL, [ids, scores, comments])
         if self.created:
-            ids = list(self.created)
-            PostLink.objects.filter(post_id__in=ids).delete()
+            # New posts have no links yet (a duplicate post id fails on the insert below).
             insert_rows(Post, _POST_COLUMNS, [row[:-1] for row in self.created.values()])
             links = [(i, url, rank) for i, row in self.created.items() for rank, url in enumerate(row[-1])]
             insert_rows(PostLink, ("post_id", "normalized_url", "rank"), links)

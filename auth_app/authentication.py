@@ -1,0 +1,35 @@
+"""API token authentication: knox's, without its sweep of the user's other tokens on every request.
+
+knox deletes a user's expired tokens while it authenticates each request:
+one query over all of that user's tokens, every time, growing with each
+sign-in. The profile of `POST /api/posts/` showed it as the largest single
+cost of authentication (docs/benchmarks.md, figure 6). Our tokens do not
+expire (`REST_KNOX["TOKEN_TTL"]` is None), so the sweep never finds anything;
+should a TTL be set, the token in hand is still checked and refused once it
+has expired, exactly as knox does, and expired tokens of other sessions are
+refused when they are used.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from knox.signals import token_expired
+
+
+class TokenAuthentication(KnoxTokenAuthentication):
+    def _cleanup_token(self, auth_token) -> bool:
+        """True (and the token deleted) when the presented token has expired; nothing else is read."""
+        if auth_token.expiry is None or auth_token.expiry >= timezone.now():
+            return False
+        username = auth_token.user.get_username()
+        auth_token.delete()
+        token_expired.send(sender=self.__class__, username=username, source="auth_token")
+        return True
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The OpenAPI schema describes it as knox's token scheme (registered on import)."""
+
+    target_class = "auth_app.authentication.TokenAuthentication"
