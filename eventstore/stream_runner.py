@@ -13,9 +13,10 @@ work in threads that block on Redis instead:
 Nothing about the guarantees changes: it is the same relay (its advisory lock
 and checkpoint) and the same consumer (a lock and a checkpoint per subscriber
 and partition) as the Celery tasks, so runners and workers may run together
-and take over from one another. While a runner is alive its key in Redis says
-so (renewed every second, it expires 3 s after the runner stops), and commits
-wake the runner instead of queueing tasks. When no runner is alive, commits
+and take over from one another. While a runner is alive its keys in Redis say
+so (one for the relay, one per partition it consumes; renewed every second,
+they expire 3 s after the runner stops), and commits wake the runner instead
+of queueing tasks, partition by partition. When no runner is alive, commits
 and beat's sweep fall back to Celery tasks: slower, but nothing waits forever.
 Each loop also wakes by itself every `poll_seconds`, so a lost wake-up costs
 at most that long.
@@ -52,8 +53,9 @@ HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an op
 RECOVERABLE = (DatabaseError, redis.RedisError, LockLost)
 
 
-def runner_alive(client: redis.Redis) -> bool:
-    return bool(client.exists(streams.runner_key()))
+def runner_alive(client: redis.Redis, partition: int | None = None) -> bool:
+    """Is a runner relaying (or, given a partition, consuming that partition)?"""
+    return bool(client.exists(streams.runner_key(partition)))
 
 
 def push_wake(pipe, key: str) -> None:
@@ -107,7 +109,7 @@ class StreamRunner:
         for thread in self.threads:
             thread.join(timeout)
         try:
-            self.redis.delete(streams.runner_key())
+            self.redis.delete(*self._keys())
         except redis.RedisError as exc:
             logger.warning("stream runner: could not clear its key (%r); it expires by itself", exc)
         self.redis.close()
@@ -116,11 +118,17 @@ class StreamRunner:
         if self.alive_file is not None:
             self.alive_file.touch()
         try:
-            self.redis.set(streams.runner_key(), 1, ex=ALIVE_SECONDS)
+            pipe = self.redis.pipeline(transaction=False)
+            for key in self._keys():
+                pipe.set(key, 1, ex=ALIVE_SECONDS)
+            pipe.execute()
         except redis.RedisError as exc:
             # Commits then wake Celery instead (or nothing, with Redis down): the
             # loops go on polling, and nothing committed is lost.
             logger.error("stream runner: Redis unreachable for the heartbeat (%r)", exc)
+
+    def _keys(self) -> list[str]:
+        return [streams.runner_key()] + [streams.runner_key(p) for p in self.partitions]
 
     def run_until_stopped(self) -> None:
         """The caller's thread renews the heartbeat until `stopping` is set."""

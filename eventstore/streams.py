@@ -50,9 +50,14 @@ def dirty_key(subscriber: str, partition: int) -> str:
     return f"{_prefix()}dirty:{subscriber}:{partition}"
 
 
-def runner_key() -> str:
-    """Present while a stream runner is alive (it renews the key every second)."""
-    return f"{_prefix()}runner:alive"
+def runner_key(partition: int | None = None) -> str:
+    """Present while a stream runner is alive (it renews the key every second).
+
+    Every runner relays; the key of a partition says that some runner consumes it.
+    """
+    if partition is None:
+        return f"{_prefix()}runner:alive"
+    return f"{_prefix()}runner:alive:{partition}"
 
 
 def relay_wake_key() -> str:

@@ -68,7 +68,7 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
     While a stream runner is alive, its partition loop is woken instead.
     """
     redis = get_redis()
-    if runner_alive(redis):
+    if runner_alive(redis, partition):
         pipe = redis.pipeline(transaction=False)
         push_wake(pipe, streams.partition_wake_key(partition))
         pipe.execute()

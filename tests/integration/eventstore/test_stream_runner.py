@@ -101,3 +101,19 @@ def test_the_command_refuses_bad_arguments_before_starting(arguments, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("run_event_streams", *arguments)
     assert not runner_alive(get_redis())
+
+
+def test_partitions_no_runner_consumes_are_still_handed_to_celery():
+    from eventstore.tasks import kick_consumers
+
+    runner = StreamRunner(partitions=[0], poll_seconds=60)
+    runner.start()
+    try:
+        redis = get_redis()
+        assert runner_alive(redis) and runner_alive(redis, 0) and not runner_alive(redis, 1)
+        kick_consumers(0, force=True)
+        assert redis.llen(CELERY_QUEUE) == 0, "partition 0 is the runner's: it is woken instead"
+        kick_consumers(1, force=True)
+        assert redis.llen(CELERY_QUEUE) == 1, "partition 1 has no runner: a worker's task is queued"
+    finally:
+        runner.stop()
