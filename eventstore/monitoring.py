@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from django.db import connection
 
+from platform_site.redis_connection import get_redis
+
+from . import streams
 from .models import Checkpoint
 from .reading import horizon
+
+logger = logging.getLogger(__name__)
 
 RELAY_CHECKPOINT = "relay"
 
@@ -33,3 +41,15 @@ def relay_lag() -> int:
     """Events committed but not yet relayed to Redis."""
     checkpoint = Checkpoint.objects.filter(name=RELAY_CHECKPOINT).values_list("position", flat=True).first()
     return events_behind(checkpoint or 0)
+
+
+def runner_partitions() -> list[int] | None:
+    """The partitions a live stream runner consumes ([] when none runs); None when Redis is down."""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for partition in range(streams.partition_count()):
+            pipe.exists(streams.runner_key(partition))
+        return [p for p, alive in enumerate(pipe.execute()) if alive]
+    except redis.RedisError as exc:
+        logger.warning("cannot tell whether a stream runner is alive: %r", exc)
+        return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from eventstore.monitoring import head_position, relay_lag
+from eventstore.monitoring import head_position, relay_lag, runner_partitions
 from eventstore.selectors import subscriber_status
 
 from .selectors import events_by_type_total, scans_by_verdict
@@ -32,6 +32,13 @@ class PlatformCollector:
         yield GaugeMetricFamily(
             "platform_relay_lag_events", "Events committed, not yet relayed.", relay_lag()
         )
+        consumed = runner_partitions()
+        if consumed is not None:  # Redis down: /health says so; the other figures still come
+            yield GaugeMetricFamily(
+                "platform_stream_runner_partitions",
+                "Partitions a live stream runner consumes (the rest go to Celery workers).",
+                len(consumed),
+            )
         lag = GaugeMetricFamily(
             "platform_subscriber_lag_events",
             "Events after a subscriber's lowest checkpoint.",

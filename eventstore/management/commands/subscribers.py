@@ -2,6 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
+from eventstore import streams
+from eventstore.monitoring import runner_partitions
 from eventstore.selectors import subscriber_status
 
 
@@ -13,3 +15,12 @@ class Command(BaseCommand):
         self.stdout.write(f"{'subscriber':32} {'checkpoint':>18} {'lag':>8} {'parked':>7}")
         for row in rows:
             self.stdout.write(f"{row['name']:32} {row['checkpoint']:>18} {row['lag']:>8} {row['parked']:>7}")
+        consumed = runner_partitions()
+        if consumed is None:
+            self.stdout.write("stream runner: unknown (Redis unreachable)")
+        elif consumed:
+            self.stdout.write(f"stream runner: alive, consuming partitions {consumed}")
+        else:
+            self.stdout.write(
+                f"stream runner: none alive; Celery workers deliver all {streams.partition_count()} partitions"
+            )

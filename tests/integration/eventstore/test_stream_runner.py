@@ -117,3 +117,32 @@ def test_partitions_no_runner_consumes_are_still_handed_to_celery():
         assert redis.llen(CELERY_QUEUE) == 1, "partition 1 has no runner: a worker's task is queued"
     finally:
         runner.stop()
+
+
+def test_the_subscribers_command_and_metrics_say_which_partitions_a_runner_consumes(client, make_user):
+    import io
+
+    from django.core.management import call_command
+
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+
+    def runner_line() -> str:
+        out = io.StringIO()
+        call_command("subscribers", stdout=out)
+        return next(line for line in out.getvalue().splitlines() if line.startswith("stream runner"))
+
+    def metric() -> str:
+        body = client.get("/metrics").content.decode()
+        return next(
+            line for line in body.splitlines() if line.startswith("platform_stream_runner_partitions")
+        )
+
+    assert "none alive" in runner_line()
+    assert metric().split()[-1] == "0.0"
+    runner = StreamRunner(partitions=[1, 3], poll_seconds=60)
+    runner.start()
+    try:
+        assert runner_line() == "stream runner: alive, consuming partitions [1, 3]"
+        assert metric().split()[-1] == "2.0"
+    finally:
+        runner.stop()
