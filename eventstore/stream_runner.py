@@ -151,11 +151,12 @@ class StreamRunner:
                 try:
                     again_in = round_(woken)
                     backoff = 0.5
-                    if again_in is not None:
-                        self.stopping.wait(again_in)
+                    if again_in is None:  # caught up: sleep until woken, or poll
+                        woken = self._wait_for_wake(wake_key, self.poll_seconds)
+                    else:  # asked to look again soon (a commit may still wake it sooner)
+                        if again_in > 0:
+                            self._wait_for_wake(wake_key, again_in)
                         woken = True
-                        continue
-                    woken = self._wait_for_wake(wake_key)
                 except RECOVERABLE as exc:
                     woken = False
                     logger.error("stream runner %s: %r; trying again in %.1f s", name, exc, backoff)
@@ -172,9 +173,9 @@ class StreamRunner:
         finally:
             connection.close()  # this thread's own Django connection
 
-    def _wait_for_wake(self, wake_key: str) -> bool:
-        """Block until woken (True) or the poll period is over (False), looking at `stopping` every second."""
-        until = time.monotonic() + self.poll_seconds
+    def _wait_for_wake(self, wake_key: str, seconds: float) -> bool:
+        """Block until woken (True) or `seconds` are over (False), looking at `stopping` every second."""
+        until = time.monotonic() + seconds
         while not self.stopping.is_set():
             left = until - time.monotonic()
             if left <= 0:
@@ -185,7 +186,7 @@ class StreamRunner:
 
     def _relay_round(self, _woken: bool) -> float | None:
         """Relay what there is; return how soon to look again if events wait on the horizon."""
-        _sent, partitions = relay_pending()
+        sent, partitions = relay_pending()
         if partitions:
             pipe = self.redis.pipeline(transaction=False)
             for partition in sorted(partitions):
@@ -193,8 +194,15 @@ class StreamRunner:
             pipe.execute()
         if waiting_beyond_horizon():
             # Committed, but an older transaction is still open: it usually ends
-            # within milliseconds. Back off towards the poll period for long ones.
-            self._held_back_for = min(self.poll_seconds, max(HORIZON_RETRY_SECONDS, self._held_back_for * 2))
+            # within milliseconds. While rounds make progress, look again soon;
+            # back off towards the poll period only for one that stays open.
+            # (A commit still wakes the relay at once while it waits.)
+            if sent:
+                self._held_back_for = HORIZON_RETRY_SECONDS
+            else:
+                self._held_back_for = min(
+                    self.poll_seconds, max(HORIZON_RETRY_SECONDS, self._held_back_for * 2)
+                )
             return self._held_back_for
         self._held_back_for = 0.0
         return None
