@@ -66,6 +66,8 @@ def publish_many(
     The events get consecutive versions; `expected_version` applies to the
     first. One round trip instead of one per event, for imports and batches.
     """
+    if not events:
+        return []
     _require_transaction()
     merged = _metadata(metadata)
     # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
