@@ -299,7 +299,7 @@ def follow(
         where.append("type = ANY(%s)")
         params.append(list(types))
     # Binary rows decode faster (timestamps, uuids); the JSON comes as text for orjson.
-    payload = "data::text, metadata::text" if with_data else "'{}', '{}'"
+    payload = "data::text, metadata::text" if with_data else "NULL, NULL"
     columns = _COLUMNS.replace("data, metadata", payload)
     with transaction.atomic(), connection.connection.cursor(name="eventstore_follow", binary=True) as cursor:
         cursor.itersize = batch_size
@@ -312,9 +312,12 @@ def follow(
         unwrapped: dict[tuple[str, bytes], bytes] = {}
         while True:
             with collector_paused():
-                batch = _to_recorded_batch(
-                    cursor.fetchmany(batch_size), reveal=with_data, unwrapped=unwrapped
-                )
+                rows = cursor.fetchmany(batch_size)
+                if with_data:
+                    batch = _to_recorded_batch(rows, unwrapped=unwrapped)
+                else:  # nothing was read to decode: each event gets its own empty dicts
+                    batch = [RecordedEvent(*row[:6], {}, {}, *row[8:]) for row in rows]
+                del rows  # the rows are garbage now, before the collector resumes
             if not batch:
                 return
             yield batch

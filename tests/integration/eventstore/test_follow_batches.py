@@ -112,3 +112,23 @@ def test_a_rebuild_leaves_the_garbage_collector_on_even_when_a_batch_fails():
     with pytest.raises(RuntimeError):
         rebuild_projection(failing)
     assert gc.isenabled()
+
+
+def test_envelopes_only_carry_the_envelope_and_their_own_empty_payloads():
+    stream_id, _actor, stored = append_sealed(2)
+    events = [
+        e
+        for batch in follow(
+            after=stored[0].position - 1,
+            types=[THING_HAPPENED.name],
+            below_horizon=False,
+            with_data=False,
+        )
+        for e in batch
+        if e.stream_id == stream_id
+    ]
+    assert [(e.id, e.position, e.type, e.recorded_at) for e in events] == [
+        (s.id, s.position, s.type, s.recorded_at) for s in stored
+    ]
+    assert all(e.data == {} and e.metadata == {} for e in events)
+    assert events[0].data is not events[1].data  # no dict shared between events
