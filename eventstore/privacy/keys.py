@@ -5,6 +5,9 @@ lives for one read (one query, one batch of a follower, one append), loads
 every subject that batch needs in one query and forgets the keys afterwards.
 So once a forget has committed, no later read in any process can decrypt the
 subject's values; the cost is one indexed query per batch that holds sealed values.
+A follower keeps the keys it unwrapped until it stops (`KeyRing(unwrapped=...)`),
+only to skip unwrapping them again: the wrapped keys are still read for every
+batch, and a forgotten subject has none.
 """
 
 from __future__ import annotations
