@@ -43,6 +43,7 @@ class _PartitionConsumer:
         self.group = streams.group_name(subscriber.name)
         self.checkpoint_name = subscriber_checkpoint_name(subscriber.name, partition)
         self.checkpoint = Checkpoint.objects.get_or_create(name=self.checkpoint_name)[0].position
+        self._forget_cached_state()
         self.handled = 0
         # The session-level lock belongs to this backend; see _ensure_lock_held.
         self.backend_pid = connection.connection.info.backend_pid
@@ -50,6 +51,15 @@ class _PartitionConsumer:
     def reload_checkpoint(self) -> None:
         """Read the checkpoint again: a rebuild may have moved it while this consumer waited."""
         self.checkpoint = Checkpoint.objects.get(name=self.checkpoint_name).position
+        self._forget_cached_state()
+
+    def _forget_cached_state(self) -> None:
+        # What this consumer knows without asking, while it holds the lock: the
+        # checkpoint as stored, and whether the subscriber has parked events
+        # (only the lock holder parks; a retry elsewhere only resolves them, and
+        # a stale "yes" merely takes the slower one-by-one path).
+        self._saved_checkpoint = self.checkpoint
+        self._parked: bool | None = None
 
     def holds_lock(self) -> bool:
         raw = connection.connection
@@ -163,13 +173,17 @@ class _PartitionConsumer:
                 )
             else:
                 self.handled += len(handled)
-                self.checkpoint = events[-1].position
+                self.checkpoint = self._saved_checkpoint = events[-1].position
                 return
         for event in events:
             self._process(event)
 
     def _has_parked(self) -> bool:
-        return ParkedEvent.objects.filter(subscriber=self.subscriber.name, resolved_at__isnull=True).exists()
+        if self._parked is None:
+            self._parked = ParkedEvent.objects.filter(
+                subscriber=self.subscriber.name, resolved_at__isnull=True
+            ).exists()
+        return self._parked
 
     def _backfill(self, *, until: int) -> None:
         """Read the events of this partition that Redis lost, straight from the log."""
@@ -207,7 +221,7 @@ class _PartitionConsumer:
                     with caused_by(event.id, event.correlation_id):
                         handler(event)
                 self.handled += 1
-                self.checkpoint = event.position
+                self.checkpoint = self._saved_checkpoint = event.position
                 return
             except AlreadyProcessed:
                 self.checkpoint = event.position
@@ -234,6 +248,8 @@ class _PartitionConsumer:
             raise AlreadyProcessed
 
     def _blocked_by_parked(self, event: RecordedEvent) -> bool:
+        if not self._has_parked():
+            return False
         return ParkedEvent.objects.filter(
             subscriber=self.subscriber.name, stream_id=event.stream_id, resolved_at__isnull=True
         ).exists()
@@ -256,10 +272,15 @@ class _PartitionConsumer:
                     "attempts": attempts,
                 },
             )
-        self.checkpoint = event.position
+        self.checkpoint = self._saved_checkpoint = event.position
+        self._parked = True
         logger.error("%s parked event %s (%s): %s", self.subscriber.name, event.id, event.type, error)
 
     def _save_skipped_checkpoint(self) -> None:
+        """Store a checkpoint moved past events without a handler (nothing else saved it)."""
+        if self.checkpoint <= self._saved_checkpoint:
+            return
         Checkpoint.objects.filter(name=self.checkpoint_name, position__lt=self.checkpoint).update(
             position=self.checkpoint, updated_at=timezone.now()
         )
+        self._saved_checkpoint = self.checkpoint
