@@ -72,7 +72,7 @@ def relay_rate(events: int) -> float:
     started = time.perf_counter()
     sent = 0
     while sent < events:
-        count, _partitions = relay_batch()
+        count = relay_batch().sent
         if count == 0:
             break
         sent += count

@@ -15,6 +15,7 @@ subscriber checkpoint and sends everything again from there.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import orjson
 from django.conf import settings
@@ -25,7 +26,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .models import Checkpoint
-from .reading import horizon
+from .reading import HORIZON_SQL
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -87,20 +88,30 @@ def _rewind_after_flush(checkpoints: dict[str, Checkpoint]) -> None:
     )
 
 
-def relay_batch() -> tuple[int, set[int]]:
-    """Relay one batch if this process is the leader; return (events sent, partitions touched)."""
+class RelayResult(NamedTuple):
+    sent: int
+    partitions: set[int]  # the partitions that got events
+    # Committed events wait beyond the horizon (an older transaction is still
+    # open): no commit may come to wake the relay again, so a caller that wants
+    # low latency looks again shortly.
+    held_back: bool
+
+
+def relay_batch() -> RelayResult:
+    """Relay one batch if this process is the leader."""
     with transaction.atomic():
         if not _try_lead():
-            return 0, set()
+            return RelayResult(0, set(), False)
         checkpoints = _checkpoints()
         redis = get_redis()
         rewound = not redis.exists(streams.epoch_key())
         if rewound:
             _rewind_after_flush(checkpoints)
         relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
-        rows = _read_envelopes(relay_checkpoint.position, settings.RELAY_BATCH_SIZE)
+        horizon_position, held_back = _horizon_and_held_back()
+        rows = _read_envelopes(relay_checkpoint.position, horizon_position, settings.RELAY_BATCH_SIZE)
         if not rows:
-            return 0, set()
+            return RelayResult(0, set(), held_back)
         touched: set[int] = set()
         summaries = []
         pipe = redis.pipeline(transaction=False)
@@ -129,11 +140,19 @@ def relay_batch() -> tuple[int, set[int]]:
         pipe.publish(streams.live_channel(), orjson.dumps(summaries))
         pipe.execute()
         relay_checkpoint.position = rows[-1][0]
-        # Only what moved (a rewind moved them all): a statement per touched partition.
+        # Only what moved (a rewind moved them all), in one statement.
         moved = [relay_checkpoint] + [checkpoints[relay_partition_checkpoint(p)] for p in sorted(touched)]
-        for checkpoint in checkpoints.values() if rewound else moved:
-            checkpoint.save(update_fields=["position", "updated_at"])
-    return len(rows), touched
+        _save_positions(checkpoints.values() if rewound else moved)
+    return RelayResult(len(rows), touched, held_back)
+
+
+def _save_positions(checkpoints) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE eventstore_checkpoint AS c SET position = m.position, updated_at = now() "
+            "FROM unnest(%s::text[], %s::bigint[]) AS m(name, position) WHERE c.name = m.name",
+            [[c.name for c in checkpoints], [c.position for c in checkpoints]],
+        )
 
 
 # Postgres writes each envelope as JSON itself: the relay only moves bytes, and
@@ -155,30 +174,35 @@ LIMIT %s
 """
 
 
-def _read_envelopes(after: int, limit: int) -> list[tuple]:
+def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(_ENVELOPES_SQL, [after, horizon(), limit])
+        cursor.execute(_ENVELOPES_SQL, [after, before, limit])
         return cursor.fetchall()
 
 
-def waiting_beyond_horizon() -> bool:
-    """Are committed events held back by the horizon (some older transaction still open)?
+# The horizon, and whether committed events wait at or past it, in one round trip.
+# The horizon's subquery is volatile, so it is computed once; the newest position
+# is one backward step of the primary key (an EXISTS probe against the horizon
+# was planned as a scan of the whole log).
+_HORIZON_AND_HELD_BACK_SQL = f"""
+SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false)
+FROM (SELECT {HORIZON_SQL} AS position) AS h
+"""
 
-    The relay cannot send them yet, and no commit may come to wake it again:
-    a caller that wants low latency tries again shortly instead of waiting.
-    """
+
+def _horizon_and_held_back() -> tuple[int, bool]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM eventstore_event WHERE position >= %s)", [horizon()])
-        return cursor.fetchone()[0]
+        cursor.execute(_HORIZON_AND_HELD_BACK_SQL)
+        return cursor.fetchone()
 
 
-def relay_pending(max_batches: int = 50) -> tuple[int, set[int]]:
-    """Relay until caught up (or `max_batches`); return events sent and partitions touched."""
-    total, touched = 0, set()
+def relay_pending(max_batches: int = 50) -> RelayResult:
+    """Relay until caught up (or `max_batches`); `held_back` is the last batch's."""
+    total, touched, held_back = 0, set(), False
     for _ in range(max_batches):
-        sent, partitions = relay_batch()
+        sent, partitions, held_back = relay_batch()
         total += sent
         touched |= partitions
         if sent < settings.RELAY_BATCH_SIZE:
             break
-    return total, touched
+    return RelayResult(total, touched, held_back)

@@ -38,7 +38,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .consumer import HeldConsumer, LockLost
-from .relay import relay_pending, waiting_beyond_horizon
+from .relay import relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -186,13 +186,13 @@ class StreamRunner:
 
     def _relay_round(self, _woken: bool) -> float | None:
         """Relay what there is; return how soon to look again if events wait on the horizon."""
-        sent, partitions = relay_pending()
+        sent, partitions, held_back = relay_pending()
         if partitions:
             pipe = self.redis.pipeline(transaction=False)
             for partition in sorted(partitions):
                 push_wake(pipe, streams.partition_wake_key(partition))
             pipe.execute()
-        if waiting_beyond_horizon():
+        if held_back:
             # Committed, but an older transaction is still open: it usually ends
             # within milliseconds. While rounds make progress, look again soon;
             # back off towards the poll period only for one that stays open.

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from eventstore.bus import publish
 from eventstore.reading import horizon
 from eventstore.store import POSITION_SHIFT
+from platform_site.redis_connection import get_redis
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,3 +66,22 @@ def test_inside_one_transaction_a_writer_that_began_after_the_first_look_still_c
         finally:
             session.rollback()
             session.close()
+
+
+def test_the_relay_says_when_committed_events_wait_on_an_open_transaction():
+    from eventstore.relay import relay_pending
+
+    get_redis().flushdb()
+    relay_pending()  # everything before this test is out of the way
+    session, _xid = open_writing_transaction(connection.settings_dict["NAME"])
+    try:
+        with transaction.atomic():
+            waiting = publish(THING_HAPPENED, stream_id=f"thing-{uuid.uuid4()}", data={"label": "held"})
+        sent, _partitions, held_back = relay_pending()
+        assert (sent, held_back) == (0, True)
+    finally:
+        session.rollback()
+        session.close()
+    sent, _partitions, held_back = relay_pending()
+    assert (sent, held_back) == (1, False)
+    assert horizon() > waiting.position
