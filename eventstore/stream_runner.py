@@ -7,8 +7,10 @@ work in threads that block on Redis instead:
 
 - a commit pushes to the relay's wake list, and the relay thread, blocked on
   it (BLPOP), relays at once;
-- the relay pushes to the wake list of each partition it wrote to, and that
-  partition's thread, blocked on it, drains the partition for every subscriber.
+- the relay pushes to the wake lists of the partitions it wrote to, one per
+  subscriber, and each subscriber's thread on that partition, blocked on its
+  list, handles what is new. A thread (and database session) per subscriber
+  and partition means a slow subscriber (a link scan) never holds up another.
 
 Nothing about the guarantees changes: it is the same relay (its advisory lock
 and checkpoint) and the same consumer (a lock and a checkpoint per subscriber
@@ -65,7 +67,7 @@ def push_wake(pipe, key: str) -> None:
 
 
 class StreamRunner:
-    """Threads: one relay, one consumer per partition; `heartbeat()` from the caller's thread."""
+    """Threads: one relay, one per subscriber and partition; `heartbeat()` from the caller's thread."""
 
     def __init__(
         self,
@@ -80,10 +82,7 @@ class StreamRunner:
         self.threads: list[threading.Thread] = []
         self.alive_file = Path(alive_file) if alive_file else None
         self._held_back_for = 0.0
-        subscribers = sorted(registered_subscribers())
-        self._held = {
-            p: [HeldConsumer(name, p, get_redis()) for name in subscribers] for p in self.partitions
-        }
+        self.subscribers = sorted(registered_subscribers())
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
         self.redis = redis.Redis.from_url(
@@ -97,11 +96,13 @@ class StreamRunner:
         self.heartbeat()  # before the loops: commits from now on wake this runner
         self._spawn("relay", self._relay_round, streams.relay_wake_key())
         for partition in self.partitions:
-            self._spawn(
-                f"partition-{partition}",
-                lambda woken, p=partition: self._consume_round(p, woken),
-                streams.partition_wake_key(partition),
-            )
+            for name in self.subscribers:
+                held = HeldConsumer(name, partition, get_redis())
+                self._spawn(
+                    f"{name}-{partition}",
+                    lambda woken, held=held: self._consume_round(held, woken),
+                    streams.consumer_wake_key(name, partition),
+                )
 
     def stop(self, timeout: float = 30.0) -> None:
         """Let every loop finish its round, then say the runner is gone (commits use Celery again)."""
@@ -190,7 +191,8 @@ class StreamRunner:
         if partitions:
             pipe = self.redis.pipeline(transaction=False)
             for partition in sorted(partitions):
-                push_wake(pipe, streams.partition_wake_key(partition))
+                for name in self.subscribers:
+                    push_wake(pipe, streams.consumer_wake_key(name, partition))
             pipe.execute()
         if held_back:
             # Committed, but an older transaction is still open: it usually ends
@@ -207,16 +209,11 @@ class StreamRunner:
         self._held_back_for = 0.0
         return None
 
-    def _consume_round(self, partition: int, woken: bool) -> float | None:
-        """Run every subscriber once over the partition; again at once if any has more waiting.
+    def _consume_round(self, held: HeldConsumer, woken: bool) -> float | None:
+        """Run one subscriber over one partition; again at once if it has more waiting.
 
         Woken by the relay, only new entries are read; on a poll (and after an
-        error) each subscriber also looks for pending entries and lost ones.
+        error) it also looks for pending entries and lost ones.
         """
-        more = False
-        for held in self._held[partition]:
-            if self.stopping.is_set():
-                return None
-            held.run(thorough=not woken)
-            more = more or held.more
-        return 0.0 if more else None
+        held.run(thorough=not woken)
+        return 0.0 if held.more else None
