@@ -196,6 +196,13 @@ def _horizon_and_held_back() -> tuple[int, bool]:
         return cursor.fetchone()
 
 
+def newest_position() -> int:
+    """The newest committed position (0 for an empty log): one backward step of the primary key."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_event")
+        return cursor.fetchone()[0]
+
+
 def relay_pending(max_batches: int = 50) -> RelayResult:
     """Relay until caught up (or `max_batches`); `held_back` is the last batch's."""
     total, touched, held_back = 0, set(), False

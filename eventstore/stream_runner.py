@@ -40,7 +40,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .consumer import HeldConsumer, LockLost
-from .relay import relay_pending
+from .relay import newest_position, relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,13 @@ HEARTBEAT_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
 STOP_CHECK_SECONDS = 1.0
 HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an open transaction
+# After a wake-up (or while events come), the relay looks at the newest position
+# this often, for this long; writers that woke it less than KICK_INTERVAL_SECONDS
+# ago do not wake it again (tasks.kick_relay). ACTIVE must exceed the interval,
+# with room for the wake-up's own delay.
+FAST_POLL_SECONDS = 0.002
+ACTIVE_SECONDS = 2.0
+KICK_INTERVAL_SECONDS = 0.5
 # What a loop survives by logging, backing off and trying again: the services
 # being down or restarted, or a consumer session that lost its lock.
 RECOVERABLE = (DatabaseError, redis.RedisError, LockLost)
@@ -82,6 +89,8 @@ class StreamRunner:
         self.threads: list[threading.Thread] = []
         self.alive_file = Path(alive_file) if alive_file else None
         self._held_back_for = 0.0
+        self._active_until = 0.0
+        self._newest_seen: int | None = None
         self.subscribers = sorted(registered_subscribers())
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
@@ -154,10 +163,13 @@ class StreamRunner:
                     backoff = 0.5
                     if again_in is None:  # caught up: sleep until woken, or poll
                         woken = self._wait_for_wake(wake_key, self.poll_seconds)
-                    else:  # asked to look again soon (a commit may still wake it sooner)
-                        if again_in > 0:
-                            self._wait_for_wake(wake_key, again_in)
+                    elif again_in == 0:
                         woken = True
+                    else:
+                        # A short pause. Not BLPOP: Redis ends blocking calls on its
+                        # 100 ms clock (hz 10), whatever the timeout asked for.
+                        self.stopping.wait(again_in)
+                        woken = False
                 except RECOVERABLE as exc:
                     woken = False
                     logger.error("stream runner %s: %r; trying again in %.1f s", name, exc, backoff)
@@ -185,8 +197,21 @@ class StreamRunner:
                 return True
         return False
 
-    def _relay_round(self, _woken: bool) -> float | None:
-        """Relay what there is; return how soon to look again if events wait on the horizon."""
+    def _relay_round(self, woken: bool) -> float | None:
+        """Relay what there is; return how soon to look again (None: when woken, or at the poll).
+
+        Woken by a commit, the relay stays active for `ACTIVE_SECONDS` and then
+        looks at the newest position every `FAST_POLL_SECONDS`, relaying when it
+        moved. That is what lets a writer that woke it recently skip the Redis
+        call after its next commits (tasks.kick_relay).
+        """
+        now = time.monotonic()
+        if woken:
+            self._active_until = now + ACTIVE_SECONDS
+        newest = newest_position()
+        if not woken and not self._held_back_for and newest == self._newest_seen:
+            return FAST_POLL_SECONDS if now < self._active_until else None
+        self._newest_seen = newest
         sent, partitions, held_back = relay_pending()
         if partitions:
             pipe = self.redis.pipeline(transaction=False)
@@ -207,7 +232,9 @@ class StreamRunner:
                 )
             return self._held_back_for
         self._held_back_for = 0.0
-        return None
+        if sent:
+            self._active_until = time.monotonic() + ACTIVE_SECONDS
+        return FAST_POLL_SECONDS if time.monotonic() < self._active_until else None
 
     def _consume_round(self, held: HeldConsumer, woken: bool) -> float | None:
         """Run one subscriber over one partition; again at once if it has more waiting.

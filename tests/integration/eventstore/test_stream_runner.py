@@ -11,9 +11,9 @@ import uuid
 import pytest
 from django.db import transaction
 
-from eventstore import streams
+from eventstore import streams, tasks
 from eventstore.bus import publish
-from eventstore.stream_runner import StreamRunner, runner_alive
+from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
 from platform_site.redis_connection import get_redis
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count
@@ -24,8 +24,10 @@ WAKE_WAIT_SECONDS = 30  # generous for a busy machine; still half the runner's p
 
 
 @pytest.fixture(autouse=True)
-def fresh_redis():
+def fresh_redis(monkeypatch):
     get_redis().flushdb()
+    # No memory of a runner woken by an earlier test (see tasks.kick_relay).
+    monkeypatch.setattr(tasks, "_runner_woken_at", None)
     yield
 
 
@@ -156,3 +158,32 @@ def test_the_subscribers_command_and_metrics_say_which_partitions_a_runner_consu
         assert metric().split()[-1] == "2.0"
     finally:
         runner.stop()
+
+
+def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_commits(monkeypatch):
+    def just_woke_it() -> None:
+        monkeypatch.setattr(tasks, "_runner_woken_at", time.monotonic())
+
+    runner = StreamRunner(poll_seconds=60)
+    runner.start()
+    try:
+        first = publish_one()  # wakes the runner: one call to Redis
+        assert wait_for_effects([first]) == [1]
+        # Commits that make no Redis call: the woken relay is watching the log
+        # (polling only every 60 s, it handles them only because it watches).
+        later = []
+        for _ in range(5):
+            just_woke_it()
+            later.append(publish_one())
+        assert wait_for_effects(later) == [1] * 5
+    finally:
+        runner.stop()
+    # The runner is gone; a process that woke it a moment ago makes no Redis
+    # call for its next commit (beat's sweep relays it), so no task is queued ...
+    just_woke_it()
+    publish_one()
+    assert get_redis().llen(CELERY_QUEUE) == 0
+    # ... until the interval is over: then commits queue a relay task again.
+    monkeypatch.setattr(tasks, "_runner_woken_at", time.monotonic() - KICK_INTERVAL_SECONDS)
+    publish_one()
+    assert get_redis().llen(CELERY_QUEUE) == 1
