@@ -7,10 +7,8 @@ work in threads that block on Redis instead:
 
 - a commit pushes to the relay's wake list, and the relay thread, blocked on
   it (BLPOP), relays at once;
-- the relay pushes to the wake lists of the partitions it wrote to, one per
-  subscriber, and each subscriber's thread on that partition, blocked on its
-  list, handles what is new. A thread (and database session) per subscriber
-  and partition means a slow subscriber (a link scan) never holds up another.
+- the relay pushes to the wake list of each partition it wrote to, and that
+  partition's thread, blocked on it, drains the partition for every subscriber.
 
 Nothing about the guarantees changes: it is the same relay (its advisory lock
 and checkpoint) and the same consumer (a lock and a checkpoint per subscriber
@@ -74,7 +72,7 @@ def push_wake(pipe, key: str) -> None:
 
 
 class StreamRunner:
-    """Threads: one relay, one per subscriber and partition; `heartbeat()` from the caller's thread."""
+    """Threads: one relay, one consumer per partition; `heartbeat()` from the caller's thread."""
 
     def __init__(
         self,
@@ -91,7 +89,10 @@ class StreamRunner:
         self._held_back_for = 0.0
         self._active_until = 0.0
         self._newest_seen: int | None = None
-        self.subscribers = sorted(registered_subscribers())
+        subscribers = sorted(registered_subscribers())
+        self._held = {
+            p: [HeldConsumer(name, p, get_redis()) for name in subscribers] for p in self.partitions
+        }
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
         self.redis = redis.Redis.from_url(
@@ -105,13 +106,11 @@ class StreamRunner:
         self.heartbeat()  # before the loops: commits from now on wake this runner
         self._spawn("relay", self._relay_round, streams.relay_wake_key())
         for partition in self.partitions:
-            for name in self.subscribers:
-                held = HeldConsumer(name, partition, get_redis())
-                self._spawn(
-                    f"{name}-{partition}",
-                    lambda woken, held=held: self._consume_round(held, woken),
-                    streams.consumer_wake_key(name, partition),
-                )
+            self._spawn(
+                f"partition-{partition}",
+                lambda woken, p=partition: self._consume_round(p, woken),
+                streams.partition_wake_key(partition),
+            )
 
     def stop(self, timeout: float = 30.0) -> None:
         """Let every loop finish its round, then say the runner is gone (commits use Celery again)."""
@@ -216,8 +215,7 @@ class StreamRunner:
         if partitions:
             pipe = self.redis.pipeline(transaction=False)
             for partition in sorted(partitions):
-                for name in self.subscribers:
-                    push_wake(pipe, streams.consumer_wake_key(name, partition))
+                push_wake(pipe, streams.partition_wake_key(partition))
             pipe.execute()
         if held_back:
             # Committed, but an older transaction is still open: it usually ends
@@ -236,11 +234,16 @@ class StreamRunner:
             self._active_until = time.monotonic() + ACTIVE_SECONDS
         return FAST_POLL_SECONDS if time.monotonic() < self._active_until else None
 
-    def _consume_round(self, held: HeldConsumer, woken: bool) -> float | None:
-        """Run one subscriber over one partition; again at once if it has more waiting.
+    def _consume_round(self, partition: int, woken: bool) -> float | None:
+        """Run every subscriber once over the partition; again at once if any has more waiting.
 
         Woken by the relay, only new entries are read; on a poll (and after an
-        error) it also looks for pending entries and lost ones.
+        error) each subscriber also looks for pending entries and lost ones.
         """
-        held.run(thorough=not woken)
-        return 0.0 if held.more else None
+        more = False
+        for held in self._held[partition]:
+            if self.stopping.is_set():
+                return None
+            held.run(thorough=not woken)
+            more = more or held.more
+        return 0.0 if more else None

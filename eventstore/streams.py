@@ -65,9 +65,9 @@ def relay_wake_key() -> str:
     return f"{_prefix()}runner:wake:relay"
 
 
-def consumer_wake_key(subscriber: str, partition: int) -> str:
-    """A list the stream runner's loop of one subscriber on one partition blocks on; the relay pushes to it."""
-    return f"{_prefix()}runner:wake:{subscriber}:{partition}"
+def partition_wake_key(partition: int) -> str:
+    """A list the stream runner's consumers of one partition block on; the relay pushes to it."""
+    return f"{_prefix()}runner:wake:{partition}"
 
 
 def decode(payload: bytes) -> RecordedEvent:

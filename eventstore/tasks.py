@@ -72,8 +72,7 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
     redis = get_redis()
     if runner_alive(redis, partition):
         pipe = redis.pipeline(transaction=False)
-        for name in registered_subscribers():
-            push_wake(pipe, streams.consumer_wake_key(name, partition))
+        push_wake(pipe, streams.partition_wake_key(partition))
         pipe.execute()
         return
     pipe = redis.pipeline(transaction=False)
