@@ -1,7 +1,8 @@
 """The relay: committed events from the Postgres log to Redis Streams, in order.
 
-One relay advances at a time (a transaction-level advisory lock), on any number
-of workers and machines. It reads gap-safely from its checkpoint, appends each
+One relay advances at a time, on any number of workers and machines: each
+Celery batch takes a transaction-level advisory lock; the stream runner's
+relay (HeldRelay) holds the same lock for its whole session. It reads gap-safely from its checkpoint, appends each
 event to its partition's stream with a pointer to the previous event of that
 partition (`prev`), publishes a summary for live views, and moves the
 checkpoint in Postgres only after Redis took the batch. A crash or a Redis
@@ -98,51 +99,98 @@ class RelayResult(NamedTuple):
 
 
 def relay_batch() -> RelayResult:
-    """Relay one batch if this process is the leader."""
+    """Relay one batch if this process is the leader (a transaction-level lock: the Celery tasks)."""
     with transaction.atomic():
         if not _try_lead():
             return RelayResult(0, set(), False)
-        checkpoints = _checkpoints()
-        redis = get_redis()
-        rewound = not redis.exists(streams.epoch_key())
-        if rewound:
-            _rewind_after_flush(checkpoints)
-        relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
-        horizon_position, held_back = _horizon_and_held_back()
-        rows = _read_envelopes(relay_checkpoint.position, horizon_position, settings.RELAY_BATCH_SIZE)
-        if not rows:
-            return RelayResult(0, set(), held_back)
-        touched: set[int] = set()
-        summaries = []
-        pipe = redis.pipeline(transaction=False)
-        for position, event_id, stream_id, type_name, source, correlation_id, recorded_at, envelope in rows:
-            partition = streams.partition_of(stream_id)
-            partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
-            pipe.xadd(
-                streams.partition_key(partition),
-                {"position": position, "prev": partition_checkpoint.position, "event": envelope},
-                maxlen=settings.EVENT_STREAM_MAXLEN,
-                approximate=True,
-            )
-            partition_checkpoint.position = position
-            touched.add(partition)
-            summaries.append(
-                {
-                    "id": event_id,
-                    "position": position,
-                    "type": type_name,
-                    "stream_id": stream_id,
-                    "source": source,
-                    "correlation_id": correlation_id,
-                    "recorded_at": recorded_at,
-                }
-            )
-        pipe.publish(streams.live_channel(), orjson.dumps(summaries))
-        pipe.execute()
-        relay_checkpoint.position = rows[-1][0]
-        # Only what moved (a rewind moved them all), in one statement.
-        moved = [relay_checkpoint] + [checkpoints[relay_partition_checkpoint(p)] for p in sorted(touched)]
-        _save_positions(checkpoints.values() if rewound else moved)
+        return _send_batch(_checkpoints())
+
+
+class HeldRelay:
+    """The relay for a long-running loop (the stream runner): it stays the leader between batches.
+
+    relay_batch() takes the lock and reads and locks its checkpoints in a
+    transaction for every batch; this holds a session-level lock on the same
+    key instead (the Celery tasks' attempts fail while it is held) and keeps
+    the checkpoints in memory, so a batch is the read, the send to Redis and
+    one UPDATE. When its session is closed (after an error, or a kill) the lock
+    goes with it and whoever leads next reads the checkpoints again.
+    """
+
+    def __init__(self) -> None:
+        self.checkpoints: dict[str, Checkpoint] | None = None
+        self.backend_pid: int | None = None
+
+    def batch(self) -> RelayResult:
+        if not self._lead():
+            return RelayResult(0, set(), False)
+        try:
+            return _send_batch(self.checkpoints)
+        except Exception:
+            self.checkpoints = None  # moved in memory, perhaps not stored: read them again
+            raise
+
+    def _lead(self) -> bool:
+        raw = connection.connection
+        session_kept = raw is not None and not raw.closed and raw.info.backend_pid == self.backend_pid
+        if self.checkpoints is not None and session_kept:
+            return True
+        self.checkpoints = None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return False
+        with transaction.atomic():
+            self.checkpoints = _checkpoints()
+        self.backend_pid = connection.connection.info.backend_pid
+        return True
+
+
+def _send_batch(checkpoints: dict[str, Checkpoint]) -> RelayResult:
+    """Send the batch after the relay checkpoint to Redis, then move the checkpoints (the leader only)."""
+    redis = get_redis()
+    rewound = not redis.exists(streams.epoch_key())
+    if rewound:
+        _rewind_after_flush(checkpoints)
+        _save_positions(checkpoints.values())
+    relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
+    horizon_position, held_back = _horizon_and_held_back()
+    rows = _read_envelopes(relay_checkpoint.position, horizon_position, settings.RELAY_BATCH_SIZE)
+    if not rows:
+        return RelayResult(0, set(), held_back)
+    touched: set[int] = set()
+    summaries = []
+    pipe = redis.pipeline(transaction=False)
+    for position, event_id, stream_id, type_name, source, correlation_id, recorded_at, envelope in rows:
+        partition = streams.partition_of(stream_id)
+        partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
+        pipe.xadd(
+            streams.partition_key(partition),
+            {"position": position, "prev": partition_checkpoint.position, "event": envelope},
+            maxlen=settings.EVENT_STREAM_MAXLEN,
+            approximate=True,
+        )
+        partition_checkpoint.position = position
+        touched.add(partition)
+        summaries.append(
+            {
+                "id": event_id,
+                "position": position,
+                "type": type_name,
+                "stream_id": stream_id,
+                "source": source,
+                "correlation_id": correlation_id,
+                "recorded_at": recorded_at,
+            }
+        )
+    pipe.publish(streams.live_channel(), orjson.dumps(summaries))
+    pipe.execute()
+    relay_checkpoint.position = rows[-1][0]
+    # Only what moved, in one statement. The positions move in memory only after
+    # Redis took the batch; if this UPDATE is lost, the batch is sent again.
+    _save_positions(
+        [relay_checkpoint] + [checkpoints[relay_partition_checkpoint(p)] for p in sorted(touched)]
+    )
     return RelayResult(len(rows), touched, held_back)
 
 
@@ -203,11 +251,11 @@ def newest_position() -> int:
         return cursor.fetchone()[0]
 
 
-def relay_pending(max_batches: int = 50) -> RelayResult:
+def relay_pending(max_batches: int = 50, *, batch=relay_batch) -> RelayResult:
     """Relay until caught up (or `max_batches`); `held_back` is the last batch's."""
     total, touched, held_back = 0, set(), False
     for _ in range(max_batches):
-        sent, partitions, held_back = relay_batch()
+        sent, partitions, held_back = batch()
         total += sent
         touched |= partitions
         if sent < settings.RELAY_BATCH_SIZE:

@@ -38,7 +38,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .consumer import HeldConsumer, LockLost
-from .relay import newest_position, relay_pending
+from .relay import HeldRelay, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ class StreamRunner:
         self.alive_file = Path(alive_file) if alive_file else None
         self._held_back_for = 0.0
         self._active_until = 0.0
+        self._relay = HeldRelay()
         self._newest_seen: int | None = None
         subscribers = sorted(registered_subscribers())
         self._held = {
@@ -211,7 +212,7 @@ class StreamRunner:
         if not woken and not self._held_back_for and newest == self._newest_seen:
             return FAST_POLL_SECONDS if now < self._active_until else None
         self._newest_seen = newest
-        sent, partitions, held_back = relay_pending()
+        sent, partitions, held_back = relay_pending(batch=self._relay.batch)
         if partitions:
             pipe = self.redis.pipeline(transaction=False)
             for partition in sorted(partitions):

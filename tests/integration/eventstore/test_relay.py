@@ -162,3 +162,33 @@ def test_a_consumer_whose_database_session_changed_stops_without_parking_or_skip
         consumer._process(event)
     assert effect_count(event.id) == 0
     assert not ParkedEvent.objects.filter(event_id=event.id).exists()
+
+
+def test_a_held_relay_leads_until_its_session_ends_then_a_worker_takes_over():
+    from eventstore.relay import HeldRelay, relay_batch
+
+    def worker_batch() -> int:
+        """relay_batch() in a thread of its own: another process's session, as a Celery worker has."""
+        result = []
+        thread = threading.Thread(target=lambda: (result.append(relay_batch().sent), connection.close()))
+        thread.start()
+        thread.join(30)
+        return result[0]
+
+    held = HeldRelay()
+    while held.batch().sent:  # leads now; sends whatever earlier tests left
+        pass
+    events = write_events(streams_count=2, per_stream=2)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(position) FROM eventstore_event")
+        wait_until_followable(cursor.fetchone()[0])
+    assert worker_batch() == 0, "the held relay leads: a worker's batch does nothing"
+    assert held.batch().sent == len(events)
+    more = write_events(streams_count=1, per_stream=2)
+    connection.close()  # the held relay's session ends (a crash or a kill does the same)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(position) FROM eventstore_event")
+        wait_until_followable(cursor.fetchone()[0])
+    assert worker_batch() == len(more)
+    consume_all()
+    assert [effect_count(e.id) for e in events + more] == [1] * 6
