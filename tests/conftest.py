@@ -43,6 +43,29 @@ def wait_until_followable(position: int, timeout: float = 15.0) -> None:
         time.sleep(0.01)
 
 
+def start_at_head() -> int:
+    """Let the relay and every subscriber begin at the end of the log as it is now.
+
+    Events of earlier tests stay in the test database's log (it is append-only)
+    while their effects were flushed: without this, each test would first
+    handle all of them again. Returns the head position.
+    """
+    from eventstore import streams
+    from eventstore.models import Checkpoint
+    from eventstore.monitoring import head_position
+    from eventstore.relay import RELAY_CHECKPOINT, relay_partition_checkpoint, subscriber_checkpoint_name
+    from eventstore.subscribers import registered_subscribers
+
+    head = head_position()
+    names = [RELAY_CHECKPOINT]
+    for partition in range(streams.partition_count()):
+        names.append(relay_partition_checkpoint(partition))
+        names += [subscriber_checkpoint_name(name, partition) for name in registered_subscribers()]
+    for name in names:
+        Checkpoint.objects.update_or_create(name=name, defaults={"position": head})
+    return head
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _empty_test_redis():
     """Start every run with an empty test Redis database (rate-limit counters, streams, queues)."""

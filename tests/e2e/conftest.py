@@ -3,8 +3,9 @@
 import pytest
 from django.db import connection
 
+from tests.conftest import start_at_head
+
 from .harness import Platform
-from .scale import start_at_head
 
 
 def pytest_collection_modifyitems(items):

@@ -88,20 +88,3 @@ def worker_log(path: Path) -> str:
 
 def new_run() -> str:
     return uuid.uuid4().hex[:10]
-
-
-def start_at_head() -> int:
-    """Let the relay and every subscriber begin at the end of the log as it is now.
-
-    Events of earlier tests stay in the test database's log (it is append-only)
-    while their effects were flushed: without this, each test would first
-    handle all of them again. Returns the head position.
-    """
-    head = head_position()
-    names = [RELAY_CHECKPOINT]
-    for partition in range(streams.partition_count()):
-        names.append(relay_partition_checkpoint(partition))
-        names += [subscriber_checkpoint_name(name, partition) for name in registered_subscribers()]
-    for name in names:
-        Checkpoint.objects.update_or_create(name=name, defaults={"position": head})
-    return head

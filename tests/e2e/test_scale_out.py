@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 
 from eventstore.models import Event, ParkedEvent
+from tests.conftest import start_at_head
 
 from .harness import wait_for
 from .scale import (
@@ -28,7 +29,6 @@ from .scale import (
     new_run,
     positions_in_log,
     positions_recorded_in_order,
-    start_at_head,
     write_things,
 )
 

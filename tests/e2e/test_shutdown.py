@@ -20,6 +20,7 @@ import signal
 import pytest
 
 from eventstore.models import ParkedEvent
+from tests.conftest import start_at_head
 
 from .harness import wait_for
 from .scale import (
@@ -28,7 +29,6 @@ from .scale import (
     new_run,
     positions_in_log,
     positions_recorded_in_order,
-    start_at_head,
     write_things,
 )
 

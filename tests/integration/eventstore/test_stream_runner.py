@@ -15,6 +15,7 @@ from eventstore import streams, tasks
 from eventstore.bus import publish
 from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
 from platform_site.redis_connection import get_redis
+from tests.conftest import start_at_head
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count
 
@@ -26,6 +27,7 @@ WAKE_WAIT_SECONDS = 30  # generous for a busy machine; still half the runner's p
 @pytest.fixture(autouse=True)
 def fresh_redis(monkeypatch):
     get_redis().flushdb()
+    start_at_head()  # earlier tests' events are not this runner's work
     # No memory of a runner woken by an earlier test (see tasks.kick_relay).
     monkeypatch.setattr(tasks, "_runner_woken_at", None)
     yield
