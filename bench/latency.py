@@ -4,7 +4,8 @@ A Celery worker, beat and the stream runner (`manage.py run_event_streams`)
 run as in the Procfile, with bench.settings; the
 `bench-latency` subscriber (bench.benchapp.handlers) notes when its handler
 saw each event. The runner offers a steady load, one event per transaction
-through `publish`, and compares each handling time with the event's `recorded_at`.
+through `publish`, and compares each handling time with the moment that
+event's transaction had committed.
 """
 
 from __future__ import annotations
@@ -65,22 +66,28 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _offer(rate: float, seconds: float) -> int:
-    """Publish `rate` events per second for `seconds`, one per transaction, on a fixed schedule."""
+def _offer(rate: float, seconds: float) -> dict[int, float]:
+    """Publish `rate` events per second for `seconds`, one per transaction, on a fixed schedule.
+
+    Returns when each event's transaction had committed, by position: the
+    latency runs from there (`recorded_at` is the transaction's start).
+    """
     from django.db import transaction
 
-    count = int(rate * seconds)
+    committed = {}
     started = time.time()
-    for n in range(count):
+    for n in range(int(rate * seconds)):
         delay = started + n / rate - time.time()
         if delay > 0:
             time.sleep(delay)
         with transaction.atomic():
-            _publish(n)
-    return count
+            event = _publish(n)
+        committed[event.position] = time.time()
+    return committed
 
 
-def _handled(expected: int, timeout: float) -> list[tuple[float, float]]:
+def _handled(expected: int, timeout: float) -> dict[int, float]:
+    """When the handler saw each event, by position."""
     from .benchapp.handlers import LATENCY_KEY
 
     redis = _redis()
@@ -89,7 +96,7 @@ def _handled(expected: int, timeout: float) -> list[tuple[float, float]]:
         time.sleep(0.2)
     entries = redis.hgetall(LATENCY_KEY)
     redis.delete(LATENCY_KEY)
-    return [tuple(float(x) for x in value.split()) for value in entries.values()]
+    return {int(position): float(value.split()[1]) for position, value in entries.items()}
 
 
 def _redis():
@@ -140,11 +147,13 @@ def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path)
         if not _handled(1, timeout=90):
             raise RuntimeError(f"nothing was handled; see {results_dir}/event-streams.log")
         for _ in range(reps):
-            offered = _offer(rate, seconds)
-            entries = _handled(offered, timeout=60)
-            latencies = sorted((handled - recorded) * 1000 for recorded, handled in entries)
-            if len(latencies) < offered:
-                print(f"  warning: {offered - len(latencies)} of {offered} events not handled in time")
+            committed = _offer(rate, seconds)
+            handled = _handled(len(committed), timeout=60)
+            latencies = sorted((handled[p] - at) * 1000 for p, at in committed.items() if p in handled)
+            if len(latencies) < len(committed):
+                print(
+                    f"  warning: {len(committed) - len(latencies)} of {len(committed)} events not handled in time"
+                )
             conditions = (
                 f"{rate:.0f} events/s offered for {seconds:.0f} s, run_event_streams"
                 f" + Celery worker --concurrency={WORKER_CONCURRENCY} + beat"

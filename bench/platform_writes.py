@@ -16,13 +16,13 @@ from .workers import wait_until
 BATCH = 100
 
 
-def _publish(n: int) -> None:
+def _publish(n: int):
     from eventstore.bus import publish
     from eventstore.envelope import ExpectedVersion
 
     from .benchapp.events import THING_RECORDED, thing_payload
 
-    publish(
+    return publish(
         THING_RECORDED,
         stream_id=f"thing-{uuid.uuid4()}",
         data=thing_payload(n),

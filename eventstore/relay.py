@@ -121,11 +121,11 @@ class HeldRelay:
         self.checkpoints: dict[str, Checkpoint] | None = None
         self.backend_pid: int | None = None
 
-    def batch(self) -> RelayResult:
+    def batch(self, wake=None) -> RelayResult:
         if not self._lead():
             return RelayResult(0, set(), False)
         try:
-            return _send_batch(self.checkpoints)
+            return _send_batch(self.checkpoints, wake)
         except Exception:
             self.checkpoints = None  # moved in memory, perhaps not stored: read them again
             raise
@@ -146,8 +146,12 @@ class HeldRelay:
         return True
 
 
-def _send_batch(checkpoints: dict[str, Checkpoint]) -> RelayResult:
-    """Send the batch after the relay checkpoint to Redis, then move the checkpoints (the leader only)."""
+def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
+    """Send the batch after the relay checkpoint to Redis, then move the checkpoints (the leader only).
+
+    `wake(pipe, partitions)` may add commands to the same round trip (the
+    stream runner wakes its consumers there, before the checkpoints are saved).
+    """
     redis = get_redis()
     rewound = not redis.exists(streams.epoch_key())
     if rewound:
@@ -184,6 +188,8 @@ def _send_batch(checkpoints: dict[str, Checkpoint]) -> RelayResult:
             }
         )
     pipe.publish(streams.live_channel(), orjson.dumps(summaries))
+    if wake is not None:
+        wake(pipe, touched)
     pipe.execute()
     relay_checkpoint.position = rows[-1][0]
     # Only what moved, in one statement. The positions move in memory only after

@@ -38,7 +38,7 @@ from platform_site.redis_connection import get_redis
 
 from . import streams
 from .consumer import HeldConsumer, LockLost
-from .relay import HeldRelay, newest_position, relay_pending
+from .relay import HeldRelay, RelayResult, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -197,6 +197,15 @@ class StreamRunner:
                 return True
         return False
 
+    def _relay_batch(self) -> RelayResult:
+        return self._relay.batch(wake=self._wake_partitions)
+
+    @staticmethod
+    def _wake_partitions(pipe, partitions: set[int]) -> None:
+        """In the relay's own round trip to Redis: the consumers start while it saves its checkpoints."""
+        for partition in sorted(partitions):
+            push_wake(pipe, streams.partition_wake_key(partition))
+
     def _relay_round(self, woken: bool) -> float | None:
         """Relay what there is; return how soon to look again (None: when woken, or at the poll).
 
@@ -212,12 +221,7 @@ class StreamRunner:
         if not woken and not self._held_back_for and newest == self._newest_seen:
             return FAST_POLL_SECONDS if now < self._active_until else None
         self._newest_seen = newest
-        sent, partitions, held_back = relay_pending(batch=self._relay.batch)
-        if partitions:
-            pipe = self.redis.pipeline(transaction=False)
-            for partition in sorted(partitions):
-                push_wake(pipe, streams.partition_wake_key(partition))
-            pipe.execute()
+        sent, _partitions, held_back = relay_pending(batch=self._relay_batch)
         if held_back:
             # Committed, but an older transaction is still open: it usually ends
             # within milliseconds. While rounds make progress, look again soon;

@@ -1,7 +1,7 @@
 """The latency subscriber: notes when its handler saw each bench event.
 
-The runner compares that time with the event's `recorded_at` (set by Postgres
-at insert, just before commit). It writes to Redis, outside the handler's
+The runner compares that time with the moment the event's transaction had
+committed (bench/latency.py). It writes to Redis, outside the handler's
 transaction; a redelivered event overwrites its own entry.
 """
 
