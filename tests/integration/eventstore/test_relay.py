@@ -13,7 +13,7 @@ from eventstore.models import Checkpoint, ParkedEvent
 from eventstore.parking import parked_event_retry
 from eventstore.relay import relay_pending
 from platform_site.redis_connection import get_redis
-from tests.conftest import wait_until_followable
+from tests.conftest import start_at_head, wait_until_followable
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count
 
@@ -175,8 +175,9 @@ def test_a_held_relay_leads_until_its_session_ends_then_a_worker_takes_over():
         thread.join(30)
         return result[0]
 
+    start_at_head()  # earlier tests' events are not this test's work
     held = HeldRelay()
-    while held.batch().sent:  # leads now; sends whatever earlier tests left
+    while held.batch().sent:  # leads now (nothing is left to send)
         pass
     events = write_events(streams_count=2, per_stream=2)
     with connection.cursor() as cursor:
