@@ -72,7 +72,7 @@ def publish_many(
     merged = _metadata(metadata)
     # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
     new_events = [_new_event(event_type, data, metadata=dict(merged)) for event_type, data in events]
-    return _send(stream_id, new_events, expected_version) if new_events else []
+    return _send(stream_id, new_events, expected_version)
 
 
 def _require_transaction() -> None:

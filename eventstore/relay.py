@@ -2,12 +2,13 @@
 
 One relay advances at a time, on any number of workers and machines: each
 Celery batch takes a transaction-level advisory lock; the stream runner's
-relay (HeldRelay) holds the same lock for its whole session. It reads gap-safely from its checkpoint, appends each
-event to its partition's stream with a pointer to the previous event of that
-partition (`prev`), publishes a summary for live views, and moves the
-checkpoint in Postgres only after Redis took the batch. A crash or a Redis
-error before the commit leaves the checkpoint where it was: the batch is sent
-again, and subscribers drop what they already processed (at least once).
+relay (HeldRelay) holds the same lock for its whole session. It reads
+gap-safely from its checkpoint, appends each event to its partition's stream
+with a pointer to the previous event of that partition (`prev`), publishes a
+summary for live views, and moves the checkpoint in Postgres only after Redis
+took the batch. A crash or a Redis error before that leaves the checkpoint
+where it was: the batch is sent again, and subscribers drop what they already
+processed (at least once).
 
 After a Redis flush (the epoch key is gone) the relay rewinds to the oldest
 subscriber checkpoint and sends everything again from there.

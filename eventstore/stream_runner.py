@@ -226,7 +226,6 @@ class StreamRunner:
             # Committed, but an older transaction is still open: it usually ends
             # within milliseconds. While rounds make progress, look again soon;
             # back off towards the poll period only for one that stays open.
-            # (A commit still wakes the relay at once while it waits.)
             if sent:
                 self._held_back_for = HORIZON_RETRY_SECONDS
             else:

@@ -32,6 +32,13 @@ def _lock_key(subscriber: str, partition: int) -> int:
     return zlib.crc32(f"subscriber:{subscriber}:{partition}".encode())
 
 
+def _try_lock(subscriber: str, partition: int) -> bool:
+    """Take the (subscriber, partition) session lock if no other session holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(subscriber, partition)])
+        return cursor.fetchone()[0]
+
+
 def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_off: bool = False) -> int:
     """Drain the partition for the subscriber if no one else is; return events handled.
 
@@ -45,10 +52,8 @@ def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_
     handled = 0
     rounds = 0
     while rounds < max_rounds:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            if not cursor.fetchone()[0]:
-                return handled  # the lock holder will see the dirty flag
+        if not _try_lock(subscriber_name, partition):
+            return handled  # the lock holder will see the dirty flag
         try:
             redis.delete(streams.dirty_key(subscriber_name, partition))
             consumer = _PartitionConsumer(subscriber, partition, redis)
@@ -107,11 +112,7 @@ class HeldConsumer:
 
     def _take_lock(self) -> bool:
         self.consumer = None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_try_advisory_lock(%s)", [_lock_key(self.subscriber_name, self.partition)]
-            )
-            if not cursor.fetchone()[0]:
-                return False
+        if not _try_lock(self.subscriber_name, self.partition):
+            return False
         self.consumer = _PartitionConsumer(get_subscriber(self.subscriber_name), self.partition, self.redis)
         return True
