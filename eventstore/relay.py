@@ -26,7 +26,7 @@ from django.db.models import Min
 
 from platform_site.redis_connection import get_redis
 
-from . import streams
+from . import prepared, streams
 from .models import Checkpoint
 from .reading import HORIZON_SQL
 from .subscribers import registered_subscribers
@@ -201,19 +201,20 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
     return RelayResult(len(rows), touched, held_back)
 
 
+_SAVE_POSITIONS_SQL = b"""
+UPDATE eventstore_checkpoint AS c SET position = m.position, updated_at = now()
+FROM unnest(%s::text[], %s::bigint[]) AS m(name, position) WHERE c.name = m.name
+"""
+
+
 def _save_positions(checkpoints) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE eventstore_checkpoint AS c SET position = m.position, updated_at = now() "
-            "FROM unnest(%s::text[], %s::bigint[]) AS m(name, position) WHERE c.name = m.name",
-            [[c.name for c in checkpoints], [c.position for c in checkpoints]],
-        )
+    prepared.execute(_SAVE_POSITIONS_SQL, [[c.name for c in checkpoints], [c.position for c in checkpoints]])
 
 
 # Postgres writes each envelope as JSON itself: the relay only moves bytes, and
 # events go to Redis exactly as stored (personal values sealed, data not upcast;
 # consumers open and upcast them, docs/privacy.md). Same shape as streams.decode reads.
-_ENVELOPES_SQL = """
+_ENVELOPES_SQL = b"""
 SELECT position, id::text, stream_id, type, source, correlation_id::text,
        to_json(recorded_at)#>>'{}',
        json_build_object(
@@ -223,16 +224,14 @@ SELECT position, id::text, stream_id, type, source, correlation_id::text,
            'recorded_at', recorded_at
        )::text
 FROM eventstore_event
-WHERE position > %s AND position < %s
+WHERE position > %s::bigint AND position < %s::bigint
 ORDER BY position
-LIMIT %s
+LIMIT %s::int
 """
 
 
 def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(_ENVELOPES_SQL, [after, before, limit])
-        return cursor.fetchall()
+    return prepared.fetchall(_ENVELOPES_SQL, [after, before, limit])
 
 
 # The horizon, and whether committed events wait at or past it, in one round trip.
@@ -242,20 +241,17 @@ def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
 _HORIZON_AND_HELD_BACK_SQL = f"""
 SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false)
 FROM (SELECT {HORIZON_SQL} AS position) AS h
-"""
+""".encode()
+_NEWEST_POSITION_SQL = b"SELECT coalesce(max(position), 0) FROM eventstore_event"
 
 
 def _horizon_and_held_back() -> tuple[int, bool]:
-    with connection.cursor() as cursor:
-        cursor.execute(_HORIZON_AND_HELD_BACK_SQL)
-        return cursor.fetchone()
+    return prepared.fetchone(_HORIZON_AND_HELD_BACK_SQL)
 
 
 def newest_position() -> int:
     """The newest committed position (0 for an empty log): one backward step of the primary key."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_event")
-        return cursor.fetchone()[0]
+    return prepared.fetchone(_NEWEST_POSITION_SQL)[0]
 
 
 def relay_pending(max_batches: int = 50, *, batch=relay_batch) -> RelayResult:

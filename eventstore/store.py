@@ -13,10 +13,9 @@ import uuid
 from collections.abc import Sequence
 
 import orjson
-import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import connection
 
+from . import prepared
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import ConcurrencyConflict, StreamOrderConflict
 
@@ -109,7 +108,7 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
         raise ValueError(f"at most {MAX_EVENTS_PER_TRANSACTION} events per transaction")
     sql, params = _statement(stream_id, events, expected_version)
     for _attempt in range(_ANY_VERSION_ATTEMPTS):
-        rows = _execute_prepared(sql, params)
+        rows = prepared.fetchall(sql, params)  # planned once per connection
         if rows or expected_version != ExpectedVersion.ANY:
             break
         # ANY lost a race for the next version to a concurrent writer; under READ
@@ -150,34 +149,6 @@ def _statement(stream_id: str, events: Sequence[NewEvent], expected_version: int
         "expected": expected_version,
         "events": orjson.dumps(rows).decode(),
     }
-
-
-def _execute_prepared(sql: bytes, params: dict) -> list[tuple]:
-    """Run the append as a prepared statement on Django's connection (same transaction).
-
-    Django's psycopg cursors bind parameters on the client, which re-renders
-    the whole statement (JSON included) and makes Postgres plan it on every
-    append; a server-side-binding cursor lets Postgres plan it once per
-    connection. That is about a third of an append's cost (docs/benchmarks.md).
-    """
-    db = connections[DEFAULT_DB_ALIAS]  # the wrapper once: each `connection.x` looks it up again
-    db.ensure_connection()
-    cursor = _cursor(db)
-    cursor.execute(sql, params, prepare=True)
-    return cursor.fetchall()
-
-
-def _cursor(db: BaseDatabaseWrapper) -> psycopg.Cursor:
-    """One psycopg cursor per database connection, kept for its appends.
-
-    A cursor caches how it dumps each parameter type; a fresh one per append
-    would work that out again every time. A reconnect makes a new cursor.
-    """
-    cursor = getattr(db, "_eventstore_append_cursor", None)
-    if cursor is None or cursor.connection is not db.connection or cursor.closed:
-        cursor = psycopg.Cursor(db.connection)
-        db._eventstore_append_cursor = cursor
-    return cursor
 
 
 def _already_stored_or_conflict(

@@ -7,9 +7,8 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
-from .. import privacy, streams
+from .. import prepared, privacy, streams
 from ..context import caused_by
 from ..envelope import RecordedEvent
 from ..models import Checkpoint, ParkedEvent
@@ -20,6 +19,11 @@ from ..subscribers import Subscriber
 logger = logging.getLogger(__name__)
 CONSUMER_NAME = "owner"  # one consumer per group and partition at a time (the lock holder)
 READ_COUNT = 200
+SKIPPED_SAVE_SECONDS = 1.0  # how often a checkpoint moved past unhandled events is stored
+_ADVANCE_SQL = (
+    b"UPDATE eventstore_checkpoint SET position = %s::bigint, updated_at = now()"
+    b" WHERE name = %s::text AND position < %s::bigint"
+)
 
 
 class AlreadyProcessed(Exception):
@@ -59,6 +63,7 @@ class _PartitionConsumer:
         # (only the lock holder parks; a retry elsewhere only resolves them, and
         # a stale "yes" merely takes the slower one-by-one path).
         self._saved_checkpoint = self.checkpoint
+        self._skipped_saved_at = time.monotonic()
         self._parked: bool | None = None
 
     def holds_lock(self) -> bool:
@@ -82,14 +87,18 @@ class _PartitionConsumer:
         reads = 0
         # First what a killed consumer left unacknowledged, then new entries.
         for start in ("0", ">") if thorough else (">",):
-            while entries := self._read(start):
+            entries = self._read(start)
+            while entries:
                 self._handle_entries([fields for _, fields in entries])
-                self.redis.xack(self.stream_key, self.group, *[entry_id for entry_id, _ in entries])
-                self._save_skipped_checkpoint()
+                done = [entry_id for entry_id, _ in entries]
                 reads += 1
                 if reads >= max_reads:
+                    self.redis.xack(self.stream_key, self.group, *done)
+                    self._save_skipped_checkpoint()
                     self.more = True
                     return self.handled
+                entries = self._read(start, acknowledge=done)
+            self._save_skipped_checkpoint(now=thorough)
         if not thorough:
             return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
@@ -101,14 +110,17 @@ class _PartitionConsumer:
         )
         if relayed and relayed > self.checkpoint:
             self._backfill(until=relayed + 1)
-            self._save_skipped_checkpoint()
+            self._save_skipped_checkpoint(now=True)
         return self.handled
 
-    def _read(self, start: str) -> list:
+    def _read(self, start: str, acknowledge: list | None = None) -> list:
+        """Read entries from `start`; acknowledge the last read's entries in the same round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        if acknowledge:
+            pipe.xack(self.stream_key, self.group, *acknowledge)
+        pipe.xreadgroup(self.group, CONSUMER_NAME, {self.stream_key: start}, count=READ_COUNT)
         try:
-            reply = self.redis.xreadgroup(
-                self.group, CONSUMER_NAME, {self.stream_key: start}, count=READ_COUNT
-            )
+            reply = pipe.execute()[-1]
         except Exception as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -241,10 +253,7 @@ class _PartitionConsumer:
 
     def _advance_checkpoint(self, position: int, *, unless_past: int | None = None) -> None:
         """Move the checkpoint to `position` if it is still before `unless_past` (default: it)."""
-        updated = Checkpoint.objects.filter(
-            name=self.checkpoint_name, position__lt=unless_past or position
-        ).update(position=position, updated_at=timezone.now())
-        if not updated:
+        if not prepared.execute(_ADVANCE_SQL, [position, self.checkpoint_name, unless_past or position]):
             raise AlreadyProcessed
 
     def _blocked_by_parked(self, event: RecordedEvent) -> bool:
@@ -276,11 +285,19 @@ class _PartitionConsumer:
         self._parked = True
         logger.error("%s parked event %s (%s): %s", self.subscriber.name, event.id, event.type, error)
 
-    def _save_skipped_checkpoint(self) -> None:
-        """Store a checkpoint moved past events without a handler (nothing else saved it)."""
+    def _save_skipped_checkpoint(self, *, now: bool = False) -> None:
+        """Store a checkpoint moved past events without a handler (nothing else saved it).
+
+        Only now and then (`now` at the end of a thorough run): until then a
+        restart merely reads those events again, and they have no handler here.
+        A write per wake-up for every subscriber would cost each wake-up a
+        round trip and a transaction, for nothing a reader needs at once.
+        """
         if self.checkpoint <= self._saved_checkpoint:
             return
-        Checkpoint.objects.filter(name=self.checkpoint_name, position__lt=self.checkpoint).update(
-            position=self.checkpoint, updated_at=timezone.now()
-        )
+        moment = time.monotonic()
+        if not now and moment - self._skipped_saved_at < SKIPPED_SAVE_SECONDS:
+            return
+        prepared.execute(_ADVANCE_SQL, [self.checkpoint, self.checkpoint_name, self.checkpoint])
         self._saved_checkpoint = self.checkpoint
+        self._skipped_saved_at = moment

@@ -198,3 +198,26 @@ def test_a_held_relay_leads_until_its_session_ends_then_a_worker_takes_over():
     assert worker_batch() == len(more)
     consume_all()
     assert [effect_count(e.id) for e in events + more] == [1] * 6
+
+
+def test_a_held_consumer_stores_its_checkpoint_past_unhandled_events_at_its_next_thorough_run():
+    """Woken runs skip events without a handler in memory; the thorough run (the poll) stores it."""
+    from eventstore.consumer import HeldConsumer
+    from eventstore.relay import subscriber_checkpoint_name
+
+    other = "community"  # a subscriber with no handler for the test type
+    events = write_events(streams_count=1, per_stream=3)
+    partition = streams.partition_of(events[0].stream_id)
+    name = subscriber_checkpoint_name(other, partition)
+    before = Checkpoint.objects.get(name=name).position
+    held = HeldConsumer(other, partition, get_redis())
+    try:
+        held.run(thorough=True)  # takes the lock
+        relay_all()
+        held.run(thorough=False)  # woken by the relay
+        assert held.consumer.checkpoint == events[-1].position
+        assert Checkpoint.objects.get(name=name).position == before
+        held.run(thorough=True)
+        assert Checkpoint.objects.get(name=name).position == events[-1].position
+    finally:
+        connection.close()  # drops the session's partition lock
