@@ -89,7 +89,7 @@ def main() -> None:
         suites.relay(collector, reps=args.reps, events=min(args.events, platform_log.log_size()))
     if "writes" in parts:
         print("Appending (raw, peer, platform; interleaved) ...", flush=True)
-        suites.writes(collector, reps=args.reps, seconds=args.seconds)
+        suites.writes(collector, reps=args.reps, seconds=args.seconds, results_dir=RESULTS_DIR)
     if "latency" in parts:
         print("Commit-to-handler latency through the stream runner ...", flush=True)
         from . import latency

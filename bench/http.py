@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .latency import VENV_BIN, _start, _stop
+from .services import VENV_BIN, start, stop
 
 CLIENTS = 16
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
@@ -101,7 +101,7 @@ def run(collector, *, reps: int, seconds: float, results_dir: Path) -> None:
     clients_file = results_dir / "http-clients.txt"
     make_clients(clients_file)
     port = _free_port()
-    server = _start(
+    server = start(
         [
             str(VENV_BIN / "gunicorn"),
             "platform_site.wsgi:application",
@@ -133,4 +133,4 @@ def run(collector, *, reps: int, seconds: float, results_dir: Path) -> None:
                     higher=False,
                 )
     finally:
-        _stop(server)
+        stop(server)

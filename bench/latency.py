@@ -10,60 +10,29 @@ event's transaction had committed.
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import time
+import uuid
 from pathlib import Path
 
-from .database import ROOT, bench_environment
-from .platform_writes import _publish
+from .services import VENV_BIN, catch_up_everything, start, stop, stream_runner
 
-VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
 WORKER_CONCURRENCY = 2
 
 
-def _catch_up_everything() -> None:
-    """Start from a quiet log: every checkpoint at the head, Redis empty."""
-    from django.db import connection
+def _publish_probe(n: int):
+    from eventstore.bus import publish
+    from eventstore.envelope import ExpectedVersion
 
-    from eventstore import streams
-    from eventstore.models import Checkpoint
-    from eventstore.relay import RELAY_CHECKPOINT, relay_partition_checkpoint, subscriber_checkpoint_name
-    from eventstore.subscribers import registered_subscribers
-    from platform_site.redis_connection import get_redis
+    from .benchapp.events import THING_RECORDED, thing_payload
+    from .benchapp.handlers import PROBE_KIND
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_event")
-        head = cursor.fetchone()[0]
-    names = [RELAY_CHECKPOINT]
-    for partition in range(streams.partition_count()):
-        names.append(relay_partition_checkpoint(partition))
-        names += [subscriber_checkpoint_name(s, partition) for s in registered_subscribers()]
-    for name in names:
-        Checkpoint.objects.update_or_create(name=name, defaults={"position": head})
-    get_redis().flushdb()
-
-
-def _start(args: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        args,
-        cwd=ROOT,
-        env={**os.environ, **bench_environment()},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return publish(
+        THING_RECORDED,
+        stream_id=f"thing-{uuid.uuid4()}",
+        data={**thing_payload(n), "kind": PROBE_KIND},
+        expected_version=ExpectedVersion.NO_STREAM,
     )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _offer(rate: float, seconds: float) -> dict[int, float]:
@@ -81,7 +50,7 @@ def _offer(rate: float, seconds: float) -> dict[int, float]:
         if delay > 0:
             time.sleep(delay)
         with transaction.atomic():
-            event = _publish(n)
+            event = _publish_probe(n)
         committed[event.position] = time.time()
     return committed
 
@@ -106,11 +75,10 @@ def _redis():
 
 
 def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path) -> None:
-    from django.db import transaction
 
-    _catch_up_everything()
+    catch_up_everything()
     celery = str(VENV_BIN / "celery")
-    worker = _start(
+    worker = start(
         [
             celery,
             "-A",
@@ -125,7 +93,7 @@ def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path)
         ],
         results_dir / "celery-worker.log",
     )
-    beat = _start(
+    beat = start(
         [
             celery,
             "-A",
@@ -136,45 +104,47 @@ def run(collector, *, reps: int, seconds: float, rate: float, results_dir: Path)
         ],
         results_dir / "celery-beat.log",
     )
-    streams = _start(
-        [str(VENV_BIN / "python"), "manage.py", "run_event_streams"],
-        results_dir / "event-streams.log",
-    )
     try:
-        # Warm-up: wait until the runner handles an event end to end.
-        with transaction.atomic():
-            _publish(0)
-        if not _handled(1, timeout=90):
-            raise RuntimeError(f"nothing was handled; see {results_dir}/event-streams.log")
-        for _ in range(reps):
-            committed = _offer(rate, seconds)
-            handled = _handled(len(committed), timeout=60)
-            latencies = sorted((handled[p] - at) * 1000 for p, at in committed.items() if p in handled)
-            if len(latencies) < len(committed):
-                print(
-                    f"  warning: {len(committed) - len(latencies)} of {len(committed)} events not handled in time"
-                )
-            conditions = (
-                f"{rate:.0f} events/s offered for {seconds:.0f} s, run_event_streams"
-                f" + Celery worker --concurrency={WORKER_CONCURRENCY} + beat"
-            )
-            collector.add(
-                "relay_latency_p50",
-                "commit -> subscriber handler, p50",
-                conditions,
-                "ms",
-                statistics.median(latencies),
-                higher=False,
-            )
-            collector.add(
-                "relay_latency_p99",
-                "commit -> subscriber handler, p99",
-                conditions,
-                "ms",
-                latencies[int(len(latencies) * 0.99) - 1],
-                higher=False,
-            )
+        with stream_runner(results_dir / "event-streams.log"):
+            _measure(collector, reps=reps, seconds=seconds, rate=rate)
     finally:
-        _stop(streams)
-        _stop(beat)
-        _stop(worker)
+        stop(beat)
+        stop(worker)
+
+
+def _measure(collector, *, reps: int, seconds: float, rate: float) -> None:
+    from django.db import transaction
+
+    # Warm-up: wait until the runner handles an event end to end.
+    with transaction.atomic():
+        _publish_probe(0)
+    if not _handled(1, timeout=90):
+        raise RuntimeError("nothing was handled; see bench/results/event-streams.log")
+    for _ in range(reps):
+        committed = _offer(rate, seconds)
+        handled = _handled(len(committed), timeout=60)
+        latencies = sorted((handled[p] - at) * 1000 for p, at in committed.items() if p in handled)
+        if len(latencies) < len(committed):
+            print(
+                f"  warning: {len(committed) - len(latencies)} of {len(committed)} events not handled in time"
+            )
+        conditions = (
+            f"{rate:.0f} events/s offered for {seconds:.0f} s, run_event_streams"
+            f" + Celery worker --concurrency={WORKER_CONCURRENCY} + beat"
+        )
+        collector.add(
+            "relay_latency_p50",
+            "commit -> subscriber handler, p50",
+            conditions,
+            "ms",
+            statistics.median(latencies),
+            higher=False,
+        )
+        collector.add(
+            "relay_latency_p99",
+            "commit -> subscriber handler, p99",
+            conditions,
+            "ms",
+            latencies[int(len(latencies) * 0.99) - 1],
+            higher=False,
+        )

@@ -8,8 +8,9 @@ hold even when absolute figures move.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from . import peer, platform_log, raw
+from . import peer, platform_log, raw, services
 from .results import Collector
 from .workers import WorkerGroup
 
@@ -23,7 +24,7 @@ WRITERS = {
     "platform": (
         "platform publish",
         "bench.platform_writes:append_one_per_transaction",
-        "1 event/transaction",
+        "1 event/transaction, stream runner alive",
     ),
 }
 
@@ -32,50 +33,77 @@ def _clients(n: int) -> str:
     return f"{n} client{'s' if n > 1 else ''}", f"{n} process{'es' if n > 1 else ''}"
 
 
-def writes(collector: Collector, *, reps: int, seconds: float) -> None:
-    with WorkerGroup(4, django=False) as plain, WorkerGroup(4, django=True) as django:
-        groups = {"raw": plain, "peer": plain, "platform": django}
+def writes(collector: Collector, *, reps: int, seconds: float, results_dir: Path) -> None:
+    """The platform's writes run as deployed, with a stream runner relaying and handling them.
+
+    A commit then needs no call to Redis (the runner's relay is watching the
+    log); what the runner does with the events shares the machine with the
+    writers, as it would in production. One more figure shows the fallback
+    with no runner alive, where every commit asks Redis to queue a relay task.
+    """
+    services.catch_up_everything()
+    with (
+        WorkerGroup(4, django=False) as plain,
+        WorkerGroup(4, django=True) as django,
+        services.stream_runner(results_dir / "event-streams-writes.log"),
+    ):
+        _writes(collector, plain, django, reps=reps, seconds=seconds)
+    with WorkerGroup(4, django=True) as django:
         for _ in range(reps):
-            for clients in (1, 4):
-                for system, (label, target, unit_of_work) in WRITERS.items():
-                    rate = groups[system].timed(target, clients, seconds)
-                    who, processes = _clients(clients)
-                    key = (
-                        "peer_save"
-                        if system == "peer"
-                        else f"{system}_{'insert' if system == 'raw' else 'append'}"
-                    )
-                    collector.add(
-                        f"{key}_{clients}",
-                        f"{label}, {who}",
-                        f"{unit_of_work}, {processes}",
-                        "events/s",
-                        rate,
-                    )
-            rate = plain.timed(f"{raw.__name__}:insert_batches", 1, seconds)
             collector.add(
-                "raw_insert_batch",
-                "raw psycopg insert, batched",
-                f"{raw.BATCH} events/transaction (executemany), 1 process",
+                "platform_append_4_no_runner",
+                "platform publish, 4 clients, no stream runner",
+                "1 event/transaction, 4 processes; Celery fallback: a Redis call per commit",
                 "events/s",
-                rate,
+                django.timed("bench.platform_writes:append_one_per_transaction", 4, seconds),
             )
-            rate = django.timed("bench.platform_writes:append_batches", 1, seconds)
-            collector.add(
-                "platform_append_batch",
-                "platform publish_many, batched",
-                "100 events/transaction in one publish_many() call, 1 process",
-                "events/s",
-                rate,
-            )
-            rate = django.timed("bench.platform_writes:append_batches_one_call_each", 1, seconds)
-            collector.add(
-                "platform_append_batch_calls",
-                "platform publish, 100 calls",
-                "100 publish() calls/transaction, 1 process",
-                "events/s",
-                rate,
-            )
+
+
+def _writes(
+    collector: Collector, plain: WorkerGroup, django: WorkerGroup, *, reps: int, seconds: float
+) -> None:
+    groups = {"raw": plain, "peer": plain, "platform": django}
+    for _ in range(reps):
+        for clients in (1, 4):
+            for system, (label, target, unit_of_work) in WRITERS.items():
+                rate = groups[system].timed(target, clients, seconds)
+                who, processes = _clients(clients)
+                key = (
+                    "peer_save"
+                    if system == "peer"
+                    else f"{system}_{'insert' if system == 'raw' else 'append'}"
+                )
+                collector.add(
+                    f"{key}_{clients}",
+                    f"{label}, {who}",
+                    f"{unit_of_work}, {processes}",
+                    "events/s",
+                    rate,
+                )
+        rate = plain.timed(f"{raw.__name__}:insert_batches", 1, seconds)
+        collector.add(
+            "raw_insert_batch",
+            "raw psycopg insert, batched",
+            f"{raw.BATCH} events/transaction (executemany), 1 process",
+            "events/s",
+            rate,
+        )
+        rate = django.timed("bench.platform_writes:append_batches", 1, seconds)
+        collector.add(
+            "platform_append_batch",
+            "platform publish_many, batched",
+            "100 events/transaction in one publish_many() call, 1 process, stream runner alive",
+            "events/s",
+            rate,
+        )
+        rate = django.timed("bench.platform_writes:append_batches_one_call_each", 1, seconds)
+        collector.add(
+            "platform_append_batch_calls",
+            "platform publish, 100 calls",
+            "100 publish() calls/transaction, 1 process, stream runner alive",
+            "events/s",
+            rate,
+        )
 
 
 def fill_peer(events: int) -> None:
