@@ -156,7 +156,12 @@ def register_projection(projection: Projection) -> Projection:
     _inline_by_type.clear()
     if projection.mode == ASYNC:
         register_subscriber(
-            Subscriber(name=projection.name, handlers=projection.handlers, description=projection.description)
+            Subscriber(
+                name=projection.name,
+                handlers=projection.handlers,
+                description=projection.description,
+                batch_handler=projection.batch_apply,
+            )
         )
     return projection
 

@@ -171,7 +171,13 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
         partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
         pipe.xadd(
             streams.partition_key(partition),
-            {"position": position, "prev": partition_checkpoint.position, "event": envelope},
+            # The type beside the envelope: a subscriber skips other types undecoded.
+            {
+                "position": position,
+                "prev": partition_checkpoint.position,
+                "type": type_name,
+                "event": envelope,
+            },
             maxlen=settings.EVENT_STREAM_MAXLEN,
             approximate=True,
         )

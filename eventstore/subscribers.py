@@ -10,21 +10,30 @@ events; those carry the input event's correlation id and point at it as cause.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .envelope import RecordedEvent
 
 SubscriberHandler = Callable[[RecordedEvent], None]
+BatchSubscriberHandler = Callable[[Sequence[RecordedEvent]], None]
 
 
 @dataclass(frozen=True)
 class Subscriber:
-    """`handlers` maps event type names to functions; other types are skipped."""
+    """`handlers` maps event type names to functions; other types are skipped.
+
+    `batch_handler`, if given, applies several events at once (those with a
+    handler, in order) with the same result as the handlers one by one; the
+    consumer uses it for a group of consecutive events and falls back to the
+    handlers event by event. It runs without a single cause, so it must not
+    publish: async projections use it (their rebuild's `batch_apply`).
+    """
 
     name: str
     handlers: Mapping[str, SubscriberHandler]
     description: str = ""
+    batch_handler: BatchSubscriberHandler | None = None
 
     @property
     def event_types(self) -> list[str]:

@@ -133,27 +133,45 @@ class _PartitionConsumer:
         return [(entry_id, fields) for entry_id, fields in entries if fields]
 
     def _handle_entries(self, entries: list[dict]) -> None:
-        """Process one read of stream entries, in order, as few transactions as possible."""
+        """Process one read of stream entries, in order, as few transactions as possible.
+
+        Entries of types this subscriber has no handler for are not even
+        decoded (the relay writes each entry's type beside it); they only move
+        the checkpoint, with the next group or at the end of the read.
+        """
         group: list[RecordedEvent] = []
+        skipped = 0  # the last unhandled entry's position, if after the group
         for fields in entries:
             position = int(fields[b"position"])
-            if position <= (group[-1].position if group else self.checkpoint):
+            last = max(group[-1].position if group else self.checkpoint, skipped)
+            if position <= last:
                 continue  # sent again by the relay; handled before
-            if int(fields[b"prev"]) > (group[-1].position if group else self.checkpoint):
-                self._process_group(group)
-                group = []
+            if int(fields[b"prev"]) > last:
+                self._process_group(group, skipped)
+                group, skipped = [], 0
                 self._backfill(until=position)
+            type_name = fields.get(b"type")
+            if type_name is not None and self.subscriber.handler_for(type_name.decode()) is None:
+                skipped = position
+                continue
             group.append(streams.decode(fields[b"event"]))
-        self._process_group(group)
+        self._process_group(group, skipped)
 
-    def _process_group(self, stored: list[RecordedEvent]) -> None:
+    def _process_group(self, stored: list[RecordedEvent], skipped: int = 0) -> None:
         """Handle consecutive events in one transaction; one by one if anything goes wrong.
 
         The relay sends events as stored; they are opened and upcast here, so a
         key forgotten since the relay ran is honoured. One transaction per group
         pays the commit once instead of once per event; the checkpoint moves in
-        it, so the group's effects still happen exactly once.
+        it, so the group's effects still happen exactly once. `skipped` is the
+        position of an unhandled event after the group: the checkpoint moves
+        there once the group is done.
         """
+        self._handle_group(stored)
+        if skipped > self.checkpoint:
+            self.checkpoint = skipped
+
+    def _handle_group(self, stored: list[RecordedEvent]) -> None:
         if not stored:
             return
         keyring = privacy.KeyRing()
@@ -174,9 +192,13 @@ class _PartitionConsumer:
             try:
                 with transaction.atomic():
                     self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
-                    for event, handler in handled:
-                        with caused_by(event.id, event.correlation_id):
-                            handler(event)
+                    if self.subscriber.batch_handler is not None:
+                        # One set-based statement for the group (e.g. the event counts).
+                        self.subscriber.batch_handler([event for event, _ in handled])
+                    else:
+                        for event, handler in handled:
+                            with caused_by(event.id, event.correlation_id):
+                                handler(event)
             except Exception as exc:
                 if connection.connection is None or not connection.is_usable():
                     raise LockLost(f"database session broken: {exc!r}") from exc

@@ -221,3 +221,53 @@ def test_a_held_consumer_stores_its_checkpoint_past_unhandled_events_at_its_next
         assert Checkpoint.objects.get(name=name).position == events[-1].position
     finally:
         connection.close()  # drops the session's partition lock
+
+
+def test_a_group_of_events_reaches_a_subscribers_batch_handler_in_one_call(monkeypatch):
+    """The event counts (an async projection) take a group in one statement, with the same counts."""
+    import dataclasses
+
+    from django.db.models import Sum
+
+    from eventstore import subscribers
+    from eventstore.models import EventStat
+    from eventstore.statistics import count_events
+
+    name = "eventstore.event_stats"
+    batches = []
+
+    def counting(events):
+        batches.append([e.position for e in events])
+        count_events(events)
+
+    replaced = dataclasses.replace(subscribers.get_subscriber(name), batch_handler=counting)
+    monkeypatch.setitem(subscribers._subscribers, name, replaced)
+
+    def counted() -> int:
+        return EventStat.objects.filter(type=THING_HAPPENED.name).aggregate(n=Sum("count"))["n"] or 0
+
+    before = counted()
+    events = write_events(streams_count=1, per_stream=5)  # one stream, so one partition
+    relay_all()
+    consume(name, streams.partition_of(events[0].stream_id))
+    assert batches == [[e.position for e in events]]
+    assert counted() == before + 5
+
+
+def test_a_subscriber_passes_over_entries_it_has_no_handler_for_without_decoding_them(monkeypatch):
+    from eventstore.relay import subscriber_checkpoint_name
+
+    events = write_events(streams_count=1, per_stream=3)
+    partition = streams.partition_of(events[0].stream_id)
+    relay_all()
+    decoded = []
+    real_decode = streams.decode
+    monkeypatch.setattr(streams, "decode", lambda payload: decoded.append(payload) or real_decode(payload))
+    consume("community", partition)  # no handler for the test type
+    assert decoded == []
+    assert Checkpoint.objects.get(name=subscriber_checkpoint_name("community", partition)).position == (
+        events[-1].position
+    )
+    consume(SUBSCRIBER, partition)
+    assert len(decoded) == 3
+    assert [effect_count(e.id) for e in events] == [1, 1, 1]
