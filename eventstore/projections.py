@@ -161,6 +161,7 @@ def register_projection(projection: Projection) -> Projection:
                 handlers=projection.handlers,
                 description=projection.description,
                 batch_handler=projection.batch_apply,
+                reads_data=projection.reads_data,
             )
         )
     return projection

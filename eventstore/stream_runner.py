@@ -37,7 +37,7 @@ from django.db import DatabaseError, connection
 from platform_site.redis_connection import get_redis
 
 from . import streams
-from .consumer import HeldConsumer, LockLost
+from .consumer import HeldPartition, LockLost
 from .relay import HeldRelay, RelayResult, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
@@ -91,9 +91,7 @@ class StreamRunner:
         self._relay = HeldRelay()
         self._newest_seen: int | None = None
         subscribers = sorted(registered_subscribers())
-        self._held = {
-            p: [HeldConsumer(name, p, get_redis()) for name in subscribers] for p in self.partitions
-        }
+        self._held = {p: HeldPartition(p, subscribers, get_redis()) for p in self.partitions}
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
         self.redis = redis.Redis.from_url(
@@ -239,15 +237,11 @@ class StreamRunner:
         return FAST_POLL_SECONDS if time.monotonic() < self._active_until else None
 
     def _consume_round(self, partition: int, woken: bool) -> float | None:
-        """Run every subscriber once over the partition; again at once if any has more waiting.
+        """Run every subscriber over the partition; again at once if any has more waiting.
 
         Woken by the relay, only new entries are read; on a poll (and after an
         error) each subscriber also looks for pending entries and lost ones.
         """
-        more = False
-        for held in self._held[partition]:
-            if self.stopping.is_set():
-                return None
-            held.run(thorough=not woken)
-            more = more or held.more
-        return 0.0 if more else None
+        if self.stopping.is_set():
+            return None
+        return 0.0 if self._held[partition].run(thorough=not woken) else None

@@ -28,12 +28,16 @@ class Subscriber:
     consumer uses it for a group of consecutive events and falls back to the
     handlers event by event. It runs without a single cause, so it must not
     publish: async projections use it (their rebuild's `batch_apply`).
+    `reads_data=False` says the handlers read only the envelope (type, source,
+    times), never data or metadata: the consumer then neither opens sealed
+    values nor upcasts for them.
     """
 
     name: str
     handlers: Mapping[str, SubscriberHandler]
     description: str = ""
     batch_handler: BatchSubscriberHandler | None = None
+    reads_data: bool = True
 
     @property
     def event_types(self) -> list[str]:

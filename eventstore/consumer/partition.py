@@ -48,6 +48,7 @@ class _PartitionConsumer:
         self.checkpoint_name = subscriber_checkpoint_name(subscriber.name, partition)
         self.checkpoint = Checkpoint.objects.get_or_create(name=self.checkpoint_name)[0].position
         self._forget_cached_state()
+        self._unacknowledged: list = []
         self.handled = 0
         # The session-level lock belongs to this backend; see _ensure_lock_held.
         self.backend_pid = connection.connection.info.backend_pid
@@ -87,18 +88,14 @@ class _PartitionConsumer:
         reads = 0
         # First what a killed consumer left unacknowledged, then new entries.
         for start in ("0", ">") if thorough else (">",):
-            entries = self._read(start)
-            while entries:
-                self._handle_entries([fields for _, fields in entries])
-                done = [entry_id for entry_id, _ in entries]
+            while entries := self.read(start):
+                self.handle(entries)
                 reads += 1
                 if reads >= max_reads:
-                    self.redis.xack(self.stream_key, self.group, *done)
-                    self._save_skipped_checkpoint()
+                    self.acknowledge()
                     self.more = True
                     return self.handled
-                entries = self._read(start, acknowledge=done)
-            self._save_skipped_checkpoint(now=thorough)
+            self.save_skipped_checkpoint(now=thorough)
         if not thorough:
             return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
@@ -110,27 +107,53 @@ class _PartitionConsumer:
         )
         if relayed and relayed > self.checkpoint:
             self._backfill(until=relayed + 1)
-            self._save_skipped_checkpoint(now=True)
+            self.save_skipped_checkpoint(now=True)
         return self.handled
 
-    def _read(self, start: str, acknowledge: list | None = None) -> list:
-        """Read entries from `start`; acknowledge the last read's entries in the same round trip."""
+    def read(self, start: str) -> list:
+        """Read entries from `start`, acknowledging the last read's in the same round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        if acknowledge:
-            pipe.xack(self.stream_key, self.group, *acknowledge)
+        self.queue_read(pipe, start)
+        return self.take_read(pipe.execute(raise_on_error=False))
+
+    def queue_read(self, pipe, start: str) -> int:
+        """Queue on `pipe` the acknowledgement of the last read, then a read; return the command count.
+
+        Entries are acknowledged only after they were handled (their
+        transaction committed): a consumer that dies in between leaves them
+        pending, and the next one finds them already past its checkpoint.
+        """
+        if self._unacknowledged:
+            pipe.xack(self.stream_key, self.group, *self._unacknowledged)
         pipe.xreadgroup(self.group, CONSUMER_NAME, {self.stream_key: start}, count=READ_COUNT)
-        try:
-            reply = pipe.execute()[-1]
-        except Exception as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            ensure_groups(self.redis, range(self.partition, self.partition + 1))
-            return []
+        return 2 if self._unacknowledged else 1
+
+    def take_read(self, replies: list) -> list:
+        """The entries from the replies to what queue_read queued (errors raised, not returned)."""
+        self._unacknowledged = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                if "NOGROUP" not in str(reply):
+                    raise reply
+                ensure_groups(self.redis, range(self.partition, self.partition + 1))
+                return []
+        reply = replies[-1]
         if not reply:
             return []
-        entries = reply[0][1]
         # Reading "0" returns pending entries; an empty list means none are left.
-        return [(entry_id, fields) for entry_id, fields in entries if fields]
+        return [(entry_id, fields) for entry_id, fields in reply[0][1] if fields]
+
+    def handle(self, entries: list) -> None:
+        """Handle a read's entries; they are acknowledged with the next read (or `acknowledge()`)."""
+        self._handle_entries([fields for _, fields in entries])
+        self._unacknowledged = [entry_id for entry_id, _ in entries]
+
+    def acknowledge(self) -> None:
+        """Acknowledge the last read now (no read follows), and store a skipped checkpoint soon."""
+        if self._unacknowledged:
+            self.redis.xack(self.stream_key, self.group, *self._unacknowledged)
+            self._unacknowledged = []
+        self.save_skipped_checkpoint()
 
     def _handle_entries(self, entries: list[dict]) -> None:
         """Process one read of stream entries, in order, as few transactions as possible.
@@ -174,13 +197,7 @@ class _PartitionConsumer:
     def _handle_group(self, stored: list[RecordedEvent]) -> None:
         if not stored:
             return
-        keyring = privacy.KeyRing()
-        keyring.load(
-            s
-            for e in stored
-            for s in (*privacy.sealed_subjects(e.data), *privacy.sealed_subjects(e.metadata))
-        )
-        events = [reveal_event(event, keyring) for event in stored]
+        events = self._reveal(stored) if self.subscriber.reads_data else stored
         handled = [
             (event, handler) for event in events if (handler := self.subscriber.handler_for(event.type))
         ]
@@ -211,6 +228,18 @@ class _PartitionConsumer:
                 return
         for event in events:
             self._process(event)
+
+    @staticmethod
+    def _reveal(stored: list[RecordedEvent]) -> list[RecordedEvent]:
+        """Open and upcast the events; the keys of the group are loaded in one query."""
+        keyring = privacy.KeyRing()
+        keyring.load(
+            s
+            for e in stored
+            if privacy.holds_sealed(e.data) or privacy.holds_sealed(e.metadata)  # most hold none
+            for s in (*privacy.sealed_subjects(e.data), *privacy.sealed_subjects(e.metadata))
+        )
+        return [reveal_event(event, keyring) for event in stored]
 
     def _has_parked(self) -> bool:
         if self._parked is None:
@@ -307,7 +336,7 @@ class _PartitionConsumer:
         self._parked = True
         logger.error("%s parked event %s (%s): %s", self.subscriber.name, event.id, event.type, error)
 
-    def _save_skipped_checkpoint(self, *, now: bool = False) -> None:
+    def save_skipped_checkpoint(self, *, now: bool = False) -> None:
         """Store a checkpoint moved past events without a handler (nothing else saved it).
 
         Only now and then (`now` at the end of a thorough run): until then a

@@ -271,3 +271,46 @@ def test_a_subscriber_passes_over_entries_it_has_no_handler_for_without_decoding
     consume(SUBSCRIBER, partition)
     assert len(decoded) == 3
     assert [effect_count(e.id) for e in events] == [1, 1, 1]
+
+
+def test_a_subscriber_that_reads_no_data_gets_events_without_opening_or_upcasting_them(monkeypatch):
+    """The event counts read only the envelope (`reads_data=False`): no key lookups, no upcasts for them."""
+    from eventstore.consumer import partition as consumer_partition
+
+    events = write_events(streams_count=1, per_stream=3)
+    partition = streams.partition_of(events[0].stream_id)
+    relay_all()
+    revealed = []
+    real_reveal = consumer_partition.reveal_event
+    monkeypatch.setattr(
+        consumer_partition,
+        "reveal_event",
+        lambda event, keyring=None: revealed.append(event.id) or real_reveal(event, keyring),
+    )
+    consume("eventstore.event_stats", partition)
+    assert revealed == []
+    consume(SUBSCRIBER, partition)
+    assert revealed == [e.id for e in events]
+
+
+def test_a_held_partition_reads_for_all_its_subscribers_together_and_acknowledges_what_they_handled():
+    from eventstore.consumer import HeldPartition
+    from eventstore.relay import subscriber_checkpoint_name
+
+    events = write_events(streams_count=1, per_stream=3)
+    partition = streams.partition_of(events[0].stream_id)
+    names = ["community", "eventstore.event_stats", SUBSCRIBER]
+    held = HeldPartition(partition, names, get_redis())
+    try:
+        held.run(thorough=True)  # each subscriber takes its lock
+        relay_all()
+        assert held.run(thorough=False) is False  # woken: one pipeline of reads, nothing left over
+        assert [effect_count(e.id) for e in events] == [1, 1, 1]
+        redis = get_redis()
+        for name in names:
+            assert redis.xpending(streams.partition_key(partition), streams.group_name(name))["pending"] == 0
+        assert Checkpoint.objects.get(name=subscriber_checkpoint_name(SUBSCRIBER, partition)).position == (
+            events[-1].position
+        )
+    finally:
+        connection.close()  # drops the session's partition locks
