@@ -65,13 +65,19 @@ def publish_many(
 
     The events get consecutive versions; `expected_version` applies to the
     first. One round trip instead of one per event, for imports and batches.
+    Outside any event context, the call is one unit of work: its events share
+    one new correlation id.
     """
     if not events:
         return []
     _require_transaction()
     merged = _metadata(metadata)
+    correlation_id = current_correlation_id() or uuid.uuid4()
     # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
-    new_events = [_new_event(event_type, data, metadata=dict(merged)) for event_type, data in events]
+    new_events = [
+        _new_event(event_type, data, metadata=dict(merged), correlation_id=correlation_id)
+        for event_type, data in events
+    ]
     return _send(stream_id, new_events, expected_version)
 
 
@@ -85,10 +91,10 @@ def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
     return {**current_metadata(), **given} if given else current_metadata()
 
 
-def _new_event(event_type, data, *, metadata: dict[str, Any], event_id=None) -> NewEvent:
+def _new_event(event_type, data, *, metadata: dict[str, Any], event_id=None, correlation_id=None) -> NewEvent:
     if isinstance(event_type, str):
         event_type = get_event_type(event_type)
-    correlation_id = current_correlation_id() or uuid.uuid4()
+    correlation_id = correlation_id or current_correlation_id() or uuid.uuid4()
     return NewEvent(
         id=event_id or uuid.uuid4(),
         type=event_type.name,

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg.types.datetime import TimestamptzLoader
 
 Params = Sequence | Mapping | None
 
@@ -54,5 +56,10 @@ def _cursor(db: BaseDatabaseWrapper) -> psycopg.Cursor:
     cursor = getattr(db, "_eventstore_cursor", None)
     if cursor is None or cursor.connection is not db.connection or cursor.closed:
         cursor = psycopg.Cursor(db.connection)
+        if settings.USE_TZ:
+            # Django's own timestamptz loader (Python) sets the connection's zone,
+            # UTC, which the session's TimeZone gives already: psycopg's loader,
+            # in C, returns the same values at a tenth of the cost per row.
+            cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         db._eventstore_cursor = cursor
     return cursor

@@ -126,6 +126,21 @@ def test_publish_many_appends_consecutive_versions_in_one_go():
     assert [e.data["label"] for e in read_stream(stream_id)] == ["first", "b0", "b1", "b2", "b3", "b4"]
 
 
+def test_publish_many_outside_any_context_is_one_unit_of_work_with_one_correlation_id():
+    from eventstore.bus import publish_many
+    from eventstore.context import event_context
+
+    with transaction.atomic():
+        batch = publish_many(stream(), [(THING_HAPPENED, {"label": f"b{n}"}) for n in range(3)])
+        alone = publish(THING_HAPPENED, stream_id=stream(), data={"label": "alone"})
+    assert len({e.correlation_id for e in batch}) == 1
+    assert all(e.causation_id == e.correlation_id for e in batch)
+    assert alone.correlation_id != batch[0].correlation_id
+    with event_context() as correlation, transaction.atomic():
+        inside = publish_many(stream(), [(THING_HAPPENED, {"label": "in"})] * 2)
+    assert {e.correlation_id for e in inside} == {correlation}
+
+
 def test_publish_many_with_a_stale_version_stores_none_of_the_batch():
     from eventstore.bus import publish_many
 

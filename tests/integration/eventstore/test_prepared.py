@@ -31,3 +31,12 @@ def test_a_lost_connection_is_djangos_operational_error_and_the_next_call_reconn
     connection.close()  # what the runner does after an error
     assert prepared.fetchone(b"SELECT 1") == (1,)
     assert connection.connection.info.backend_pid != backend
+
+
+def test_timestamps_from_a_prepared_statement_are_the_aware_utc_values_django_reads():
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (django_now,) = cursor.fetchone()
+        (prepared_now,) = prepared.fetchone(b"SELECT now()")
+    assert prepared_now == django_now
+    assert prepared_now.utcoffset().total_seconds() == 0
