@@ -24,13 +24,12 @@ def _publish_probe(n: int):
     from eventstore.bus import publish
     from eventstore.envelope import ExpectedVersion
 
-    from .benchapp.events import THING_RECORDED, thing_payload
-    from .benchapp.handlers import PROBE_KIND
+    from .benchapp.events import LATENCY_PROBE, thing_payload
 
     return publish(
-        THING_RECORDED,
+        LATENCY_PROBE,
         stream_id=f"thing-{uuid.uuid4()}",
-        data={**thing_payload(n), "kind": PROBE_KIND},
+        data=thing_payload(n),
         expected_version=ExpectedVersion.NO_STREAM,
     )
 

@@ -24,7 +24,7 @@ WRITERS = {
     "platform": (
         "platform publish",
         "bench.platform_writes:append_one_per_transaction",
-        "1 event/transaction, stream runner alive",
+        "1 event/transaction",
     ),
 }
 
@@ -34,29 +34,26 @@ def _clients(n: int) -> str:
 
 
 def writes(collector: Collector, *, reps: int, seconds: float, results_dir: Path) -> None:
-    """The platform's writes run as deployed, with a stream runner relaying and handling them.
+    """Raw, peer and platform appends, interleaved; then the platform once more as deployed.
 
-    A commit then needs no call to Redis (the runner's relay is watching the
-    log); what the runner does with the events shares the machine with the
-    writers, as it would in production. One more figure shows the fallback
-    with no runner alive, where every commit asks Redis to queue a relay task.
+    The target figures have no stream runner alive, like raw and peer, which
+    relay nothing: each platform commit then asks Redis to queue a relay task
+    (the Celery fallback). The last figure runs a stream runner beside the
+    writers, as `make run` does: commits skip Redis, and the runner relays
+    every event and hands it to every subscriber on the same 2 cores.
     """
-    services.catch_up_everything()
-    with (
-        WorkerGroup(4, django=False) as plain,
-        WorkerGroup(4, django=True) as django,
-        services.stream_runner(results_dir / "event-streams-writes.log"),
-    ):
+    with WorkerGroup(4, django=False) as plain, WorkerGroup(4, django=True) as django:
         _writes(collector, plain, django, reps=reps, seconds=seconds)
-    with WorkerGroup(4, django=True) as django:
-        for _ in range(reps):
-            collector.add(
-                "platform_append_4_no_runner",
-                "platform publish, 4 clients, no stream runner",
-                "1 event/transaction, 4 processes; Celery fallback: a Redis call per commit",
-                "events/s",
-                django.timed("bench.platform_writes:append_one_per_transaction", 4, seconds),
-            )
+        services.catch_up_everything()
+        with services.stream_runner(results_dir / "event-streams-writes.log"):
+            for _ in range(reps):
+                collector.add(
+                    "platform_append_4_runner",
+                    "platform publish, 4 clients, as deployed",
+                    "1 event/transaction, 4 processes, with a stream runner relaying and handling every event",
+                    "events/s",
+                    django.timed("bench.platform_writes:append_one_per_transaction", 4, seconds),
+                )
 
 
 def _writes(
@@ -92,7 +89,7 @@ def _writes(
         collector.add(
             "platform_append_batch",
             "platform publish_many, batched",
-            "100 events/transaction in one publish_many() call, 1 process, stream runner alive",
+            "100 events/transaction in one publish_many() call, 1 process",
             "events/s",
             rate,
         )
@@ -100,7 +97,7 @@ def _writes(
         collector.add(
             "platform_append_batch_calls",
             "platform publish, 100 calls",
-            "100 publish() calls/transaction, 1 process, stream runner alive",
+            "100 publish() calls/transaction, 1 process",
             "events/s",
             rate,
         )

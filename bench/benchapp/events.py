@@ -25,6 +25,15 @@ class ThingRecorded(EventData):
 THING_RECORDED = define_event("bench:thing_recorded", ThingRecorded, source="bench")
 
 
+class LatencyProbe(ThingRecorded):
+    """A thing recorded to time its way to a subscriber (bench/latency.py); same shape and size."""
+
+
+# A type of its own: only the latency subscriber handles it, so the write figures'
+# events cost the stream runner no more than any event nobody subscribes to.
+LATENCY_PROBE = define_event("bench:latency_probe", LatencyProbe, source="bench")
+
+
 def thing_payload(n: int) -> dict:
     """The payload every writer (raw, peer, platform) stores: ~300 bytes of JSON."""
     return {
