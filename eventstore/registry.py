@@ -55,7 +55,12 @@ class EventType:
                 )
             return data.model_dump(mode="json")
         try:
-            return self.schema.model_validate(dict(data)).model_dump(mode="json")
+            # The model's own validator and serializer, as model_validate() and
+            # model_dump() call them, without their wrappers: a third less per event.
+            model = self.schema.__pydantic_validator__.validate_python(
+                data if type(data) is dict else dict(data)
+            )
+            return self.schema.__pydantic_serializer__.to_python(model, mode="json")
         except pydantic.ValidationError as exc:
             raise InvalidEventData(f"{self.name}: {exc}") from exc
 

@@ -38,7 +38,7 @@ WITH head AS (
     ) AS last ON true
 ), tx AS (
     SELECT pg_current_xact_id()::text::bigint << {POSITION_SHIFT} AS base
-), used AS (
+), used AS MATERIALIZED (
     -- the last position this transaction took so far: one backward index probe
     SELECT coalesce((
         SELECT e.position - tx.base FROM eventstore_event e
