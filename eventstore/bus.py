@@ -49,7 +49,15 @@ def publish(
     stream is not at `expected_version`.
     """
     _require_transaction()
-    new_event = _new_event(event_type, data, event_id=event_id, metadata=_metadata(metadata))
+    correlation_id, causation_id = _cause()
+    new_event = _new_event(
+        event_type,
+        data,
+        event_id=event_id,
+        metadata=_metadata(metadata),
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
     with about_event(new_event.id):  # log lines of the append and inline projections name it
         return _send(stream_id, [new_event], expected_version)[0]
 
@@ -72,10 +80,12 @@ def publish_many(
         return []
     _require_transaction()
     merged = _metadata(metadata)
-    correlation_id = current_correlation_id() or uuid.uuid4()
+    correlation_id, causation_id = _cause()
     # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
     new_events = [
-        _new_event(event_type, data, metadata=dict(merged), correlation_id=correlation_id)
+        _new_event(
+            event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
+        )
         for event_type, data in events
     ]
     return _send(stream_id, new_events, expected_version)
@@ -91,10 +101,24 @@ def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
     return {**current_metadata(), **given} if given else current_metadata()
 
 
-def _new_event(event_type, data, *, metadata: dict[str, Any], event_id=None, correlation_id=None) -> NewEvent:
+def _cause() -> tuple[uuid.UUID, uuid.UUID]:
+    """Correlation and causation ids of what is published now (a new unit of work outside any)."""
+    correlation_id = current_correlation_id() or uuid.uuid4()
+    # The first event of a request is caused by the request itself.
+    return correlation_id, current_causation_id() or correlation_id
+
+
+def _new_event(
+    event_type,
+    data,
+    *,
+    metadata: dict[str, Any],
+    correlation_id: uuid.UUID,
+    causation_id: uuid.UUID,
+    event_id: uuid.UUID | None = None,
+) -> NewEvent:
     if isinstance(event_type, str):
         event_type = get_event_type(event_type)
-    correlation_id = correlation_id or current_correlation_id() or uuid.uuid4()
     return NewEvent(
         id=event_id or uuid.uuid4(),
         type=event_type.name,
@@ -102,8 +126,7 @@ def _new_event(event_type, data, *, metadata: dict[str, Any], event_id=None, cor
         data=event_type.validate(data),
         source=event_type.source,
         correlation_id=correlation_id,
-        # The first event of a request is caused by the request itself.
-        causation_id=current_causation_id() or correlation_id,
+        causation_id=causation_id,
         metadata=metadata,
     )
 
