@@ -149,7 +149,7 @@ class _PartitionConsumer:
         self._unacknowledged = [entry_id for entry_id, _ in entries]
 
     def acknowledge(self) -> None:
-        """Acknowledge the last read now (no read follows), and store a skipped checkpoint soon."""
+        """Acknowledge the last read now (no read follows); store a skipped checkpoint if one is due."""
         if self._unacknowledged:
             self.redis.xack(self.stream_key, self.group, *self._unacknowledged)
             self._unacknowledged = []
