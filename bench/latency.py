@@ -12,26 +12,16 @@ from __future__ import annotations
 
 import statistics
 import time
-import uuid
 from pathlib import Path
 
+from .platform_writes import _publish
 from .services import VENV_BIN, catch_up_everything, start, stop, stream_runner
 
 WORKER_CONCURRENCY = 2
 
 
 def _publish_probe(n: int):
-    from eventstore.bus import publish
-    from eventstore.envelope import ExpectedVersion
-
-    from .benchapp.events import LATENCY_PROBE, thing_payload
-
-    return publish(
-        LATENCY_PROBE,
-        stream_id=f"thing-{uuid.uuid4()}",
-        data=thing_payload(n),
-        expected_version=ExpectedVersion.NO_STREAM,
-    )
+    return _publish(n, "bench:latency_probe")
 
 
 def _offer(rate: float, seconds: float) -> dict[int, float]:
