@@ -81,8 +81,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
 # Let psycopg prepare statements that run often. Django's own (client-binding)
-# cursors never prepare; the event store's append does (eventstore/store.py).
-# Set DB_PREPARE_THRESHOLD=0 (off) behind a transaction-pooling PgBouncer.
+# cursors never prepare; the event store's hot statements do (eventstore/prepared.py).
+# DB_PREPARE_THRESHOLD=0 turns preparing off (those still bind on the server).
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=5) or None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
