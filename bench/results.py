@@ -46,7 +46,8 @@ class Target:
             if base is None or not base.samples or base.median == 0:
                 return "", "n/a"
             ratio = measured.median / base.median
-            return f"{ratio:.2f} x", "pass" if ratio >= self.factor else "MISS"
+            # Three decimals: a ratio just under its target must not print as the target.
+            return f"{ratio:.3f} x", "pass" if ratio >= self.factor else "MISS"
         if self.limit is None:
             return "", "report"
         ok = measured.median >= self.limit if measured.higher_is_better else measured.median <= self.limit
