@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,8 +64,6 @@ def catch_up_everything() -> None:
 @contextlib.contextmanager
 def stream_runner(log: Path) -> Iterator[subprocess.Popen]:
     """`manage.py run_event_streams`, alive (its keys in Redis) before the block starts."""
-    import time
-
     from eventstore import stream_runner as runner
     from platform_site.redis_connection import get_redis
 

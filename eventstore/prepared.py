@@ -5,8 +5,10 @@ rendered again in Python on every call and Postgres plans it every time.
 For the few statements that run per event or per wake-up (the append, the
 relay's reads and checkpoint writes, a consumer's checkpoint moves) that was
 a large part of their cost; here they run with server-side binding and are
-prepared once per connection. Errors are wrapped like Django's own (a lost
-connection is a `django.db.OperationalError`, and Django knows to drop it).
+prepared once per connection. The batch handlers' set-based statements
+(`projections.execute_with_arrays`) run on the same cursor, with binary
+parameters, prepared only if they repeat. Errors are wrapped like Django's own
+(a lost connection is a `django.db.OperationalError`, and Django knows to drop it).
 """
 
 from __future__ import annotations
@@ -36,12 +38,16 @@ def fetchone(sql: bytes, params: Params = None) -> tuple | None:
     return rows[0] if rows else None
 
 
-def execute(sql: bytes, params: Params = None) -> int:
-    """Run a prepared statement that returns no rows; return how many rows it changed."""
+def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = True) -> int:
+    """Run a statement that returns no rows; return how many rows it changed.
+
+    `prepare=None` leaves it to psycopg's threshold, for statements that vary
+    (the batch handlers' inserts); `%b` placeholders send a value in binary.
+    """
     db = connections[DEFAULT_DB_ALIAS]
     with db.wrap_database_errors:
         cursor = _cursor(db)
-        cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params, prepare=prepare)
         return cursor.rowcount
 
 

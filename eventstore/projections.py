@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Literal
 
 import orjson
-import psycopg
 from django.db import connection
 from django.db.models import FloatField, JSONField, Model
 from django.dispatch import receiver
 
+from . import prepared
 from .bus import event_recorded
 from .envelope import RecordedEvent
 from .subscribers import Subscriber, register_subscriber
@@ -139,9 +139,7 @@ def execute_with_arrays(sql: str, params: Sequence) -> None:
     a 5,000-element array out as quoted SQL text, which costs more than the
     statement itself. Errors are still raised as Django's (e.g. IntegrityError).
     """
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+    prepared.execute(sql, params, prepare=None)
 
 
 _projections: dict[str, Projection] = {}

@@ -125,13 +125,9 @@ def kick_relay() -> None:
     try:
         keys = [streams.runner_key(), streams.relay_wake_key(), _relay_dirty_key()]
         outcome = _kick_relay_script()(keys=keys, args=[DIRTY_TTL_SECONDS])
-        if outcome == RUNNER_WOKEN:
-            _runner_woken_at = now
-        elif outcome == CELERY_TASK_DUE:
-            _runner_woken_at = None
+        _runner_woken_at = now if outcome == RUNNER_WOKEN else None
+        if outcome == CELERY_TASK_DUE:
             relay_events.apply_async(retry=False)
-        else:
-            _runner_woken_at = None
     except Exception as exc:  # Redis down: the events wait safely in Postgres
         logger.warning("could not wake the relay (%r); the periodic sweep will relay later", exc)
 

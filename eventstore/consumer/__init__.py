@@ -23,7 +23,7 @@ from platform_site.redis_connection import get_redis
 
 from .. import streams
 from ..subscribers import get_subscriber
-from .partition import AlreadyProcessed, LockLost, _PartitionConsumer
+from .partition import AlreadyProcessed, LockLost, _PartitionConsumer, read_together
 
 __all__ = ["AlreadyProcessed", "HeldConsumer", "HeldPartition", "LockLost", "_PartitionConsumer", "consume"]
 
@@ -150,30 +150,6 @@ class HeldPartition:
             else:
                 together.append(held.consumer)
         if together:
-            more = self._read_together(together, max_reads) or more
+            read_together(self.redis, together, ">", max_reads)
+            more = more or any(consumer.more for consumer in together)
         return more
-
-    def _read_together(self, consumers: list, max_reads: int) -> bool:
-        for consumer in consumers:
-            consumer.more = False
-        for _ in range(max_reads):
-            pipe = self.redis.pipeline(transaction=False)
-            counts = [consumer.queue_read(pipe, ">") for consumer in consumers]
-            replies = pipe.execute(raise_on_error=False)
-            still_reading = []
-            start = 0
-            for consumer, count in zip(consumers, counts, strict=True):
-                entries = consumer.take_read(replies[start : start + count])
-                start += count
-                if entries:
-                    consumer.handle(entries)
-                    still_reading.append(consumer)
-                else:
-                    consumer.save_skipped_checkpoint()
-            consumers = still_reading
-            if not consumers:
-                return False
-        for consumer in consumers:
-            consumer.acknowledge()
-            consumer.more = True
-        return True

@@ -38,6 +38,43 @@ class LockLost(Exception):
     """
 
 
+def read_together(redis, consumers: list[_PartitionConsumer], start: str, max_reads: int) -> int:
+    """Read from `start` and handle the entries, for consumers of one partition, until none finds more.
+
+    Each read is one pipelined round trip for all of them, carrying each
+    one's acknowledgement of its previous read; a consumer leaves the round
+    once its read comes back empty. After `max_reads` reads that found
+    entries, those still finding entries acknowledge and say `more`. Returns
+    the number of reads that found entries.
+    """
+    for consumer in consumers:
+        consumer.more = False
+    reads = 0
+    while consumers:
+        pipe = redis.pipeline(transaction=False)
+        counts = [consumer.queue_read(pipe, start) for consumer in consumers]
+        replies = pipe.execute(raise_on_error=False)
+        found = []
+        offset = 0
+        for consumer, count in zip(consumers, counts, strict=True):
+            entries = consumer.take_read(replies[offset : offset + count])
+            offset += count
+            if entries:
+                consumer.handle(entries)
+                found.append(consumer)
+            else:
+                consumer.save_skipped_checkpoint()
+        consumers = found
+        if found:
+            reads += 1
+            if reads >= max_reads:
+                for consumer in found:
+                    consumer.acknowledge()
+                    consumer.more = True
+                break
+    return reads
+
+
 class _PartitionConsumer:
     def __init__(self, subscriber: Subscriber, partition: int, redis) -> None:
         self.subscriber = subscriber
@@ -88,13 +125,9 @@ class _PartitionConsumer:
         reads = 0
         # First what a killed consumer left unacknowledged, then new entries.
         for start in ("0", ">") if thorough else (">",):
-            while entries := self.read(start):
-                self.handle(entries)
-                reads += 1
-                if reads >= max_reads:
-                    self.acknowledge()
-                    self.more = True
-                    return self.handled
+            reads += read_together(self.redis, [self], start, max_reads - reads)
+            if self.more:
+                return self.handled
             self.save_skipped_checkpoint(now=thorough)
         if not thorough:
             return self.handled
@@ -109,12 +142,6 @@ class _PartitionConsumer:
             self._backfill(until=relayed + 1)
             self.save_skipped_checkpoint(now=True)
         return self.handled
-
-    def read(self, start: str) -> list:
-        """Read entries from `start`, acknowledging the last read's in the same round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        self.queue_read(pipe, start)
-        return self.take_read(pipe.execute(raise_on_error=False))
 
     def queue_read(self, pipe, start: str) -> int:
         """Queue on `pipe` the acknowledgement of the last read, then a read; return the command count.
@@ -144,7 +171,7 @@ class _PartitionConsumer:
         return [(entry_id, fields) for entry_id, fields in reply[0][1] if fields]
 
     def handle(self, entries: list) -> None:
-        """Handle a read's entries; they are acknowledged with the next read (or `acknowledge()`)."""
+        """Handle a read's entries; they are acknowledged with the next read, or by `acknowledge()`."""
         self._handle_entries([fields for _, fields in entries])
         self._unacknowledged = [entry_id for entry_id, _ in entries]
 
