@@ -24,28 +24,40 @@ POSITION_SHIFT = 20
 MAX_EVENTS_PER_TRANSACTION = (1 << POSITION_SHIFT) - 1
 
 
-def _append_sql(new_rows: str) -> bytes:
+def _append_sql(new_rows: str, *, opening: bool, new_stream: bool) -> bytes:
     """The append statement; `new_rows` yields the new events as v(..., ord), ord counting from 1.
 
-    Bytes, once: psycopg would encode a str query (and hash the result) on every append.
+    `opening`: the statement begins its transaction (eventstore.prepared sends the
+    BEGIN with it), so the transaction has taken no position yet. `new_stream`:
+    one event that must start its stream (NO_STREAM); a stream always holds its
+    version 1, so the version key alone turns an existing stream into a clash.
     """
-    return f"""
-WITH head AS (
-    SELECT coalesce(last.stream_version, 0) AS version, coalesce(last.position, 0) AS position
+    head = (
+        "SELECT 0 AS version, 0::bigint AS position"
+        if new_stream
+        else """SELECT coalesce(last.stream_version, 0) AS version, coalesce(last.position, 0) AS position
     FROM (SELECT 1) AS one LEFT JOIN LATERAL (
         SELECT stream_version, position FROM eventstore_event
         WHERE stream_id = %(stream_id)s ORDER BY stream_version DESC LIMIT 1
-    ) AS last ON true
-), tx AS (
-    SELECT pg_current_xact_id()::text::bigint << {POSITION_SHIFT} AS base
-), used AS MATERIALIZED (
-    -- the last position this transaction took so far: one backward index probe
+    ) AS last ON true"""
+    )
+    used = (
+        "SELECT 0::bigint AS n"
+        if opening
+        else f"""-- the last position this transaction took so far: one backward index probe
     SELECT coalesce((
         SELECT e.position - tx.base FROM eventstore_event e
         WHERE e.position > tx.base AND e.position < tx.base + {1 << POSITION_SHIFT}
         ORDER BY e.position DESC LIMIT 1
     ), 0) AS n
-    FROM tx
+    FROM tx"""
+    )
+    expected = "" if new_stream else "(%(expected)s::int < 0 OR head.version = %(expected)s::int) AND"
+    return f"""
+WITH head AS ({head}
+), tx AS (
+    SELECT pg_current_xact_id()::text::bigint << {POSITION_SHIFT} AS base
+), used AS MATERIALIZED ({used}
 )
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                               data, metadata, source, correlation_id, causation_id)
@@ -53,13 +65,13 @@ SELECT tx.base + used.n + v.ord, v.id, %(stream_id)s, head.version + v.ord, v.ty
        v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
 FROM {new_rows},
      head, tx, used
-WHERE (%(expected)s::int < 0 OR head.version = %(expected)s::int)
+WHERE {expected}
   -- stream order = position order: the stream's head must not come from a later transaction
-  AND head.position < tx.base + {1 << POSITION_SHIFT}
+  head.position < tx.base + {1 << POSITION_SHIFT}
 ORDER BY v.ord
 ON CONFLICT DO NOTHING
 RETURNING position, stream_version, recorded_at
-""".encode()
+""".encode()  # bytes, once: psycopg would encode a str query (and hash the result) on every append
 
 
 _COLUMNS = "id, type, schema_version, data, metadata, source, correlation_id, causation_id, ord"
@@ -67,18 +79,27 @@ _COLUMNS = "id, type, schema_version, data, metadata, source, correlation_id, ca
 # metadata as JSON objects), written by orjson in one call and taken apart by Postgres.
 # Per-column arrays cost more: as text, every quote of every JSON document is escaped
 # on the client; in binary, psycopg packs them element by element in Python.
-_APPEND_SQL = _append_sql(
-    f"""(SELECT (r.e->>0)::uuid, r.e->>1, (r.e->>2)::smallint, r.e->3, r.e->4, r.e->>5,
+_BATCH_ROWS = f"""(SELECT (r.e->>0)::uuid, r.e->>1, (r.e->>2)::smallint, r.e->3, r.e->4, r.e->>5,
             (r.e->>6)::uuid, (r.e->>7)::uuid, r.ord
      FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS r(e, ord)) AS v({_COLUMNS})"""
-)
 # One event (what a command usually appends) travels as plain parameters: no array
 # to build on the client and take apart on the server.
-_APPEND_ONE_SQL = _append_sql(
-    f"""(VALUES (%(id)s::uuid, %(type)s::text, %(schema_version)s::smallint, %(data)s::jsonb,
+_ONE_ROW = f"""(VALUES (%(id)s::uuid, %(type)s::text, %(schema_version)s::smallint, %(data)s::jsonb,
              %(metadata)s::jsonb, %(source)s::text, %(correlation_id)s::uuid,
              %(causation_id)s::uuid, 1::bigint)) AS v({_COLUMNS})"""
-)
+
+
+def _statements(rows: str, *, new_stream: bool = False) -> tuple[bytes, bytes]:
+    """The statement, and its variant for when it begins its transaction."""
+    return (
+        _append_sql(rows, opening=False, new_stream=new_stream),
+        _append_sql(rows, opening=True, new_stream=new_stream),
+    )
+
+
+_APPEND_ONE = _statements(_ONE_ROW)
+_APPEND_NEW_STREAM = _statements(_ONE_ROW, new_stream=True)
+_APPEND_BATCH = _statements(_BATCH_ROWS)
 
 _ANY_VERSION_ATTEMPTS = 5
 _STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM eventstore_event WHERE stream_id = %s"
@@ -106,9 +127,9 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
         return []
     if len(events) > MAX_EVENTS_PER_TRANSACTION:
         raise ValueError(f"at most {MAX_EVENTS_PER_TRANSACTION} events per transaction")
-    sql, params = _statement(stream_id, events, expected_version)
+    (sql, opening), params = _statement_for(stream_id, events, expected_version)
     for _attempt in range(_ANY_VERSION_ATTEMPTS):
-        rows = prepared.fetchall(sql, params)  # planned once per connection
+        rows = prepared.fetchall(sql, params, opening=opening)  # planned once per connection
         if rows or expected_version != ExpectedVersion.ANY:
             break
         # ANY lost a race for the next version to a concurrent writer; under READ
@@ -125,10 +146,12 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
     return _already_stored_or_conflict(stream_id, events, expected_version)
 
 
-def _statement(stream_id: str, events: Sequence[NewEvent], expected_version: int) -> tuple[bytes, dict]:
+def _statement_for(
+    stream_id: str, events: Sequence[NewEvent], expected_version: int
+) -> tuple[tuple[bytes, bytes], dict]:
     if len(events) == 1:
         (e,) = events
-        return _APPEND_ONE_SQL, {
+        return _APPEND_NEW_STREAM if expected_version == ExpectedVersion.NO_STREAM else _APPEND_ONE, {
             "stream_id": stream_id,
             "expected": expected_version,
             "id": e.id,
@@ -144,7 +167,7 @@ def _statement(stream_id: str, events: Sequence[NewEvent], expected_version: int
         (e.id, e.type, e.schema_version, e.data, e.metadata, e.source, e.correlation_id, e.causation_id)
         for e in events
     ]
-    return _APPEND_SQL, {
+    return _APPEND_BATCH, {
         "stream_id": stream_id,
         "expected": expected_version,
         "events": orjson.dumps(rows).decode(),
