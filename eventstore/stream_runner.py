@@ -50,7 +50,7 @@ STOP_CHECK_SECONDS = 1.0
 HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an open transaction
 # After a wake-up (or while events come), the relay looks at the newest position
 # this often, for this long; writers that woke it less than KICK_INTERVAL_SECONDS
-# ago do not wake it again (tasks.kick_relay). ACTIVE must exceed the interval,
+# ago do not wake it again (eventstore.wakeups). ACTIVE must exceed the interval,
 # with room for the wake-up's own delay.
 FAST_POLL_SECONDS = 0.002
 ACTIVE_SECONDS = 2.0
@@ -210,7 +210,7 @@ class StreamRunner:
         Woken by a commit, the relay stays active for `ACTIVE_SECONDS` and then
         looks at the newest position every `FAST_POLL_SECONDS`, relaying when it
         moved. That is what lets a writer that woke it recently skip the Redis
-        call after its next commits (tasks.kick_relay).
+        call after its next commits (eventstore.wakeups).
         """
         now = time.monotonic()
         if woken:

@@ -72,3 +72,13 @@ def _empty_test_redis():
     from platform_site.redis_connection import get_redis
 
     get_redis().flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_relay_waker():
+    """No test inherits another's wake-up window or its memory of a woken runner."""
+    from eventstore.wakeups import relay_waker
+
+    relay_waker.reset()
+    yield
+    relay_waker.reset()

@@ -11,9 +11,10 @@ import uuid
 import pytest
 from django.db import transaction
 
-from eventstore import streams, tasks
+from eventstore import streams
 from eventstore.bus import publish
 from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
+from eventstore.wakeups import relay_waker
 from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head
 from tests.sample_events import THING_HAPPENED
@@ -28,8 +29,6 @@ WAKE_WAIT_SECONDS = 30  # generous for a busy machine; still half the runner's p
 def fresh_redis(monkeypatch):
     get_redis().flushdb()
     start_at_head()  # earlier tests' events are not this runner's work
-    # No memory of a runner woken by an earlier test (see tasks.kick_relay).
-    monkeypatch.setattr(tasks, "_runner_woken_at", None)
     yield
 
 
@@ -164,7 +163,7 @@ def test_the_subscribers_command_and_metrics_say_which_partitions_a_runner_consu
 
 def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_commits(monkeypatch):
     def just_woke_it() -> None:
-        monkeypatch.setattr(tasks, "_runner_woken_at", time.monotonic())
+        monkeypatch.setattr(relay_waker, "runner_woken_at", time.monotonic())
 
     runner = StreamRunner(poll_seconds=60)
     runner.start()
@@ -186,6 +185,6 @@ def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_c
     publish_one()
     assert get_redis().llen(CELERY_QUEUE) == 0
     # ... until the interval is over: then commits queue a relay task again.
-    monkeypatch.setattr(tasks, "_runner_woken_at", time.monotonic() - KICK_INTERVAL_SECONDS)
+    monkeypatch.setattr(relay_waker, "runner_woken_at", time.monotonic() - KICK_INTERVAL_SECONDS)
     publish_one()
     assert get_redis().llen(CELERY_QUEUE) == 1

@@ -1,0 +1,157 @@
+"""Waking the relay after a commit, and when a commit need not.
+
+A commit's events wait in Postgres until the relay reads them; the wake-up
+only says "read now". It goes to a live stream runner's relay if there is one,
+else it marks the relay dirty and queues a Celery relay task unless one is due
+already (one Redis round trip, a Lua script). That round trip was the largest
+single cost of a one-event transaction on the client, so a process makes it
+as rarely as it safely can:
+
+- A runner's relay woken less than KICK_INTERVAL_SECONDS ago by this process is
+  still watching the log (stream_runner.ACTIVE_SECONDS): no call at all.
+- Without a runner, a process wakes the relay at most once per
+  COALESCE_SECONDS. A commit inside that window only notes that a wake-up is
+  owed, and the process's waker thread sends it when the window ends. Every commit is therefore
+  followed by a wake-up sent after it, at most COALESCE_SECONDS late, so the
+  relay task that wake-up leads to reads the commit's events. Under load this
+  turns a round trip per commit into one per window; alone, a commit is woken
+  for at once, as before.
+
+Should a process die with a wake-up owed, or Redis be down, beat's sweep
+relays what waits (every 2 s): nothing is lost, only later.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from functools import lru_cache
+
+from platform_site.redis_connection import get_redis
+
+from . import streams
+from .stream_runner import KICK_INTERVAL_SECONDS
+
+logger = logging.getLogger(__name__)
+COALESCE_SECONDS = 0.025
+DIRTY_TTL_SECONDS = 30
+CELERY_TASK_DUE, RUNNER_WOKEN = 1, 2  # what the kick script answers (0: a task is due already)
+
+# One round trip: wake a live stream runner's relay (2), or else mark the relay
+# dirty and say whether the mark is new (1: a Celery task is due).
+_KICK_RELAY_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('LPUSH', KEYS[2], 1)
+    redis.call('LTRIM', KEYS[2], 0, 0)
+    return 2
+end
+if redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[1]) then
+    return 1
+end
+return 0
+"""
+
+
+def relay_dirty_key() -> str:
+    return f"{streams.epoch_key()}:relay-dirty"
+
+
+@lru_cache(maxsize=1)
+def _kick_relay_script():
+    # Bound to the process's one client (get_redis is cached too); redis-py
+    # sends the script by hash and loads it again after a Redis restart.
+    return get_redis().register_script(_KICK_RELAY_LUA)
+
+
+class RelayWaker:
+    """This process's wake-ups of the relay (one per process; see the module docstring).
+
+    Owed wake-ups are sent by one daemon thread of the process, started the
+    first time one is owed.
+    """
+
+    def __init__(self) -> None:
+        self._generation = 0
+        self._condition: threading.Condition | None = None
+        self._sender: threading.Thread | None = None
+        self.reset()
+
+    def reset(self, *, forked: bool = False) -> None:
+        """Forget every wake-up sent or owed (a forked child; a test that needs a clean start)."""
+        self._generation += 1  # a sender thread of an earlier generation stops ...
+        if self._condition is not None and not forked:
+            with self._condition:
+                self._condition.notify_all()  # ... once it wakes up to see it: wait for that
+            if self._sender is not None and self._sender is not threading.current_thread():
+                self._sender.join(timeout=5)
+        # A new lock: a forked child may have inherited the old one held, and has no sender thread.
+        self._condition = threading.Condition(threading.Lock())
+        self._sender: threading.Thread | None = None
+        self.runner_woken_at: float | None = None  # when this process last woke a live runner
+        self._quiet_until = 0.0  # no Celery-path wake-up before this (monotonic clock)
+        self._owed = False
+
+    def after_commit(self) -> None:
+        """A transaction that recorded events has committed: wake the relay, now or soon."""
+        now = time.monotonic()
+        with self._condition:
+            if self.runner_woken_at is not None and now - self.runner_woken_at < KICK_INTERVAL_SECONDS:
+                return
+            if now < self._quiet_until:
+                if not self._owed:
+                    self._owed = True
+                    if self._sender is None:
+                        self._sender = threading.Thread(
+                            target=self._send_owed, args=(self._generation,), name="relay-waker", daemon=True
+                        )
+                        self._sender.start()
+                    self._condition.notify()
+                return
+            self._quiet_until = now + COALESCE_SECONDS
+        self._wake(now)
+
+    def flush(self) -> None:
+        """Send a wake-up that is owed now rather than when its window ends (process exit)."""
+        with self._condition:
+            owed, self._owed = self._owed, False
+        if owed:
+            self._wake(time.monotonic())
+
+    def _send_owed(self, generation: int) -> None:
+        condition = self._condition
+        while True:
+            with condition:
+                while not self._owed and generation == self._generation:
+                    condition.wait()
+                if generation != self._generation:
+                    return
+                delay = self._quiet_until - time.monotonic()
+                if delay > 0:
+                    condition.wait(delay)
+                    continue  # look again: the window may have moved, or the owed one been flushed
+                self._owed = False
+                now = time.monotonic()
+                self._quiet_until = now + COALESCE_SECONDS
+            self._wake(now)
+
+    def _wake(self, now: float) -> None:
+        """Never raises: the sweep catches up if this fails."""
+        from .tasks import relay_events  # late: tasks imports this module
+
+        try:
+            keys = [streams.runner_key(), streams.relay_wake_key(), relay_dirty_key()]
+            outcome = _kick_relay_script()(keys=keys, args=[DIRTY_TTL_SECONDS])
+            self.runner_woken_at = now if outcome == RUNNER_WOKEN else None
+            if outcome == CELERY_TASK_DUE:
+                relay_events.apply_async(retry=False)
+        except Exception as exc:  # Redis down: the events wait safely in Postgres
+            logger.warning("could not wake the relay (%r); the periodic sweep will relay later", exc)
+
+
+relay_waker = RelayWaker()
+# A forked child (a Celery or gunicorn worker) starts with no sender thread and owes nothing.
+os.register_at_fork(after_in_child=lambda: relay_waker.reset(forked=True))
+atexit.register(relay_waker.flush)
