@@ -23,8 +23,10 @@ from .context import about_event, current_causation_id, current_correlation_id, 
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
 from .registry import EventData, EventType, get_event_type
+from .store import streaming
 
-# Sent by publish(); the store's receiver appends. Arguments: stream_id, events, expected_version.
+# Sent by publish(); the store's receiver appends. Arguments: stream_id, events (a list of
+# NewEvent, or a ValidatedAsRead for a long batch), expected_version.
 event_published = Signal()
 # Sent after an append, inside the same transaction. Argument: event (RecordedEvent).
 event_recorded = Signal()
@@ -69,26 +71,63 @@ def publish_many(
     expected_version: int = ExpectedVersion.ANY,
     metadata: dict[str, Any] | None = None,
 ) -> list[RecordedEvent]:
-    """Record several events of one stream in one statement (same rules as publish()).
+    """Record several events of one stream in one round trip (same rules as publish()).
 
     The events get consecutive versions; `expected_version` applies to the
-    first. One round trip instead of one per event, for imports and batches.
-    Outside any event context, the call is one unit of work: its events share
-    one new correlation id.
+    first. For imports and batches: all of them land, or none. Outside any
+    event context, the call is one unit of work: its events share one new
+    correlation id. A long batch with nothing personal to seal is validated
+    while its first events are already on their way (eventstore.store.streaming).
     """
     if not events:
         return []
     _require_transaction()
     merged = _metadata(metadata)
     correlation_id, causation_id = _cause()
-    # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
-    new_events = [
-        _new_event(
+
+    def new_event(event_type, data) -> NewEvent:
+        # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
+        return _new_event(
             event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
         )
-        for event_type, data in events
-    ]
-    return _send(stream_id, new_events, expected_version)
+
+    if len(events) >= STREAMED_BATCH and not _holds_personal(events, merged):
+        return _send(stream_id, ValidatedAsRead(events, new_event), expected_version)
+    return _send(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
+
+
+# Batches at least this long, with nothing personal to seal, are validated as the store sends them.
+STREAMED_BATCH = 2 * streaming.CHUNK
+
+
+class ValidatedAsRead:
+    """The events of a long batch, each validated and made a NewEvent as the store takes it.
+
+    What `event_published` carries for such a batch instead of a list: iterate
+    it once; InvalidEventData may come out of the iteration.
+    """
+
+    __slots__ = ("_items", "_make", "source")
+
+    def __init__(self, items: Sequence[tuple], make) -> None:
+        self._items = items
+        self._make = make
+        first = items[0][0]
+        self.source = (
+            get_event_type(first) if isinstance(first, str) else first
+        ).source  # the signal's sender
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self):
+        make = self._make
+        return (make(event_type, data) for event_type, data in self._items)
+
+
+def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
+    types = {id(event_type): event_type for event_type, _ in events}.values()  # EventType is unhashable
+    return any(privacy.needs_sealing(get_event_type(t) if isinstance(t, str) else t, metadata) for t in types)
 
 
 def _require_transaction() -> None:
@@ -131,9 +170,14 @@ def _new_event(
     )
 
 
-def _send(stream_id: str, events: list[NewEvent], expected_version: int) -> list[RecordedEvent]:
+def _send(
+    stream_id: str, events: list[NewEvent] | ValidatedAsRead, expected_version: int
+) -> list[RecordedEvent]:
     responses = event_published.send(
-        sender=events[0].source, stream_id=stream_id, events=events, expected_version=expected_version
+        sender=events.source if isinstance(events, ValidatedAsRead) else events[0].source,
+        stream_id=stream_id,
+        events=events,
+        expected_version=expected_version,
     )
     return next(r for func, r in responses if func is append_published_events)
 
@@ -143,9 +187,14 @@ def append_published_events(sender, *, stream_id, events, expected_version, **_k
     # Personal values are sealed before they reach the table (docs/privacy.md).
     # Inline projections and the caller get the event as a reader sees it now:
     # plaintext, or the erased marker for a subject forgotten before.
-    keyring = privacy.KeyRing()
-    sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
-    recorded = [privacy.open_event(e, keyring) for e in store.append(stream_id, sealed, expected_version)]
+    if isinstance(events, ValidatedAsRead):  # nothing to seal, as publish_many made sure
+        appended = streaming.append_streaming(stream_id, events, expected_version)
+        keyring = None  # one is made only for an event that holds sealed values after all
+    else:
+        keyring = privacy.KeyRing()
+        sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
+        appended = store.append(stream_id, sealed, expected_version)
+    recorded = [privacy.open_event(e, keyring) for e in appended]
     for event in recorded:
         event_recorded.send(sender=event.source, event=event)
     _announce_after_commit(connections[DEFAULT_DB_ALIAS], recorded)

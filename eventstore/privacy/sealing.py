@@ -58,13 +58,18 @@ def metadata_subject(data_subject_: str, metadata: dict) -> str:
     return user_subject(actor) if isinstance(actor, int) else data_subject_
 
 
+def needs_sealing(event_type: EventType | None, metadata: dict) -> bool:
+    """Could an event of this type with this metadata hold a personal value to seal?"""
+    return bool(event_type and event_type.personal_fields) or _has_personal_metadata(metadata)
+
+
 def seal_event(stream_id: str, event: NewEvent, keyring: KeyRing) -> NewEvent:
     """`event` with its personal values sealed (or already erased for a forgotten subject)."""
     try:
         event_type: EventType | None = get_event_type(event.type)
     except UnknownEventType:
         event_type = None
-    if not (event_type and event_type.personal_fields) and not _has_personal_metadata(event.metadata):
+    if not needs_sealing(event_type, event.metadata):
         return event  # most events: nothing personal, so no subject to work out
     subject = data_subject(event_type, stream_id, event.data, event.metadata)
     data = event.data

@@ -1,0 +1,88 @@
+"""The event store's hot statements, sent by itself on Django's connection (so in its transaction).
+
+Two costs of going through a Django cursor are avoided here:
+
+- Django binds parameters on the client: every call renders the statement
+  again in Python and Postgres plans it again. Here parameters are bound on
+  the server and each statement is prepared once per connection (the append,
+  the relay's reads and checkpoint writes, a consumer's checkpoint moves).
+- psycopg sends a transaction's BEGIN on its own and waits for the answer
+  before sending the first statement. For a command whose first statement is
+  the append (creating a post, a scan, a login) that wait was a quarter of the
+  transaction's CPU, client and server together (docs/benchmarks.md). Here a
+  statement that begins its transaction goes out in one libpq pipeline with
+  the BEGIN (and, the first time on a connection, its PREPARE): one round trip
+  whatever the case. Npgsql, for one, does the same with a pending BEGIN.
+
+Everything else is as with any Django query: the caller's transaction, with
+the connection's isolation level and read-only settings; parameters and
+results adapted by psycopg with the connection's adapters (timestamps load as
+the aware UTC values Django reads); errors raised as Django's
+(`IntegrityError`, and `OperationalError` for a lost connection, which Django
+knows to drop); a transaction Django knows is broken is refused before
+anything is sent. Placeholders: see `session`.
+
+psycopg's own prepared statements stay unused: it deallocates all of a
+session's statements after any ROLLBACK once it has prepared one itself,
+which would take these with them. This uses psycopg's libpq layer
+(`psycopg.pq`), its `Transformer` and the wait generators its cursors are
+built from, against the pinned psycopg version the tests run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from .pipeline import Pipeline
+from .session import Params, session_of
+
+
+@contextlib.contextmanager
+def pipeline() -> Iterator[Pipeline]:
+    """A pipeline on Django's connection: `send` statements, then `finish` for their results."""
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper once: each `connection.x` looks it up again
+    with db.wrap_database_errors:
+        db.validate_no_broken_transaction()
+        session = session_of(db)
+        with session.conn.lock:
+            started = Pipeline(session)
+            try:
+                yield started
+            finally:
+                started.close()
+
+
+def fetchall(sql: bytes, params: Params = None, *, opening: bytes | None = None) -> list[tuple]:
+    """Run `sql` prepared; return its rows.
+
+    `opening` is a variant of the statement to run instead when this statement
+    begins its transaction (nothing else has run in it yet).
+    """
+    with pipeline() as one:
+        one.send(sql, params, opening=opening)
+        (result,) = one.finish()
+        return one.rows(result)
+
+
+def fetchone(sql: bytes, params: Params = None) -> tuple | None:
+    rows = fetchall(sql, params)
+    return rows[0] if rows else None
+
+
+def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = True) -> int:
+    """Run a statement that returns no rows; return how many rows it changed.
+
+    `prepare=None` prepares it once it has run a few times on the connection
+    (psycopg's `prepare_threshold`), for statements whose text varies (the
+    batch handlers' inserts).
+    """
+    with pipeline() as one:
+        one.send(sql.encode() if isinstance(sql, str) else sql, params, prepare=prepare)
+        (result,) = one.finish()
+        return result.command_tuples if result.command_tuples is not None else -1
+
+
+__all__ = ["Pipeline", "execute", "fetchall", "fetchone", "pipeline"]

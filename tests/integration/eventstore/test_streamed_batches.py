@@ -1,0 +1,172 @@
+"""Long batches, sent in chunks while the next ones are validated: whole or nothing, like a short one.
+
+Transactional: the chunks' own savepoint and the first chunk's BEGIN are part
+of what is tested, and the concurrency test needs transactions that commit.
+"""
+
+import tempfile
+import threading
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from eventstore.bus import STREAMED_BATCH, publish, publish_many
+from eventstore.context import event_context
+from eventstore.envelope import ExpectedVersion
+from eventstore.exceptions import ConcurrencyConflict, InvalidEventData
+from eventstore.reading import read_stream
+from eventstore.store import streaming
+from tests.integration.eventstore.test_concurrency import run_threads
+from tests.sample_events import THING_HAPPENED
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LONG = 3 * streaming.CHUNK + 7  # four chunks, the last one short
+
+
+def stream() -> str:
+    return f"thing-{uuid.uuid4()}"
+
+
+def batch(count: int = LONG, label: str = "b") -> list[tuple]:
+    return [(THING_HAPPENED, {"label": f"{label}{n}", "size": n}) for n in range(count)]
+
+
+def labels(stream_id: str) -> list[str]:
+    return [e.data["label"] for e in read_stream(stream_id)]
+
+
+def statements_sent(action) -> int:
+    """How many statements (Execute messages) went to the server while `action` ran."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            action()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        fields = [line.split("\t") for line in trace]
+        return sum(1 for f in fields if len(f) > 3 and f[1] == "F" and f[3].strip() == "Execute")
+
+
+def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positions():
+    stream_id = stream()
+    recorded = []
+
+    def append() -> None:
+        with transaction.atomic():
+            recorded.extend(publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM))
+
+    sent = statements_sent(append)
+    # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query)
+    assert sent == 3 + 4
+    stored = read_stream(stream_id)
+    assert [e.stream_version for e in stored] == list(range(1, LONG + 1))
+    assert [e.position for e in stored] == sorted(e.position for e in stored)
+    assert stored[-1].position - stored[0].position == LONG - 1  # one transaction, no gaps
+    assert recorded == stored
+    assert len({e.id for e in stored}) == LONG
+
+
+def test_an_invalid_event_midway_stores_nothing_and_leaves_the_transaction_usable():
+    stream_id = stream()
+    bad = batch()
+    bad[2 * streaming.CHUNK + 3] = (THING_HAPPENED, {"no_such_field": 1})  # after two chunks went out
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "before"})
+        with pytest.raises(InvalidEventData):
+            publish_many(stream_id, bad)
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "after"})
+    assert labels(stream_id) == ["before", "after"]
+    assert [e.stream_version for e in read_stream(stream_id)] == [1, 2]
+
+
+def test_a_stale_expected_version_stores_none_of_a_long_batch():
+    stream_id = stream()
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "first"})
+    with pytest.raises(ConcurrencyConflict), transaction.atomic():
+        publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM)
+    assert labels(stream_id) == ["first"]
+
+
+def test_a_stream_exactly_one_chunk_long_does_not_take_the_later_chunks():
+    """The trap: chunk 2 expects version CHUNK, which the existing stream happens to be at."""
+    stream_id = stream()
+    with transaction.atomic():
+        publish_many(stream_id, batch(streaming.CHUNK, "old"))
+    with pytest.raises(ConcurrencyConflict), transaction.atomic():
+        publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM)
+    assert labels(stream_id) == [f"old{n}" for n in range(streaming.CHUNK)]
+
+
+def test_any_version_appends_behind_what_the_stream_holds_even_later_in_a_transaction():
+    stream_id = stream()
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "first"})
+    with transaction.atomic():
+        other = publish(THING_HAPPENED, stream_id=stream(), data={"label": "opens the transaction"})
+        appended = publish_many(stream_id, batch())
+    assert [e.stream_version for e in appended] == list(range(2, LONG + 2))
+    assert appended[0].position == other.position + 1
+    assert labels(stream_id) == ["first", *[f"b{n}" for n in range(LONG)]]
+
+
+def test_an_exact_expected_version_continues_the_stream():
+    stream_id = stream()
+    with transaction.atomic():
+        publish_many(stream_id, batch(3, "a"))
+    with transaction.atomic():
+        publish_many(stream_id, batch(), expected_version=3)
+    assert [e.stream_version for e in read_stream(stream_id)] == list(range(1, LONG + 4))
+
+
+def test_a_long_batch_shares_one_correlation_id_and_the_contexts_metadata():
+    with event_context(metadata={"path": "/import/"}) as correlation, transaction.atomic():
+        appended = publish_many(stream(), batch())
+    assert {e.correlation_id for e in appended} == {correlation}
+    assert {e.metadata["path"] for e in appended} == {"/import/"}
+
+
+def test_a_long_batch_with_personal_metadata_is_sealed_at_rest():
+    """Sealing may load keys, which no open pipeline allows: such a batch goes as one statement."""
+    stream_id = stream()
+    with event_context(metadata={"ip": "203.0.113.9"}), transaction.atomic():
+        appended = publish_many(stream_id, batch())
+    assert {e.metadata["ip"] for e in appended} == {"203.0.113.9"}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT metadata->'ip' ? '$pii' FROM eventstore_event WHERE stream_id = %s", [stream_id]
+        )
+        assert {sealed for (sealed,) in cursor.fetchall()} == {True}
+    assert {e.metadata["ip"] for e in read_stream(stream_id)} == {"203.0.113.9"}
+
+
+def test_a_chunk_the_database_refuses_is_djangos_error():
+    assert len(batch()) >= STREAMED_BATCH  # so this batch is streamed
+    with pytest.raises(IntegrityError), transaction.atomic():
+        publish_many("", batch())  # the table's CHECK refuses an empty stream id
+    # The connection is fine afterwards (the atomic block rolled the transaction back).
+    with transaction.atomic():
+        assert len(publish_many(stream(), batch())) == LONG
+
+
+def test_of_two_long_batches_starting_the_same_stream_exactly_one_lands_whole():
+    stream_id = stream()
+    both_ready = threading.Barrier(2)
+
+    def writer(index: int) -> str:
+        both_ready.wait(30)
+        try:
+            with transaction.atomic():
+                publish_many(stream_id, batch(label=f"w{index}-"), expected_version=ExpectedVersion.NO_STREAM)
+            return "won"
+        except ConcurrencyConflict:
+            return "conflict"
+
+    assert sorted(run_threads(2, writer)) == ["conflict", "won"]
+    stored = labels(stream_id)
+    assert len(stored) == LONG
+    assert len({label.split("-")[0] for label in stored}) == 1, "one writer's events, not a mix"
