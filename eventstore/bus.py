@@ -26,7 +26,7 @@ from .registry import EventData, EventType, get_event_type
 from .store import streaming
 
 # Sent by publish(); the store's receiver appends. Arguments: stream_id, events (a list of
-# NewEvent, or a ValidatedAsRead for a long batch), expected_version.
+# NewEvent, or a store.streaming.ValidatedAsRead for a long batch), expected_version.
 event_published = Signal()
 # Sent after an append, inside the same transaction. Argument: event (RecordedEvent).
 event_recorded = Signal()
@@ -92,37 +92,12 @@ def publish_many(
         )
 
     if len(events) >= STREAMED_BATCH and not _holds_personal(events, merged):
-        return _send(stream_id, ValidatedAsRead(events, new_event), expected_version)
+        return _send(stream_id, streaming.ValidatedAsRead(events, new_event), expected_version)
     return _send(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
 
 
 # Batches at least this long, with nothing personal to seal, are validated as the store sends them.
 STREAMED_BATCH = 2 * streaming.CHUNK
-
-
-class ValidatedAsRead:
-    """The events of a long batch, each validated and made a NewEvent as the store takes it.
-
-    What `event_published` carries for such a batch instead of a list: iterate
-    it once; InvalidEventData may come out of the iteration.
-    """
-
-    __slots__ = ("_items", "_make", "source")
-
-    def __init__(self, items: Sequence[tuple], make) -> None:
-        self._items = items
-        self._make = make
-        first = items[0][0]
-        self.source = (
-            get_event_type(first) if isinstance(first, str) else first
-        ).source  # the signal's sender
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self):
-        make = self._make
-        return (make(event_type, data) for event_type, data in self._items)
 
 
 def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
@@ -171,10 +146,10 @@ def _new_event(
 
 
 def _send(
-    stream_id: str, events: list[NewEvent] | ValidatedAsRead, expected_version: int
+    stream_id: str, events: list[NewEvent] | streaming.ValidatedAsRead, expected_version: int
 ) -> list[RecordedEvent]:
     responses = event_published.send(
-        sender=events.source if isinstance(events, ValidatedAsRead) else events[0].source,
+        sender=events.source if isinstance(events, streaming.ValidatedAsRead) else events[0].source,
         stream_id=stream_id,
         events=events,
         expected_version=expected_version,
@@ -187,7 +162,7 @@ def append_published_events(sender, *, stream_id, events, expected_version, **_k
     # Personal values are sealed before they reach the table (docs/privacy.md).
     # Inline projections and the caller get the event as a reader sees it now:
     # plaintext, or the erased marker for a subject forgotten before.
-    if isinstance(events, ValidatedAsRead):  # nothing to seal, as publish_many made sure
+    if isinstance(events, streaming.ValidatedAsRead):  # nothing to seal, as publish_many made sure
         appended = streaming.append_streaming(stream_id, events, expected_version)
         keyring = None  # one is made only for an event that holds sealed values after all
     else:

@@ -46,13 +46,11 @@ def pipeline() -> Iterator[Pipeline]:
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper once: each `connection.x` looks it up again
     with db.wrap_database_errors:
         db.validate_no_broken_transaction()
-        session = session_of(db)
-        with session.conn.lock:
-            started = Pipeline(session)
-            try:
-                yield started
-            finally:
-                started.close()
+        started = Pipeline(session_of(db))
+        try:
+            yield started
+        finally:
+            started.close()
 
 
 def fetchall(sql: bytes, params: Params = None, *, opening: bytes | None = None) -> list[tuple]:

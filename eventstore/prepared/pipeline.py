@@ -26,8 +26,10 @@ _NO_SUCH_STATEMENT = "26000"
 class Pipeline:
     """One exchange on the connection; use through `eventstore.prepared.pipeline()`.
 
-    Holds the connection until `finish` (or `close`): nothing else may run on
-    it meanwhile.
+    Until `finish` (or `close`) no other statement may run on the connection,
+    through Django or psycopg: it would read this pipeline's results as its own.
+    Each call takes psycopg's connection lock only while it works on the
+    connection, so a mistake shows as an error there, never as a deadlock.
     """
 
     def __init__(self, session: Session) -> None:
@@ -36,13 +38,14 @@ class Pipeline:
         self._pgconn = conn.pgconn
         # What each result read back will answer: ("begin"|"command"|"statement", None) or ("prepare", key).
         self._expected: list[tuple[str, StatementKey | bytes | None]] = []
-        self.begins = self._pgconn.transaction_status == _IDLE and not conn.autocommit
         self.statements = 0
-        self._pgconn.enter_pipeline_mode()
-        self._open = True
-        if self.begins:
-            self._pgconn.send_query_params(_begin_command(conn), None)
-            self._expected.append(("begin", None))
+        with conn.lock:
+            self.begins = self._pgconn.transaction_status == _IDLE and not conn.autocommit
+            self._pgconn.enter_pipeline_mode()
+            self._open = True
+            if self.begins:
+                self._pgconn.send_query_params(_begin_command(conn), None)
+                self._expected.append(("begin", None))
 
     def send(
         self, sql: bytes, params: Params = None, *, opening: bytes | None = None, prepare: bool | None = True
@@ -58,24 +61,27 @@ class Pipeline:
         key = (query, types)
         name = self._session.statement_name(key, prepare)
         pgconn = self._pgconn
-        if name is not None and key not in self._session.prepared:
-            pgconn.send_prepare(name, query, param_types=types)
-            self._expected.append(("prepare", (key, name)))
-        if name is None:
-            pgconn.send_query_params(query, dumped, param_types=types, param_formats=pq_formats)
-        else:
-            pgconn.send_query_prepared(name, dumped, param_formats=pq_formats)
-        self._expected.append(("statement", None))
-        self.statements += 1
+        with self._conn.lock:
+            if name is not None and key not in self._session.prepared:
+                pgconn.send_prepare(name, query, param_types=types)
+                self._expected.append(("prepare", (key, name)))
+            if name is None:
+                pgconn.send_query_params(query, dumped, param_types=types, param_formats=pq_formats)
+            else:
+                pgconn.send_query_prepared(name, dumped, param_formats=pq_formats)
+            self._expected.append(("statement", None))
+            self.statements += 1
 
     def flush(self) -> None:
         """Put what is queued on its way now, as far as the socket takes it without waiting."""
-        self._pgconn.flush()
+        with self._conn.lock:
+            self._pgconn.flush()
 
     def command(self, sql: bytes) -> None:
         """Queue a statement without parameters whose result is not needed (SAVEPOINT, ...)."""
-        self._pgconn.send_query_params(sql, None)
-        self._expected.append(("command", None))
+        with self._conn.lock:
+            self._pgconn.send_query_params(sql, None)
+            self._expected.append(("command", None))
 
     def finish(self) -> list[pq.abc.PGresult]:
         """Send the Sync, read everything back; the statements' results, or the first error raised."""
@@ -112,6 +118,10 @@ class Pipeline:
         return tx.load_rows(0, result.ntuples, tuple)
 
     def _drain(self) -> list[list[pq.abc.PGresult]]:
+        with self._conn.lock:
+            return self._drain_locked()
+
+    def _drain_locked(self) -> list[list[pq.abc.PGresult]]:
         conn, pgconn = self._conn, self._pgconn
         self._open = False
         try:

@@ -18,7 +18,7 @@ The batch keeps the guarantees of a single statement:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
 from django.db import connection, transaction
@@ -26,10 +26,12 @@ from psycopg import pq
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
+from ..registry import get_event_type
 from . import append, outcome
 from .statements import APPEND_BATCH, APPEND_CONTINUED, MAX_EVENTS_PER_TRANSACTION
 
-CHUNK = 25  # measured: with 100 events, 25 a chunk overlapped best (10: statement costs; 50: less overlap)
+# A 100-event batch goes in four chunks; 34 or 50 a chunk measured the same (docs/benchmarks.md).
+CHUNK = 25
 _SAVEPOINT = b"SAVEPOINT eventstore_batch"
 _ROLLBACK = b"ROLLBACK TO SAVEPOINT eventstore_batch"
 _RELEASE = b"RELEASE SAVEPOINT eventstore_batch"
@@ -72,6 +74,32 @@ def append_streaming(
         # ANY lost a race for the next version: the plain append tries again.
         return append(stream_id, sent, expected_version)
     return outcome(stream_id, sent, rows, expected_version)
+
+
+class ValidatedAsRead:
+    """The events of a long batch, each validated and made a NewEvent as the store takes it.
+
+    What `event_published` carries for such a batch instead of a list: iterate
+    it once; InvalidEventData may come out of the iteration. Making an event
+    runs no SQL (validation only), as it must: the store's pipeline is open then.
+    """
+
+    __slots__ = ("_items", "_make", "source")
+
+    def __init__(self, items: Sequence[tuple], make: Callable[..., NewEvent]) -> None:
+        self._items = items
+        self._make = make
+        first = items[0][0]
+        self.source = (
+            get_event_type(first) if isinstance(first, str) else first
+        ).source  # the signal's sender
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self):
+        make = self._make
+        return (make(event_type, data) for event_type, data in self._items)
 
 
 def _chunks(events: Iterable[NewEvent]) -> Iterator[list[NewEvent]]:

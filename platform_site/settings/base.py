@@ -80,9 +80,10 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
-# Let psycopg prepare statements that run often. Django's own (client-binding)
-# cursors never prepare; the event store's hot statements do (eventstore/prepared.py).
-# DB_PREPARE_THRESHOLD=0 turns preparing off (those still bind on the server).
+# Django's own (client-binding) cursors never prepare. The event store prepares its
+# hot statements itself, under its own names (eventstore/prepared/), and reads this
+# threshold for those it prepares only once they repeat (the batch handlers').
+# DB_PREPARE_THRESHOLD=0 turns its preparing off (its statements still bind on the server).
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=5) or None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

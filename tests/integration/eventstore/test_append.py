@@ -156,3 +156,32 @@ def test_publish_many_with_a_stale_version_stores_none_of_the_batch():
     with pytest.raises(InvalidEventData), transaction.atomic():
         publish_many(stream_id, [(THING_HAPPENED, {"label": "ok"}), (THING_HAPPENED, {"nope": 1})])
     assert [e.data["label"] for e in read_stream(stream_id)] == ["first"]
+
+
+def test_a_batch_that_only_partly_lands_is_a_conflict_and_its_block_rolls_back():
+    """Some ids stored before, some new: the new ones would land alone, so the block is marked for rollback."""
+    from django.db.transaction import TransactionManagementError
+
+    from eventstore import store
+    from eventstore.envelope import NewEvent
+
+    stream_id = stream()
+    correlation = uuid.uuid4()
+    first, second = (
+        NewEvent(
+            type=THING_HAPPENED.name,
+            schema_version=2,
+            data={"label": label, "size": 0},
+            source="test",
+            correlation_id=correlation,
+        )
+        for label in ("stored before", "new")
+    )
+    with transaction.atomic():
+        store.append(stream_id, [first], ExpectedVersion.NO_STREAM)
+    with transaction.atomic():
+        with pytest.raises(ConcurrencyConflict):
+            store.append(stream_id, [first, second], ExpectedVersion.ANY)
+        with pytest.raises(TransactionManagementError):
+            publish(THING_HAPPENED, stream_id=stream_id, data={"label": "refused"})
+    assert [e.data["label"] for e in read_stream(stream_id)] == ["stored before"]

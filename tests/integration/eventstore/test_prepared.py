@@ -211,3 +211,21 @@ def test_a_rollback_does_not_take_the_event_stores_prepared_statements_with_it()
         publish(THING_HAPPENED, stream_id=stream_id, data={"label": "later in a transaction"})
     assert len(before) == 2 and before <= prepared_names()
     assert [e.data["label"] for e in read_stream(stream_id)] == ["prepares", "later in a transaction"]
+
+
+def test_with_preparing_off_statements_run_unnamed_and_still_work():
+    """DB_PREPARE_THRESHOLD=0 gives psycopg no threshold; the event store then prepares nothing."""
+    connection.ensure_connection()
+    psycopg_conn = connection.connection
+    before = prepared_names()
+    psycopg_conn.prepare_threshold = None
+    try:
+        stream_id = stream()
+        with transaction.atomic():
+            publish(THING_HAPPENED, stream_id=stream_id, data={"label": "unnamed"})
+            publish(THING_HAPPENED, stream_id=stream_id, data={"label": "unnamed too"})
+        assert prepared.fetchall(b"SELECT %s::int + 1", [41]) == [(42,)]
+    finally:
+        psycopg_conn.prepare_threshold = 5
+    assert prepared_names() == before
+    assert [e.data["label"] for e in read_stream(stream_id)] == ["unnamed", "unnamed too"]

@@ -6,12 +6,14 @@ of what is tested, and the concurrency test needs transactions that commit.
 
 import tempfile
 import threading
+import time
 import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from eventstore.bus import STREAMED_BATCH, publish, publish_many
+from eventstore.commands import atomic_command
 from eventstore.context import event_context
 from eventstore.envelope import ExpectedVersion
 from eventstore.exceptions import ConcurrencyConflict, InvalidEventData
@@ -170,3 +172,36 @@ def test_of_two_long_batches_starting_the_same_stream_exactly_one_lands_whole():
     stored = labels(stream_id)
     assert len(stored) == LONG
     assert len({label.split("-")[0] for label in stored}) == 1, "one writer's events, not a mix"
+
+
+@pytest.mark.parametrize("count", [5, LONG], ids=["short batch", "long batch"])
+def test_a_batch_that_races_another_writer_for_its_versions_keeps_nothing_and_reruns_whole(count):
+    """The other writer holds version 1 uncommitted: the batch's version 1 clashes once it commits.
+
+    ON CONFLICT skips that one row only, so part of the batch would land: the
+    append says ConcurrencyConflict (even for ANY) and marks the transaction
+    for rollback; a command that may rerun on a conflict then lands it whole.
+    """
+    stream_id = stream()
+    holding = threading.Event()
+    attempts = []
+
+    @atomic_command(retry_conflicts=True)
+    def append_batch() -> list:
+        attempts.append(1)
+        return publish_many(stream_id, batch(count))
+
+    def other_writer(_index: int) -> None:
+        with transaction.atomic():
+            publish(THING_HAPPENED, stream_id=stream_id, data={"label": "other"})
+            holding.set()
+            time.sleep(1.0)  # the batch is waiting on this transaction's version 1 now
+
+    def batch_writer(_index: int) -> list:
+        holding.wait(30)
+        return append_batch()
+
+    _, appended = run_threads(2, lambda i: (other_writer, batch_writer)[i](i))
+    assert len(attempts) == 2, "the first attempt clashed and kept nothing; the second landed"
+    assert [e.stream_version for e in appended] == list(range(2, count + 2))
+    assert labels(stream_id) == ["other", *[f"b{n}" for n in range(count)]]
