@@ -43,6 +43,27 @@ def wait_until_followable(position: int, timeout: float = 15.0) -> None:
         time.sleep(0.01)
 
 
+def protocol_messages_sent(action) -> list[str]:
+    """The protocol messages the client sent on Django's connection while `action` ran (libpq's trace)."""
+    import tempfile
+
+    from django.db import connection
+
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            action()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        # Messages are lines of "timestamp, direction, length, message, fields",
+        # tab-separated; a Parse's SQL continues on lines of its own.
+        lines = [line.rstrip("\n").split("\t") for line in trace]
+        return [fields[3] for fields in lines if len(fields) > 3 and fields[1] == "F"]
+
+
 def start_at_head() -> int:
     """Let the relay and every subscriber begin at the end of the log as it is now.
 

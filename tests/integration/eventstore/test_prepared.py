@@ -4,7 +4,6 @@ Transactional tests: much of the point is what happens when a statement is the
 first of a real transaction (a TestCase's outer atomic block would have begun it).
 """
 
-import tempfile
 import uuid
 
 import psycopg
@@ -16,6 +15,7 @@ from eventstore.bus import publish
 from eventstore.envelope import ExpectedVersion
 from eventstore.exceptions import ConcurrencyConflict
 from eventstore.reading import read_stream
+from tests.conftest import protocol_messages_sent
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,23 +60,6 @@ def stream() -> str:
     return f"thing-{uuid.uuid4()}"
 
 
-def messages_sent(action) -> list[str]:
-    """The protocol messages the client sent while `action` ran (libpq's trace)."""
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        try:
-            action()
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        # Messages are lines of "timestamp, direction, length, message, fields",
-        # tab-separated; a Parse's SQL continues on lines of its own.
-        lines = [line.rstrip("\n").split("\t") for line in trace]
-        return [fields[3] for fields in lines if len(fields) > 3 and fields[1] == "F"]
-
-
 def test_an_append_that_begins_its_transaction_rolls_back_with_it():
     """BEGIN really went first: an append sent without it would have committed on its own."""
     stream_id = stream()
@@ -95,7 +78,7 @@ def test_the_first_append_of_a_transaction_sends_begin_and_the_statement_in_one_
             publish(THING_HAPPENED, stream_id=stream(), data={"label": "one trip"})
 
     append_in_a_transaction()  # prepared on this connection now
-    sent = messages_sent(append_in_a_transaction)
+    sent = protocol_messages_sent(append_in_a_transaction)
     # BEGIN (Parse/Bind/Describe/Execute), the append (Bind/Describe/Execute), one Sync; then COMMIT.
     first_sync = sent.index("Sync")
     assert sent[:first_sync].count("Execute") == 2
@@ -107,7 +90,9 @@ def test_an_append_later_in_the_transaction_sends_no_begin_and_takes_the_next_po
     stream_id = stream()
     with transaction.atomic():
         first = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "a"})
-        sent = messages_sent(lambda: publish(THING_HAPPENED, stream_id=stream_id, data={"label": "b"}))
+        sent = protocol_messages_sent(
+            lambda: publish(THING_HAPPENED, stream_id=stream_id, data={"label": "b"})
+        )
         second = read_stream(stream_id)[-1]
     assert sent.count("Execute") == 1 and sent.count("Sync") == 1
     assert second.position == first.position + 1

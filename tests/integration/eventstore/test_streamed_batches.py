@@ -4,7 +4,6 @@ Transactional: the chunks' own savepoint and the first chunk's BEGIN are part
 of what is tested, and the concurrency test needs transactions that commit.
 """
 
-import tempfile
 import threading
 import time
 import uuid
@@ -19,6 +18,7 @@ from eventstore.envelope import ExpectedVersion
 from eventstore.exceptions import ConcurrencyConflict, InvalidEventData
 from eventstore.reading import read_stream
 from eventstore.store import streaming
+from tests.conftest import protocol_messages_sent
 from tests.integration.eventstore.test_concurrency import run_threads
 from tests.sample_events import THING_HAPPENED
 
@@ -38,21 +38,6 @@ def labels(stream_id: str) -> list[str]:
     return [e.data["label"] for e in read_stream(stream_id)]
 
 
-def statements_sent(action) -> int:
-    """How many statements (Execute messages) went to the server while `action` ran."""
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        try:
-            action()
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        fields = [line.split("\t") for line in trace]
-        return sum(1 for f in fields if len(f) > 3 and f[1] == "F" and f[3].strip() == "Execute")
-
-
 def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positions():
     stream_id = stream()
     recorded = []
@@ -61,7 +46,7 @@ def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positi
         with transaction.atomic():
             recorded.extend(publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM))
 
-    sent = statements_sent(append)
+    sent = protocol_messages_sent(append).count("Execute")
     # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query)
     assert sent == 3 + 4
     stored = read_stream(stream_id)
