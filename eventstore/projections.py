@@ -9,6 +9,7 @@ function of the events it is given (plus the rows earlier events produced).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,15 @@ def insert_rows(
     """
     if not rows:
         return
+    sql, float_columns = _insert_statement(model, tuple(fields), suffix)
+    if float_columns:
+        rows = [_spell_non_finite(row, float_columns) for row in rows]
+    execute_with_arrays(sql, [orjson.dumps(rows, default=_json_default).decode()])
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_statement(model: type[Model], fields: tuple[str, ...], suffix: str) -> tuple[bytes, list[int]]:
+    """The INSERT for these fields, worked out once (column types came from Django per call, per row set)."""
     quote = connection.ops.quote_name
     columns, values = [], []
     float_columns = []
@@ -106,13 +116,11 @@ def insert_rows(
             values.append(f"(r.v->>{index})::{model_field.db_type(connection)}")
             if isinstance(model_field, FloatField):
                 float_columns.append(index)
-    if float_columns:
-        rows = [_spell_non_finite(row, float_columns) for row in rows]
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM jsonb_array_elements(%s::jsonb) AS r(v) {suffix}"
     )
-    execute_with_arrays(sql, [orjson.dumps(rows, default=_json_default).decode()])
+    return sql.encode(), float_columns
 
 
 def _spell_non_finite(row: Sequence, float_columns: list[int]) -> Sequence:
@@ -132,7 +140,7 @@ def _json_default(value):
     raise TypeError(f"insert_rows cannot send a {type(value).__name__}")
 
 
-def execute_with_arrays(sql: str, params: Sequence) -> None:
+def execute_with_arrays(sql: bytes | str, params: Sequence) -> None:
     """Run a batch handler's statement with binary server-side parameters (`%b` placeholders).
 
     Django's cursor binds parameters on the client: it spells every element of

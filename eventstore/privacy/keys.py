@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
 from django.utils import timezone
 
+from .. import prepared
 from ..models import PersonalDataKey
 from . import crypto
 
+# Sent by the event store itself (eventstore.prepared): the key lookup is often the
+# first statement of a request's transaction, and then carries its BEGIN.
 _CREATE_SQL = (
     f"INSERT INTO {PersonalDataKey._meta.db_table} (subject, wrapped_key, created_at) "
     "VALUES (%s, %s, %s) ON CONFLICT (subject) DO NOTHING"
-)
-_LOAD_SQL = f"SELECT subject, wrapped_key FROM {PersonalDataKey._meta.db_table} WHERE subject = ANY(%s)"
+).encode()
+_LOAD_SQL = (
+    f"SELECT subject, wrapped_key FROM {PersonalDataKey._meta.db_table} WHERE subject = ANY(%s::text[])"
+).encode()
 
 
 class KeyRing:
@@ -49,9 +53,7 @@ class KeyRing:
             return
         # Plain SQL with one array parameter: the ORM's `__in` builds a placeholder per
         # subject, which costs more than the query for the thousands a batch names.
-        with connection.cursor() as cursor:
-            cursor.execute(_LOAD_SQL, [sorted(missing)])
-            found = {subject: wrapped for subject, wrapped in cursor.fetchall()}
+        found = dict(prepared.fetchall(_LOAD_SQL, [sorted(missing)]))
         for subject in missing:
             wrapped = found.get(subject)
             self._keys[subject] = self._unwrap(subject, bytes(wrapped)) if wrapped is not None else None
@@ -82,8 +84,7 @@ class KeyRing:
         if subject not in self._without_row:
             return self._keys[subject]  # None: forgotten, the value is stored erased
         key = crypto.new_data_key()
-        with connection.cursor() as cursor:
-            cursor.execute(_CREATE_SQL, [subject, crypto.wrap(subject, key), timezone.now()])
+        prepared.execute(_CREATE_SQL, [subject, crypto.wrap(subject, key), timezone.now()])
         self._keys.pop(subject, None)
         self._without_row.discard(subject)
         return self.key_for_reading(subject)
