@@ -36,8 +36,11 @@ class Pipeline:
         self._session = session
         self._conn = conn = session.conn
         self._pgconn = conn.pgconn
-        # What each result read back will answer: ("begin"|"command"|"statement", None) or ("prepare", key).
-        self._expected: list[tuple[str, StatementKey | bytes | None]] = []
+        # What each result read back will answer: ("begin"|"command"|"statement", None),
+        # or ("prepare", (key, name)).
+        self._expected: list[tuple[str, tuple[StatementKey, bytes] | None]] = []
+        # Statements this pipeline prepares: a statement sent again before `finish` reuses its PREPARE.
+        self._preparing: dict[StatementKey, bytes] = {}
         self.statements = 0
         with conn.lock:
             self.begins = self._pgconn.transaction_status == _IDLE and not conn.autocommit
@@ -59,11 +62,12 @@ class Pipeline:
         types = tuple(tx.types or ()) if values else ()
         pq_formats = tx.formats if values else None
         key = (query, types)
-        name = self._session.statement_name(key, prepare)
+        name = self._preparing.get(key) or self._session.statement_name(key, prepare)
         pgconn = self._pgconn
         with self._conn.lock:
-            if name is not None and key not in self._session.prepared:
+            if name is not None and key not in self._session.prepared and key not in self._preparing:
                 pgconn.send_prepare(name, query, param_types=types)
+                self._preparing[key] = name
                 self._expected.append(("prepare", (key, name)))
             if name is None:
                 pgconn.send_query_params(query, dumped, param_types=types, param_formats=pq_formats)

@@ -46,9 +46,12 @@ def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positi
         with transaction.atomic():
             recorded.extend(publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM))
 
-    sent = protocol_messages_sent(append).count("Execute")
-    # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query)
-    assert sent == 3 + 4
+    connection.close()  # a new connection: nothing prepared on it yet
+    sent = protocol_messages_sent(append)
+    # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query) ...
+    assert sent.count("Execute") == 3 + 4
+    # ... each prepared once: the first chunk's statement and the one for the later three.
+    assert sent.count("Parse") == 3 + 2
     stored = read_stream(stream_id)
     assert [e.stream_version for e in stored] == list(range(1, LONG + 1))
     assert [e.position for e in stored] == sorted(e.position for e in stored)
