@@ -101,7 +101,9 @@ def insert_rows(
 
 
 @functools.lru_cache(maxsize=256)
-def _insert_statement(model: type[Model], fields: tuple[str, ...], suffix: str) -> tuple[bytes, list[int]]:
+def _insert_statement(
+    model: type[Model], fields: tuple[str, ...], suffix: str
+) -> tuple[bytes, tuple[int, ...]]:
     """The INSERT for these fields, worked out once (column types came from Django per call, per row set)."""
     quote = connection.ops.quote_name
     columns, values = [], []
@@ -120,10 +122,10 @@ def _insert_statement(model: type[Model], fields: tuple[str, ...], suffix: str) 
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM jsonb_array_elements(%s::jsonb) AS r(v) {suffix}"
     )
-    return sql.encode(), float_columns
+    return sql.encode(), tuple(float_columns)  # a tuple: the cached value is shared
 
 
-def _spell_non_finite(row: Sequence, float_columns: list[int]) -> Sequence:
+def _spell_non_finite(row: Sequence, float_columns: Sequence[int]) -> Sequence:
     # JSON has no NaN or infinity (orjson writes null); Postgres reads them from these strings.
     if all(not isinstance(row[i], float) or math.isfinite(row[i]) for i in float_columns):
         return row

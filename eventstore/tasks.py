@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from django.dispatch import receiver
 
@@ -16,8 +14,6 @@ from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
 from .wakeups import DIRTY_TTL_SECONDS, relay_dirty_key, relay_waker
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="eventstore.tasks.relay_events", ignore_result=True)

@@ -3,8 +3,8 @@
 The statement checks the expected stream version, numbers the new events and
 inserts them in one round trip. `ON CONFLICT DO NOTHING` turns both kinds of
 clash (an event id already stored; a stream version taken by a concurrent
-writer) into "fewer rows returned" instead of an aborted transaction, so no
-savepoint is needed and the caller decides what to do.
+writer) into "fewer rows returned" instead of an aborted transaction, and the
+store tells them apart (`outcome`). Long batches go in chunks (`streaming`).
 """
 
 from __future__ import annotations
