@@ -151,6 +151,36 @@ def test_a_new_stream_over_an_existing_one_is_a_conflict_opening_the_transaction
     assert [e.data["label"] for e in read_stream(stream_id)] == ["first"]
 
 
+def test_the_first_event_of_a_new_stream_opening_its_transaction_is_numbered_like_any_other():
+    """That append is a plain INSERT (statements._FIRST_OF_NEW_STREAM): same position, version, idempotency."""
+    stream_id = stream()
+    event_id = uuid.uuid4()
+    with transaction.atomic():  # the append opens the transaction
+        first = publish(
+            THING_HAPPENED,
+            stream_id=stream_id,
+            data={"label": "first"},
+            event_id=event_id,
+            expected_version=ExpectedVersion.NO_STREAM,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+            (xid,) = cursor.fetchone()
+        second = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "second"}, expected_version=1)
+    assert (first.position, first.stream_version) == ((xid << 20) + 1, 1)
+    assert (second.position, second.stream_version) == ((xid << 20) + 2, 2)
+    with transaction.atomic():  # the same event again, opening its transaction: a no-op returning it
+        again = publish(
+            THING_HAPPENED,
+            stream_id=stream_id,
+            data={"label": "first"},
+            event_id=event_id,
+            expected_version=ExpectedVersion.NO_STREAM,
+        )
+    assert (again.id, again.position, again.stream_version) == (first.id, first.position, 1)
+    assert [e.data["label"] for e in read_stream(stream_id)] == ["first", "second"]
+
+
 def test_a_check_violation_is_an_integrity_error():
     with pytest.raises(IntegrityError), transaction.atomic():
         publish(THING_HAPPENED, stream_id="", data={"label": "no stream id"})
