@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.dispatch import Signal, receiver
 
@@ -106,7 +106,8 @@ def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
 
 
 def _require_transaction() -> None:
-    if not connection.in_atomic_block:
+    # The wrapper, not the `connection` proxy: one lookup of this thread's connection instead of two.
+    if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
 
 
@@ -184,19 +185,26 @@ def _announce_after_commit(db: BaseDatabaseWrapper, recorded: list[RecordedEvent
     `connection` proxy, whose every attribute access looks the wrapper up again.
     """
     pending = getattr(db, "_eventstore_pending", None)
-    # A rollback discards on_commit callbacks without telling us, so the
-    # batch is reused only while its callback is still queued. (`==`, not `is`:
-    # each access to a bound method makes a new object.)
-    if pending is None or not any(func == pending.announce for _, func, _ in db.run_on_commit):
+    # A rollback discards on_commit callbacks without telling us, so the batch is
+    # reused only while its callback is surely still queued: Django gives the
+    # connection a new list of callbacks at every commit and rollback (of a
+    # savepoint too), so the list it was queued in must still be the current one.
+    # After a savepoint's rollback that kept it, a second announcement is queued
+    # beside it, which is harmless.
+    if pending is None or pending.queued_in is not db.run_on_commit:
         pending = _PendingAnnouncement()
         db._eventstore_pending = pending
         db.on_commit(pending.announce)
+        pending.queued_in = db.run_on_commit
     pending.events.extend(recorded)
 
 
 class _PendingAnnouncement:
+    __slots__ = ("events", "queued_in")
+
     def __init__(self) -> None:
         self.events: list[RecordedEvent] = []
+        self.queued_in: list | None = None
 
     def announce(self) -> None:
         events_committed.send_robust(sender=None, events=self.events)
