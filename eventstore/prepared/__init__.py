@@ -53,16 +53,33 @@ def pipeline() -> Iterator[Pipeline]:
             started.close()
 
 
+def _run_one(sql: bytes, params: Params, opening: bytes | None, prepare: bool | None, rows: bool):
+    """One statement in a pipeline of its own: its rows, or how many rows it changed.
+
+    `pipeline()` written out: every append and checkpoint move comes through
+    here, and a generator-based context manager costs a few microseconds a call.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.wrap_database_errors:
+        db.validate_no_broken_transaction()
+        one = Pipeline(session_of(db))
+        try:
+            one.send(sql, params, opening=opening, prepare=prepare)
+            (result,) = one.finish()
+        finally:
+            one.close()
+        if rows:
+            return one.rows(result)
+        return result.command_tuples if result.command_tuples is not None else -1
+
+
 def fetchall(sql: bytes, params: Params = None, *, opening: bytes | None = None) -> list[tuple]:
     """Run `sql` prepared; return its rows.
 
     `opening` is a variant of the statement to run instead when this statement
     begins its transaction (nothing else has run in it yet).
     """
-    with pipeline() as one:
-        one.send(sql, params, opening=opening)
-        (result,) = one.finish()
-        return one.rows(result)
+    return _run_one(sql, params, opening, True, rows=True)
 
 
 def fetchone(sql: bytes, params: Params = None) -> tuple | None:
@@ -77,10 +94,7 @@ def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = T
     (psycopg's `prepare_threshold`), for statements whose text varies (the
     batch handlers' inserts).
     """
-    with pipeline() as one:
-        one.send(sql.encode() if isinstance(sql, str) else sql, params, prepare=prepare)
-        (result,) = one.finish()
-        return result.command_tuples if result.command_tuples is not None else -1
+    return _run_one(sql.encode() if isinstance(sql, str) else sql, params, None, prepare, rows=False)
 
 
 __all__ = ["Pipeline", "execute", "fetchall", "fetchone", "pipeline"]

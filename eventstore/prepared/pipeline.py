@@ -47,7 +47,7 @@ class Pipeline:
             self._pgconn.enter_pipeline_mode()
             self._open = True
             if self.begins:
-                self._pgconn.send_query_params(_begin_command(conn), None)
+                self._pgconn.send_query_params(_begin_command(session), None)
                 self._expected.append(("begin", None))
 
     def send(
@@ -145,8 +145,17 @@ class Pipeline:
         return answers
 
 
-def _begin_command(conn: psycopg.Connection) -> bytes:
+def _begin_command(session: Session) -> bytes:
     """BEGIN with the connection's transaction characteristics, as psycopg would send it."""
+    conn = session.conn
+    characteristics = (conn.isolation_level, conn.read_only, conn.deferrable)
+    command = session.begin_commands.get(characteristics)
+    if command is None:
+        command = session.begin_commands[characteristics] = _begin_for(conn)
+    return command
+
+
+def _begin_for(conn: psycopg.Connection) -> bytes:
     parts = [b"BEGIN"]
     if conn.isolation_level is not None:
         level = psycopg.IsolationLevel(conn.isolation_level)

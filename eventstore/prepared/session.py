@@ -35,6 +35,8 @@ class Session:
         self.prepared: dict[StatementKey, bytes] = {}
         self.runs: dict[StatementKey, int] = {}
         self.names = 0  # never reused: a name once given may still exist on the server
+        # BEGIN for each (isolation level, read only, deferrable) seen: worked out once, not per transaction.
+        self.begin_commands: dict[tuple, bytes] = {}
 
     def statement_name(self, key: StatementKey, prepare: bool | None) -> bytes | None:
         """The name it is (or is about to be) prepared under; None to run it unnamed.
@@ -55,7 +57,8 @@ class Session:
 
 
 def session_of(db: BaseDatabaseWrapper) -> Session:
-    db.ensure_connection()
+    if db.connection is None:  # what ensure_connection() looks at first, without its wrappers
+        db.ensure_connection()
     session = getattr(db, "_eventstore_session", None)
     if session is None or session.conn is not db.connection:  # a reconnect starts afresh
         session = db._eventstore_session = Session(db.connection)
