@@ -15,7 +15,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of every figure (default 3)")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of every figure (default 5)")
     parser.add_argument("--seconds", type=float, default=4, help="length of each timed write run")
     parser.add_argument(
         "--events", type=int, default=200_000, help="size of the mixed workload and of the reads"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import peer, platform_log, raw, services
+from . import peer, platform_log, platform_statement, raw, services
 from .results import Collector
 from .workers import WorkerGroup
 
@@ -20,6 +20,11 @@ WRITERS = {
         "peer (eventsourcing) save",
         f"{peer.__name__}:save_one_per_transaction",
         "1 new aggregate + 1 event/save",
+    ),
+    "statement": (
+        "platform append statement via plain psycopg",
+        f"{platform_statement.__name__}:insert_one_per_transaction",
+        "1 event/transaction, the event store's SQL into its table, no Django or bus",
     ),
     "platform": (
         "platform publish",
@@ -59,16 +64,15 @@ def writes(collector: Collector, *, reps: int, seconds: float, results_dir: Path
 def _writes(
     collector: Collector, plain: WorkerGroup, django: WorkerGroup, *, reps: int, seconds: float
 ) -> None:
-    groups = {"raw": plain, "peer": plain, "platform": django}
+    # The statement figure takes its SQL from the event store: its workers are the set-up ones.
+    groups = {"raw": plain, "peer": plain, "statement": django, "platform": django}
     for _ in range(reps):
         for clients in (1, 4):
             for system, (label, target, unit_of_work) in WRITERS.items():
                 rate = groups[system].timed(target, clients, seconds)
                 who, processes = _clients(clients)
-                key = (
-                    "peer_save"
-                    if system == "peer"
-                    else f"{system}_{'insert' if system == 'raw' else 'append'}"
+                key = {"peer": "peer_save", "raw": "raw_insert", "statement": "platform_statement"}.get(
+                    system, "platform_append"
                 )
                 collector.add(
                     f"{key}_{clients}",
