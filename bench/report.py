@@ -41,6 +41,8 @@ def targets_table(figures: dict[str, Figure]) -> str:
         if target.baseline and target.baseline in figures:
             base = figures[target.baseline]
             value += f" vs {_number(base.median)} {base.unit}"
+            if measured and measured.samples and base.median:
+                value += f" (ratio of medians {measured.median / base.median:.3f} x)"
         rows.append(f"| {target.text} | {value} | {ratio} | {verdict} |")
     return "\n".join(rows)
 
@@ -60,8 +62,9 @@ def render(
     return f"""# Benchmarks
 
 Measured by `make bench` (`bench/`, see `bench/README.md`), all figures in one run on one machine.
-Medians of the repetitions, with min - max. Ratios compare medians measured in the same run;
-raw, peer and platform repetitions are interleaved, so they share the machine's conditions.
+Medians of the repetitions, with min - max. Raw, peer and platform run back to back within
+each repetition, so they share the machine's conditions: a target's ratio is the median of
+the repetitions' own ratios (the ratio of the medians is beside it).
 
 ## Machine
 

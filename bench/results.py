@@ -45,13 +45,26 @@ class Target:
             base = figures.get(self.baseline)
             if base is None or not base.samples or base.median == 0:
                 return "", "n/a"
-            ratio = measured.median / base.median
+            ratio = paired_ratio(measured, base)
             # Three decimals: a ratio just under its target must not print as the target.
             return f"{ratio:.3f} x", "pass" if ratio >= self.factor else "MISS"
         if self.limit is None:
             return "", "report"
         ok = measured.median >= self.limit if measured.higher_is_better else measured.median <= self.limit
         return f"{measured.median / self.limit:.2f} of target", "pass" if ok else "MISS"
+
+
+def paired_ratio(measured: Figure, base: Figure) -> float:
+    """The median of the repetitions' own ratios, when both were measured in every repetition.
+
+    Each repetition runs raw, peer and platform back to back, so a repetition's
+    ratio compares them under the same conditions; the ratio of the two
+    medians could pair a repetition the machine ran fast with one it ran
+    slow. Figures measured a different number of times fall back to it.
+    """
+    if len(measured.samples) == len(base.samples) and all(base.samples):
+        return statistics.median(m / b for m, b in zip(measured.samples, base.samples, strict=True))
+    return measured.median / base.median
 
 
 class Collector:
