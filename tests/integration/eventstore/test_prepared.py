@@ -155,14 +155,18 @@ def test_the_first_event_of_a_new_stream_opening_its_transaction_is_numbered_lik
     """That append is a plain INSERT (statements._FIRST_OF_NEW_STREAM): same position, version, idempotency."""
     stream_id = stream()
     event_id = uuid.uuid4()
-    with transaction.atomic():  # the append opens the transaction
-        first = publish(
+
+    def publish_first():
+        return publish(
             THING_HAPPENED,
             stream_id=stream_id,
             data={"label": "first"},
             event_id=event_id,
             expected_version=ExpectedVersion.NO_STREAM,
         )
+
+    with transaction.atomic():  # the append opens the transaction
+        first = publish_first()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id()::text::bigint")
             (xid,) = cursor.fetchone()
@@ -170,13 +174,7 @@ def test_the_first_event_of_a_new_stream_opening_its_transaction_is_numbered_lik
     assert (first.position, first.stream_version) == ((xid << 20) + 1, 1)
     assert (second.position, second.stream_version) == ((xid << 20) + 2, 2)
     with transaction.atomic():  # the same event again, opening its transaction: a no-op returning it
-        again = publish(
-            THING_HAPPENED,
-            stream_id=stream_id,
-            data={"label": "first"},
-            event_id=event_id,
-            expected_version=ExpectedVersion.NO_STREAM,
-        )
+        again = publish_first()
     assert (again.id, again.position, again.stream_version) == (first.id, first.position, 1)
     assert [e.data["label"] for e in read_stream(stream_id)] == ["first", "second"]
 
