@@ -31,43 +31,41 @@ built from, against the pinned psycopg version the tests run.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from .pipeline import Pipeline
 from .session import Params, session_of
 
 
-@contextlib.contextmanager
-def pipeline() -> Iterator[Pipeline]:
-    """A pipeline on Django's connection: `send` statements, then `finish` for their results."""
-    db = connections[DEFAULT_DB_ALIAS]  # the wrapper once: each `connection.x` looks it up again
-    with db.wrap_database_errors:
-        db.validate_no_broken_transaction()
-        started = Pipeline(session_of(db))
-        try:
-            yield started
-        finally:
-            started.close()
+class pipeline:  # lower case: used like the functions beside it, `with pipeline() as line:`
+    """A pipeline on Django's connection: `send` statements, then `finish` for their results.
+
+    Database errors come out as Django's. A class rather than a generator:
+    every append and checkpoint move opens one, and a generator-based context
+    manager costs a few microseconds a use.
+    """
+
+    __slots__ = ("_errors", "_line")
+
+    def __enter__(self) -> Pipeline:
+        db = connections[DEFAULT_DB_ALIAS]  # the wrapper once: each `connection.x` looks it up again
+        self._errors = db.wrap_database_errors
+        with self._errors:
+            db.validate_no_broken_transaction()
+            self._line = Pipeline(session_of(db))
+        return self._line
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        with self._errors:
+            self._line.close()
+        self._errors.__exit__(exc_type, exc_value, traceback)  # raises Django's error for a database error
 
 
 def _run_one(sql: bytes, params: Params, opening: bytes | None, prepare: bool | None, rows: bool):
-    """One statement in a pipeline of its own: its rows, or how many rows it changed.
-
-    `pipeline()` written out: every append and checkpoint move comes through
-    here, and a generator-based context manager costs a few microseconds a call.
-    """
-    db = connections[DEFAULT_DB_ALIAS]
-    with db.wrap_database_errors:
-        db.validate_no_broken_transaction()
-        one = Pipeline(session_of(db))
-        try:
-            one.send(sql, params, opening=opening, prepare=prepare)
-            (result,) = one.finish()
-        finally:
-            one.close()
+    """One statement in a pipeline of its own: its rows, or how many rows it changed."""
+    with pipeline() as one:
+        one.send(sql, params, opening=opening, prepare=prepare)
+        (result,) = one.finish()
         if rows:
             return one.rows(result)
         return result.command_tuples if result.command_tuples is not None else -1

@@ -76,11 +76,10 @@ _ONE_ROW = f"""(VALUES (%(id)s::uuid, %(type)s::text, %(schema_version)s::smalli
              %(causation_id)s::uuid, 1::bigint)) AS v({_COLUMNS})"""
 
 
-def _statements(rows: str, *, new_stream: bool = False) -> tuple[bytes, bytes]:
+def _statements(rows: str) -> tuple[bytes, bytes]:
     """The statement, and its variant for when it begins its transaction."""
-    return (
-        _append_sql(rows, opening=False, new_stream=new_stream),
-        _append_sql(rows, opening=True, new_stream=new_stream),
+    return _append_sql(rows, opening=False, new_stream=False), _append_sql(
+        rows, opening=True, new_stream=False
     )
 
 
