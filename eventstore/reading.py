@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import orjson
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 
 from . import privacy
 from .envelope import RecordedEvent
 from .exceptions import UnknownEventType
+from .models import Event
 from .privacy.crypto import SEALED_MARK
 from .registry import EventType, get_event_type
 from .store import POSITION_SHIFT
@@ -188,8 +189,12 @@ def _event_type_or_none(type_name: str) -> EventType | None:
         return None
 
 
-def _query(sql: str, params: Iterable = (), *, reveal: bool = True) -> list[RecordedEvent]:
-    with connection.cursor() as cursor, collector_paused():
+def _query(
+    sql: str, params: Iterable = (), *, reveal: bool = True, primary: bool = False
+) -> list[RecordedEvent]:
+    """Run a read of whole events; a read replica may serve it unless `primary` (see below)."""
+    alias = DEFAULT_DB_ALIAS if primary else router.db_for_read(Event)
+    with connections[alias].cursor() as cursor, collector_paused():
         cursor.execute(sql, list(params))
         return _to_recorded_batch(cursor.fetchall(), reveal=reveal)
 
@@ -267,10 +272,13 @@ def read_all(
         where.append("correlation_id = %s")
         params.append(correlation_id)
     params.append(limit)
+    # The horizon is the primary's: a lagging replica could lack events below it,
+    # and a follower continuing after them would skip them for good.
     return _query(
         f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position LIMIT %s",
         params,
         reveal=reveal,
+        primary=True,
     )
 
 

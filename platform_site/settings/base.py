@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "platform_site.logging.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that a read retried on the primary runs the view alone again.
+    "platform_site.replicas.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "platform_site.urls"
@@ -85,6 +87,22 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_
 # threshold for those it prepares only once they repeat (the batch handlers').
 # DB_PREPARE_THRESHOLD=0 turns its preparing off (its statements still bind on the server).
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=5) or None
+# A streaming replica for read-only requests (platform_site/replicas.py); unset,
+# everything reads the primary. Sign-in state, writes and the event store's
+# followers always use the primary.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DB_REPLICA_CONNECT_TIMEOUT", default=1
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["platform_site.replicas.ReplicaRouter"]
+# A client that wrote reads from the primary for this long (read-your-writes).
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
+# A replica that could not be reached is not tried again for this long.
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "auth_app.User"

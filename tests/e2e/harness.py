@@ -81,6 +81,9 @@ class Platform:
     redis_port: int = field(default_factory=free_port)
     processes: list[Process] = field(default_factory=list)
     web_ports: list[int] = field(default_factory=list)
+    # Another server than the test database's (a private cluster), and settings of the test's own.
+    database_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def redis_url(self) -> str:
@@ -93,14 +96,29 @@ class Platform:
         env = dict(os.environ)
         env.update(
             DJANGO_SETTINGS_MODULE="platform_site.settings.test",
-            DATABASE_URL=(
+            DATABASE_URL=self.database_url
+            or (
                 f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
                 f"{settings['PORT'] or 5432}/{self.database_name}"
             ),
             TEST_REDIS_URL=self.redis_url,
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
+
+    def manage(self, *arguments: str) -> str:
+        """Run one management command against this platform's database; return its output."""
+        result = subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", *arguments],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
 
     def _spawn(self, name: str, argv: list[str]) -> Process:
         ARTIFACTS.mkdir(exist_ok=True)
