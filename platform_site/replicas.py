@@ -93,8 +93,10 @@ def _replica_reachable() -> bool:
     global _replica_unreachable_until
     if time.monotonic() < _replica_unreachable_until:
         return False
+    replica = connections[REPLICA_DB_ALIAS]
     try:
-        connections[REPLICA_DB_ALIAS].ensure_connection()
+        replica.close_if_health_check_failed()  # a kept connection to a replica that went away
+        replica.ensure_connection()
     except OperationalError as exc:
         _mark_unreachable(exc)
         return False
