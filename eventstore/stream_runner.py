@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from platform_site.redis_connection import get_redis
+from platform_site.redis_location import RedisLocation
 
 from . import streams
 from .consumer import HeldPartition, LockLost
@@ -94,8 +95,7 @@ class StreamRunner:
         self._held = {p: HeldPartition(p, subscribers, get_redis()) for p in self.partitions}
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
-        self.redis = redis.Redis.from_url(
-            settings.REDIS_URL,
+        self.redis = RedisLocation.parse(settings.REDIS_URL).client(
             socket_timeout=STOP_CHECK_SECONDS + settings.REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             health_check_interval=30,

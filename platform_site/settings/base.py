@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 
 from platform_site.logging import logging_config
+from platform_site.redis_location import cache_location, celery_broker
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -113,17 +114,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# redis://, rediss:// or sentinel://host:port,host:port/service/db (platform_site/redis_location.py).
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Short timeouts: a Redis outage must be reported quickly (health 503), not hang requests.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-        },
+        **cache_location(REDIS_URL, REDIS_SOCKET_TIMEOUT),
         "KEY_PREFIX": "platform",
     }
 }
@@ -133,7 +131,7 @@ CACHES = {
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL, _broker_options = celery_broker(env("CELERY_BROKER_URL", default=REDIS_URL))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -143,7 +141,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "socket_timeout": REDIS_SOCKET_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 300,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    **_broker_options,
+}
 CELERY_TIMEZONE = "UTC"
 
 REST_FRAMEWORK = {

@@ -1,13 +1,16 @@
 """Settings for the test suite: the real Postgres and Redis, kept apart from dev data."""
 
+from platform_site.redis_location import cache_location, celery_broker
+
 from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
 # A Redis database of its own, so tests never touch a developer's running platform.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
-CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
-CELERY_BROKER_URL = REDIS_URL
+CACHES["default"].update(cache_location(REDIS_URL, REDIS_SOCKET_TIMEOUT))  # noqa: F405
+CELERY_BROKER_URL, _broker_options = celery_broker(REDIS_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_broker_options}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Tests serve static files from the finders; no collectstatic run needed.
