@@ -1,5 +1,6 @@
-"""(6) The HTTP API under load: gunicorn serving, wrk generating (16 connections, a token each).
+"""(6) The HTTP API under load, against a plain-Django control: gunicorn serving, wrk generating.
 
+16 connections, a token each.
 wrk (C, event loop) costs far less CPU than a Python load generator, which
 matters when client, server and Postgres share 2 cores. The Celery worker is
 not running here: the figure is the request path itself (after-commit wake-ups
@@ -23,9 +24,15 @@ from .services import VENV_BIN, start, stop
 CLIENTS = 16
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
+PLATFORM_POSTS, CONTROL_POSTS = "/api/posts/", "/bench/control/posts/"
+# Each endpoint back to back with its plain-Django control (bench/benchapp/control.py):
+# the same middleware, token authentication, throttle, serializers and tables, the rows
+# written directly instead of through events.
 ENDPOINTS = {
-    "http_post": ("POST /api/posts/", "create_post.lua"),
-    "http_vote": ("POST /api/posts/{id}/vote/", "vote.lua"),
+    "http_post": ("POST /api/posts/", "create_post.lua", PLATFORM_POSTS),
+    "http_control_post": ("POST control (plain Django)", "create_post.lua", CONTROL_POSTS),
+    "http_vote": ("POST /api/posts/{id}/vote/", "vote.lua", PLATFORM_POSTS),
+    "http_control_vote": ("POST control vote (plain Django)", "vote.lua", CONTROL_POSTS),
 }
 
 
@@ -73,7 +80,9 @@ def _wait_for(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"gunicorn did not answer {url}")
 
 
-def run_wrk(port: int, script: str, seconds: float, clients_file: Path) -> dict:
+def run_wrk(
+    port: int, script: str, seconds: float, clients_file: Path, posts_path: str = PLATFORM_POSTS
+) -> dict:
     done = subprocess.run(
         [
             "wrk",
@@ -86,7 +95,12 @@ def run_wrk(port: int, script: str, seconds: float, clients_file: Path) -> dict:
             str(WRK_DIR / script),
             f"http://127.0.0.1:{port}",
         ],
-        env={**os.environ, "BENCH_CLIENTS_FILE": str(clients_file), "BENCH_WRK_DIR": str(WRK_DIR)},
+        env={
+            **os.environ,
+            "BENCH_CLIENTS_FILE": str(clients_file),
+            "BENCH_WRK_DIR": str(WRK_DIR),
+            "BENCH_POSTS_PATH": posts_path,
+        },
         capture_output=True,
         text=True,
         check=True,
@@ -116,8 +130,8 @@ def run(collector, *, reps: int, seconds: float, results_dir: Path) -> None:
     try:
         _wait_for(f"http://127.0.0.1:{port}/api/posts/")
         for _ in range(reps):
-            for key, (label, script) in ENDPOINTS.items():
-                result = run_wrk(port, script, seconds, clients_file)
+            for key, (label, script, posts_path) in ENDPOINTS.items():
+                result = run_wrk(port, script, seconds, clients_file, posts_path)
                 if result["status_errors"] or result["socket_errors"]:
                     print(
                         f"  warning: {label}: {result['status_errors']} non-2xx, {result['socket_errors']} socket errors"

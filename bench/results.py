@@ -90,4 +90,13 @@ TARGETS = [
     Target("relay_rate", "(5) relay >= 20,000 events/s", limit=20_000),
     Target("relay_latency_p50", "(5) latency p50 <= 10 ms", limit=10),
     Target("relay_latency_p99", "(5) latency p99 <= 50 ms", limit=50),
+    Target(
+        "http_post_rate",
+        "(6) POST /api/posts/ >= 0.8 x the plain-Django control",
+        "http_control_post_rate",
+        0.8,
+    ),
+    Target("http_post_p99", "(6) POST /api/posts/ p99 <= 50 ms", limit=50),
+    Target("http_vote_rate", "(6) votes >= 0.8 x the plain-Django control", "http_control_vote_rate", 0.8),
+    Target("http_vote_p99", "(6) votes p99 <= 50 ms", limit=50),
 ]

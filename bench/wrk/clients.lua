@@ -7,6 +7,11 @@ function setup(thread)
   thread:set("client_index", counter)
 end
 
+-- The platform's endpoint, or the plain-Django control's (BENCH_POSTS_PATH=/bench/control/posts/).
+function posts_path()
+  return os.getenv("BENCH_POSTS_PATH") or "/api/posts/"
+end
+
 function load_client()
   local lines = {}
   for line in io.lines(os.getenv("BENCH_CLIENTS_FILE")) do

@@ -1,10 +1,10 @@
--- POST /api/posts/{id}/vote/ : the value alternates, so every request records community:post_voted.
+-- POST /api/posts/{id}/vote/ (or the control's): the value alternates, so every request records community:post_voted.
 dofile(os.getenv("BENCH_WRK_DIR") .. "/clients.lua")
 local sent = 0
 local path
 
 function init(args)
-  path = "/api/posts/" .. load_client() .. "/vote/"
+  path = posts_path() .. load_client() .. "/vote/"
 end
 
 function request()
