@@ -73,3 +73,14 @@ def test_the_gunicorn_config_and_the_dockerfile_agree():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "deploy/gunicorn.conf.py" in dockerfile and "collectstatic" in dockerfile
     assert services()["web"]["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
+
+
+def test_app_processes_connect_as_the_app_role_and_only_migrate_as_the_owner():
+    """Guarantee 2: the processes that serve and subscribe cannot alter or disable the log's guards."""
+    found = services()
+    for name in ("web", "worker", "streams", "beat"):
+        assert found[name]["environment"]["DATABASE_URL"].startswith("postgres://platform_app:"), name
+    migrate = found["migrate"]
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://platform:")
+    assert migrate["environment"]["APP_DATABASE_ROLE"] == "platform_app"
+    assert "manage.py migrate" in migrate["command"][-1] and "manage.py setup_roles" in migrate["command"][-1]
