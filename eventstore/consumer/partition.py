@@ -235,7 +235,6 @@ class _PartitionConsumer:
             self._ensure_lock_held()
             try:
                 with transaction.atomic():
-                    self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
                     if self.subscriber.batch_handler is not None:
                         # One set-based statement for the group (e.g. the event counts).
                         self.subscriber.batch_handler([event for event, _ in handled])
@@ -243,6 +242,8 @@ class _PartitionConsumer:
                         for event, handler in handled:
                             with caused_by(event.id, event.correlation_id):
                                 handler(event)
+                    # Last: see _process.
+                    self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
             except Exception as exc:
                 if connection.connection is None or not connection.is_usable():
                     raise LockLost(f"database session broken: {exc!r}") from exc
@@ -307,9 +308,14 @@ class _PartitionConsumer:
             self._ensure_lock_held()
             try:
                 with transaction.atomic():
-                    self._advance_checkpoint(event.position)
                     with caused_by(event.id, event.correlation_id):
                         handler(event)
+                    # Last, not first: the checkpoint's write gives the transaction an id,
+                    # and from then on it holds the horizon back for every follower. A
+                    # handler that works long before it writes (a link scan) holds nothing
+                    # meanwhile. A consumer that finds the checkpoint past the event rolls
+                    # the handler's effects back (AlreadyProcessed), so they happen once.
+                    self._advance_checkpoint(event.position)
                 self.handled += 1
                 self.checkpoint = self._saved_checkpoint = event.position
                 return
