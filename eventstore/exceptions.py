@@ -41,3 +41,13 @@ class InvalidEventData(EventStoreError):
 
 class NotInTransaction(EventStoreError):
     """publish() was called outside transaction.atomic(), so state and events could split."""
+
+
+class GapSafetyUnavailable(EventStoreError):
+    """Following the log here could skip events: not the primary, or not READ COMMITTED.
+
+    The horizon is computed from the primary's running transactions and is
+    only safe for statements whose snapshot is taken after it (READ COMMITTED).
+    On a standby or in a REPEATABLE READ / SERIALIZABLE transaction, a follower
+    refuses to run rather than skip an event for good.
+    """

@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transac
 
 from . import privacy
 from .envelope import RecordedEvent
-from .exceptions import UnknownEventType
+from .exceptions import GapSafetyUnavailable, UnknownEventType
 from .models import Event
 from .privacy.crypto import SEALED_MARK
 from .registry import EventType, get_event_type
@@ -32,6 +32,8 @@ _COLUMNS = (
 # The oldest transaction id still running in this database (migration 0004 says
 # why that is safe), as a position: other databases' transactions cannot append.
 HORIZON_SQL = f"eventstore_horizon_xid() << {POSITION_SHIFT}"
+# The horizon with what gap-safety needs of the session reading it, in the same round trip.
+HORIZON_CHECKED_SQL = f"SELECT {HORIZON_SQL}, pg_is_in_recovery(), current_setting('transaction_isolation')"
 
 
 def to_recorded(
@@ -234,8 +236,26 @@ def horizon() -> int:
     planner guessing the range's size, and it guesses a full sort of the log.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {HORIZON_SQL}")
-        return cursor.fetchone()[0]
+        cursor.execute(HORIZON_CHECKED_SQL)
+        position, in_recovery, isolation = cursor.fetchone()
+    refuse_unless_gap_safe(in_recovery=in_recovery, isolation=isolation)
+    return position
+
+
+def refuse_unless_gap_safe(*, in_recovery: bool, isolation: str) -> None:
+    """Raise GapSafetyUnavailable where a follower could skip events (see the exception)."""
+    if in_recovery:
+        raise GapSafetyUnavailable(
+            "the event log is followed on a standby (pg_is_in_recovery()): its horizon does not see "
+            "the primary's running transactions, so a follower could skip events; connect the "
+            "relay and subscribers to the primary"
+        )
+    if isolation != "read committed":
+        raise GapSafetyUnavailable(
+            f"the event log is followed in a {isolation.upper()} transaction: its snapshot may be older "
+            "than the horizon, so a follower could skip events; follow it in READ COMMITTED "
+            "(the default; check DATABASES OPTIONS isolation_level and default_transaction_isolation)"
+        )
 
 
 def read_all(

@@ -28,7 +28,7 @@ from platform_site.redis_connection import get_redis
 
 from . import prepared, streams
 from .models import Checkpoint
-from .reading import HORIZON_SQL
+from .reading import HORIZON_SQL, refuse_unless_gap_safe
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -245,14 +245,17 @@ def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
 # is one backward step of the primary key (an EXISTS probe against the horizon
 # was planned as a scan of the whole log).
 _HORIZON_AND_HELD_BACK_SQL = f"""
-SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false)
+SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false),
+       pg_is_in_recovery(), current_setting('transaction_isolation')
 FROM (SELECT {HORIZON_SQL} AS position) AS h
 """.encode()
 _NEWEST_POSITION_SQL = b"SELECT coalesce(max(position), 0) FROM eventstore_event"
 
 
 def _horizon_and_held_back() -> tuple[int, bool]:
-    return prepared.fetchone(_HORIZON_AND_HELD_BACK_SQL)
+    position, held_back, in_recovery, isolation = prepared.fetchone(_HORIZON_AND_HELD_BACK_SQL)
+    refuse_unless_gap_safe(in_recovery=in_recovery, isolation=isolation)
+    return position, held_back
 
 
 def newest_position() -> int:
