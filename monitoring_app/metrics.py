@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
 from eventstore.selectors import subscriber_status
 
@@ -32,6 +33,40 @@ class PlatformCollector:
         yield GaugeMetricFamily(
             "platform_relay_lag_events", "Events committed, not yet relayed.", relay_lag()
         )
+        report = horizon_report()
+        yield GaugeMetricFamily(
+            "platform_horizon_events_waiting",
+            f"Committed events above the horizon, waiting for an older transaction (up to {WAITING_COUNT_LIMIT}).",
+            report.events_waiting,
+        )
+        holder = report.holder
+        yield GaugeMetricFamily(
+            "platform_horizon_holder_age_seconds",
+            "Age of the oldest running transaction of the database, which holds the horizon (0: none).",
+            (holder.age_seconds or 0.0) if holder else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "platform_horizon_stalled",
+            "1 while that transaction is older than HORIZON_STALL_SECONDS.",
+            report.stalled,
+        )
+        if report.stalled:  # who it is, only then (a label per passing pid would churn series)
+            info = GaugeMetricFamily(
+                "platform_horizon_holder_info",
+                "The transaction holding the horizon back.",
+                labels=["pid", "database", "application_name", "state", "username"],
+            )
+            info.add_metric(
+                [
+                    str(holder.pid or ""),
+                    holder.database,
+                    holder.application_name,
+                    holder.state or "",
+                    holder.username,
+                ],
+                1,
+            )
+            yield info
         consumed = runner_partitions()
         if consumed is not None:  # Redis down: /health says so; the other figures still come
             yield GaugeMetricFamily(

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from eventstore.horizon_report import horizon_report
 from eventstore.models import Checkpoint, EventStat
 from eventstore.monitoring import head_position, relay_lag
 from eventstore.selectors import subscriber_status
@@ -86,6 +87,12 @@ def _check_relay() -> dict:
     }
 
 
+def _check_horizon() -> dict:
+    """ "stalled" while an old transaction holds every follower back, naming it."""
+    report = horizon_report()
+    return {**report.as_dict(), "detail": report.summary()}
+
+
 def _check_workers() -> dict:
     from platform_site.celery import app
 
@@ -106,6 +113,7 @@ def platform_health() -> dict:
             cursor.execute("SELECT 1")
         health["postgres"] = {"status": "ok"}
         health["relay"] = _check_relay()
+        health["horizon"] = _check_horizon()
     except DatabaseError as exc:
         logger.warning("dashboard: Postgres unreachable: %r", exc)
         health["postgres"] = {"status": "unavailable", "detail": "Postgres does not answer"}

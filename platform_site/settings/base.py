@@ -219,6 +219,8 @@ EVENT_STREAM_MAXLEN = env.int("EVENT_STREAM_MAXLEN", default=200_000)
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=1000)
 SUBSCRIBER_MAX_ATTEMPTS = env.int("SUBSCRIBER_MAX_ATTEMPTS", default=4)
 SUBSCRIBER_RETRY_BASE_SECONDS = env.float("SUBSCRIBER_RETRY_BASE_SECONDS", default=0.05)
+# /health/ says "degraded" once a transaction has held the horizon longer (eventstore.horizon_report).
+HORIZON_STALL_SECONDS = env.float("HORIZON_STALL_SECONDS", default=15.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
     # Safety net behind the after-commit kicks: lost kicks cost at most this long.
