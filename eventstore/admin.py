@@ -3,8 +3,11 @@
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.html import format_html
 
+from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
+from .context import parse_uuid
 from .models import Checkpoint, Event, ParkedEvent
 from .parking import parked_event_retry
 from .read_only_admin import ReadOnlyAdmin
@@ -27,8 +30,10 @@ def _as_read(obj: Event):
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ("position", "type", "stream_id", "stream_version", "source", "recorded_at")
-    list_filter = ("type", "source", ("recorded_at", admin.DateFieldListFilter))
-    search_fields = ("=stream_id", "=correlation_id")
+    # Bounded on every page, however long the log (admin_bounds says how).
+    list_filter = (RegisteredTypeFilter, RegisteredSourceFilter, ("recorded_at", admin.DateFieldListFilter))
+    paginator = BoundedCountPaginator
+    search_fields = ("stream_id", "correlation_id")  # exact, see get_search_results
     ordering = ("-position",)
     readonly_fields = (
         "position",
@@ -46,6 +51,16 @@ class EventAdmin(ReadOnlyAdmin):
     )
     exclude = ("data", "metadata")
     show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        """A stream id or a correlation id, matched exactly (each by its index; `=` would be iexact)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(stream_id=term)
+        if (correlation := parse_uuid(term)) is not None:
+            match |= Q(correlation_id=correlation)
+        return queryset.filter(match), False
 
     @admin.display(description="data")
     def pretty_data(self, obj):

@@ -201,20 +201,29 @@ def _query(
         return _to_recorded_batch(cursor.fetchall(), reveal=reveal)
 
 
-def read_stream(stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
-    """The stream's events in version order (those committed and visible now)."""
+def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
+    """The stream's events in version order (those committed and visible now), up to `limit`.
+
+    Served by the (stream_id, stream_version) key: a page costs its own rows.
+    """
     return _query(
         f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
-        "ORDER BY stream_version",
-        [stream_id, after_version],
+        "ORDER BY stream_version LIMIT %s",
+        [stream_id, after_version, limit],
     )
 
 
-def read_correlation(correlation_id: uuid.UUID) -> list[RecordedEvent]:
-    """Every event of one correlation id, in position order."""
+def read_correlation(
+    correlation_id: uuid.UUID, *, after: int = 0, limit: int | None = None
+) -> list[RecordedEvent]:
+    """The events of one correlation id after position `after`, in position order, up to `limit`.
+
+    Served by the (correlation_id, position) index: a page costs its own rows.
+    """
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s ORDER BY position",
-        [correlation_id],
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s AND position > %s "
+        "ORDER BY position LIMIT %s",
+        [correlation_id, after, limit],
     )
 
 
@@ -279,7 +288,11 @@ def read_all(
     # range's end from the planner, which then sorts the whole log (see horizon()).
     where = ["position > %s", "position < %s"]
     params: list = [after, horizon()]
-    if types:
+    if types and len(types) == 1:
+        # Equality, so that the (type, position) index gives the order (`= ANY` would not).
+        where.append("type = %s")
+        params.append(types[0])
+    elif types:
         where.append("type = ANY(%s)")
         params.append(list(types))
     if source:
@@ -292,10 +305,14 @@ def read_all(
         where.append("correlation_id = %s")
         params.append(correlation_id)
     params.append(limit)
+    # Within one stream, version order is position order (docs/eventstore.md): ordered
+    # by version, the stream's key serves the page; by position, the planner may walk
+    # the whole log's primary key looking for a small stream's events.
+    order = "stream_version" if stream_id else "position"
     # The horizon is the primary's: a lagging replica could lack events below it,
     # and a follower continuing after them would skip them for good.
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position LIMIT %s",
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s",
         params,
         reveal=reveal,
         primary=True,

@@ -8,18 +8,21 @@ from collections import defaultdict
 from .envelope import RecordedEvent
 from .reading import read_correlation
 
+# The most events one read of a stream or a correlation returns (API, explorer).
+READ_PAGE_LIMIT = 1000
 
-def causal_chain(correlation_id: uuid.UUID) -> list[dict]:
-    """Every event of a correlation id in position order, each with the ids it caused."""
-    events: list[RecordedEvent] = read_correlation(correlation_id)
+
+def causal_chain(correlation_id: uuid.UUID, *, after: int = 0, limit: int = READ_PAGE_LIMIT) -> list[dict]:
+    """Up to `limit` events of a correlation id after `after`, in position order, with the ids they caused.
+
+    `caused` lists only events of the same page.
+    """
+    events: list[RecordedEvent] = read_correlation(correlation_id, after=after, limit=limit)
     caused: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for event in events:
         if event.causation_id is not None:
             caused[event.causation_id].append(event.id)
     return [{**event.as_dict(), "caused": caused.get(event.id, [])} for event in events]
-
-
-LAG_COUNT_LIMIT = 100_000
 
 
 def subscriber_status() -> list[dict]:
@@ -33,6 +36,7 @@ def subscriber_status() -> list[dict]:
 
     from . import streams
     from .models import Checkpoint, ParkedEvent
+    from .monitoring import LAG_COUNT_LIMIT
     from .reading import horizon
     from .relay import subscriber_checkpoint_name
     from .subscribers import registered_subscribers

@@ -63,14 +63,24 @@ def event_list(request):
 @require_GET
 @staff_required
 def stream_detail(request, stream_id: str):
-    history = stream_history(stream_id)
+    try:
+        after_version = max(0, min(int(request.GET.get("after_version", 0)), 2**31 - 1))
+    except ValueError:
+        after_version = 0
+    history, next_after = stream_history(stream_id, after_version=after_version)
     if not history:
         return _not_found(request, f"No events in stream “{stream_id}”.")
     for entry in history:
         entry["data_json"] = _pretty(entry["event"].data)
         entry["metadata_json"] = _pretty(entry["event"].metadata)
         entry["state_json"] = _pretty(entry["state"])
-    return render(request, "monitoring/stream.html", {"stream_id": stream_id, "history": history})
+    context = {
+        "stream_id": stream_id,
+        "history": history,
+        "after_version": after_version,
+        "next_after_version": next_after,
+    }
+    return render(request, "monitoring/stream.html", context)
 
 
 @require_GET
