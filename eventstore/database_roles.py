@@ -13,7 +13,8 @@ What the application role gets, in the `public` schema:
 - every append-only table (one whose rows a trigger calling
   `eventstore_refuse_change` protects, e.g. the log and any partition of it):
   SELECT and INSERT only;
-- `django_migrations`: SELECT only (the schema is the owner's business);
+- `django_migrations` and `eventstore_position_base`: SELECT only (the schema
+  is the owner's business; the base only moves through the owner's function);
 - sequences: USAGE, SELECT; functions: EXECUTE;
 - `pg_read_all_stats`, when the granting role may give it: the horizon report
   names the session that holds it (state, transaction start), and Postgres
@@ -33,7 +34,9 @@ from psycopg import sql
 
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
 APPEND_ONLY_TRIGGER_FUNCTION = "eventstore_refuse_change"
-READ_ONLY_TABLES = ("django_migrations",)
+# Tables the application only reads: the schema's history, and the position base that
+# only the owner's SECURITY DEFINER function may raise (skipped where it does not exist).
+READ_ONLY_TABLES = ("django_migrations", "eventstore_position_base")
 STATISTICS_ROLE = "pg_read_all_stats"
 
 
@@ -99,6 +102,9 @@ def grant_app_role(role: str, *, password: str | None = None) -> RoleSetup:
                 sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(sql.Identifier(table), name),
             )
         for table in READ_ONLY_TABLES:
+            cursor.execute("SELECT to_regclass(%s)", [f"public.{table}"])
+            if cursor.fetchone()[0] is None:
+                continue
             _run(
                 cursor,
                 sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
