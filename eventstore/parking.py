@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from . import tracing
 from .context import caused_by
 from .models import ParkedEvent
 from .reading import read_events_by_id
@@ -42,7 +43,7 @@ def _retry_one(parked_id: int) -> bool:
                 return True
             (event,) = read_events_by_id([parked.event_id])
             handler = get_subscriber(parked.subscriber).handler_for(event.type)
-            with caused_by(event.id, event.correlation_id):
+            with caused_by(event.id, event.correlation_id), tracing.handling(parked.subscriber, event):
                 handler(event)
             parked.resolved_at = timezone.now()
             parked.save(update_fields=["resolved_at"])

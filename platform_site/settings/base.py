@@ -243,3 +243,7 @@ LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=3
 # Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
 # unset means staff sessions only.
 METRICS_TOKEN = env("METRICS_TOKEN", default=None)
+# OpenTelemetry traces (monitoring_app.tracing), exported by OTLP over HTTP: off unless an
+# endpoint is set. The exporter reads the other OTEL_* variables (headers, timeouts) itself.
+TRACING_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+TRACING_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="platform")
