@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 from django.db import connection, transaction
 
-from .. import prepared, privacy, streams, tracing
+from .. import delivery_ledger, prepared, privacy, streams, tracing
 from ..context import caused_by
 from ..envelope import RecordedEvent
 from ..models import Checkpoint, ParkedEvent
@@ -236,6 +236,7 @@ class _PartitionConsumer:
             try:
                 with transaction.atomic():
                     self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
+                    delivery_ledger.record(self.checkpoint_name, (event for event, _ in handled))
                     if self.subscriber.batch_handler is not None:
                         # One set-based statement for the group (e.g. the event counts).
                         group = [event for event, _ in handled]
@@ -313,6 +314,7 @@ class _PartitionConsumer:
             try:
                 with transaction.atomic():
                     self._advance_checkpoint(event.position)
+                    delivery_ledger.record(self.checkpoint_name, (event,))
                     with (
                         caused_by(event.id, event.correlation_id),
                         tracing.handling(self.subscriber.name, event),
