@@ -109,7 +109,7 @@ STREAMED_BATCH = 2 * streaming.CHUNK
 
 
 def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
-    types = {id(event_type): event_type for event_type, _ in events}.values()  # EventType is unhashable
+    types = {event_type for event_type, _ in events}  # names or EventTypes (hashable by identity)
     return any(privacy.needs_sealing(get_event_type(t) if isinstance(t, str) else t, metadata) for t in types)
 
 
