@@ -23,6 +23,7 @@ import subprocess
 import time
 import uuid
 
+import psycopg
 import pytest
 
 from eventstore import streams
@@ -133,9 +134,11 @@ def clusters():
         shutil.rmtree(parent, ignore_errors=True)
 
 
+@pytest.mark.parametrize("redis_after", ["kept", "flushed"])
 def test_a_dump_restored_into_a_fresh_cluster_keeps_positions_monotonic_and_delivers_everything_once(
-    clusters,
+    clusters, redis_after
 ):
+    """`kept`: a move, Redis as the stopped platform left it. `flushed`: docs/deploy.md's restore, the relay rewinds."""
     make, parent = clusters
     old = make()
     old.sql(
@@ -143,7 +146,9 @@ def test_a_dump_restored_into_a_fresh_cluster_keeps_positions_monotonic_and_deli
         "BEGIN INSERT INTO burn VALUES (i); EXCEPTION WHEN others THEN NULL; END; END LOOP; END $$"
     )
     old.sql("CREATE DATABASE platform")
-    before = Platform(database_name="platform", name="restore-before", database_url=old.url("platform"))
+    before = Platform(
+        database_name="platform", name=f"restore-before-{redis_after}", database_url=old.url("platform")
+    )
     before.manage("migrate", "--no-input", "-v", "0")
     before.start_redis()
     after: Platform | None = None
@@ -179,10 +184,12 @@ def test_a_dump_restored_into_a_fresh_cluster_keeps_positions_monotonic_and_deli
 
         after = Platform(
             database_name="platform",
-            name="restore-after",
+            name=f"restore-after-{redis_after}",
             database_url=new.url("platform"),
             redis_port=before.redis_port,  # the same Redis: only the database moved
         )
+        if redis_after == "flushed":
+            before.redis().flushall()
         after.manage("migrate", "--no-input", "-v", "0")
         after.start_streams()
         new_streams = [f"thing-{run}-new-{n}" for n in range(8)]
@@ -208,8 +215,58 @@ def test_a_dump_restored_into_a_fresh_cluster_keeps_positions_monotonic_and_deli
         # Nothing twice: each effect once, each event counted once, each position relayed once.
         assert delivered_once(new, first + second)
         positions = relayed_positions(after)
-        assert sorted(positions) == sorted({e["position"] for e in first + second})
+        assert len(positions) == len(set(positions))
+        if redis_after == "kept":
+            assert sorted(positions) == sorted(e["position"] for e in first + second)
+        else:  # resent from the oldest subscriber checkpoint: the new events at least
+            assert {e["position"] for e in second} <= set(positions)
     finally:
         if after is not None:
             after.stop()
         before.stop()  # last: it runs the Redis both used
+
+
+APP_ROLE = """
+CREATE ROLE platform_app LOGIN;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO platform_app;
+REVOKE UPDATE, DELETE ON eventstore_event FROM platform_app;
+REVOKE INSERT, UPDATE, DELETE ON eventstore_position_base FROM platform_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO platform_app;
+"""
+
+
+def test_a_role_that_may_only_read_the_base_still_catches_it_up_and_cannot_set_it(clusters):
+    """What the application's role needs: SELECT on the base and EXECUTE on the catch-up (PUBLIC's by default)."""
+    make, _parent = clusters
+    cluster = make()
+    cluster.sql("CREATE DATABASE platform")
+    Platform(database_name="platform", name="restore-role", database_url=cluster.url("platform")).manage(
+        "migrate", "--no-input", "-v", "0"
+    )
+    # A log that arrived from a cluster far ahead: one event numbered by a much later transaction id.
+    cluster.sql(
+        "INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version, data,"
+        " source, correlation_id) SELECT (pg_current_xact_id()::text::bigint + 1000000) << 20,"
+        f" gen_random_uuid(), 'thing-moved', 1, '{THING_HAPPENED.name}', 2, '{{}}', 'test', gen_random_uuid()",
+        "platform",
+    )
+    cluster.sql(APP_ROLE, "platform")
+    moved = int(cluster.sql("SELECT max(position) FROM eventstore_event", "platform"))
+    with psycopg.connect(
+        host="127.0.0.1", port=cluster.port, user="platform_app", dbname="platform", autocommit=True
+    ) as app:
+        for statement in (
+            "UPDATE eventstore_position_base SET base = 0",
+            "INSERT INTO eventstore_position_base (one, base) VALUES (true, 0)",
+            "DELETE FROM eventstore_position_base",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute(statement)
+        caught_up = app.execute("SELECT eventstore_catch_up_positions()").fetchone()[0]
+        assert caught_up > 0
+        with app.transaction():
+            taken = app.execute(
+                "SELECT base + (pg_current_xact_id()::text::bigint << 20) FROM eventstore_position_base"
+            ).fetchone()[0]
+        assert taken > moved
+        assert app.execute("SELECT eventstore_horizon()").fetchone()[0] > moved
