@@ -28,7 +28,12 @@ class StreamOrderConflict(ConcurrencyConflict):
     Positions follow transaction ids (see docs/eventstore.md). Refusing this
     append keeps every stream's versions in position order, which is what lets
     followers deliver each stream in order by reading the log in position order.
+    `positions_behind`: the head is ahead because this cluster's transaction ids
+    are behind its log (it came from another cluster); a rerun then first
+    catches the stored position base up (eventstore.positions).
     """
+
+    positions_behind = False
 
 
 class UnknownEventType(EventStoreError):

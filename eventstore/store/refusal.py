@@ -42,14 +42,19 @@ class AlreadyStored(list):
         self.given = list(given)  # the events as the store was given them, to compare the data
 
 
-# The stream's version and head, this transaction's base, and how many positions it took so far.
+# The stream's version and head, this transaction's base, how many positions it took so
+# far, and whether this cluster's ids are behind its log (migration 0005: a log that came
+# from another cluster, on a connection opened before it arrived).
 _STATE_SQL = f"""
 WITH tx AS (SELECT {TX_BASE} AS base)
 SELECT coalesce((SELECT max(stream_version) FROM eventstore_event WHERE stream_id = %s), 0),
        coalesce((SELECT max(position) FROM eventstore_event WHERE stream_id = %s), 0),
        tx.base,
        coalesce((SELECT max(position) FROM eventstore_event
-                 WHERE position > tx.base AND position < tx.base + {1 << POSITION_SHIFT}), tx.base) - tx.base
+                 WHERE position > tx.base AND position < tx.base + {1 << POSITION_SHIFT}), tx.base) - tx.base,
+       (SELECT base FROM eventstore_position_base)
+         + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})
+         <= (SELECT max(position) FROM eventstore_event)
 FROM tx
 """
 
@@ -78,12 +83,14 @@ def diagnose(
         return AlreadyStored(stored_before, events)
     with connection.cursor() as cursor:
         cursor.execute(_STATE_SQL, [stream_id, stream_id])
-        actual, head_position, base, taken = cursor.fetchone()
+        actual, head_position, base, taken, behind = cursor.fetchone()
     already = taken - len(landed)  # positions this transaction took before this append
     if already + len(events) > MAX_EVENTS_PER_TRANSACTION:
         return TransactionEventLimit(already, len(events), MAX_EVENTS_PER_TRANSACTION)
     if head_position >= base + (1 << POSITION_SHIFT):
-        return StreamOrderConflict(stream_id, expected_version, actual)
+        conflict = StreamOrderConflict(stream_id, expected_version, actual)
+        conflict.positions_behind = behind  # atomic_command catches them up before its rerun
+        return conflict
     return ConcurrencyConflict(stream_id, expected_version, actual)
 
 

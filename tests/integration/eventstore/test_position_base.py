@@ -121,3 +121,27 @@ def test_connections_that_check_at_once_agree_on_one_base_and_all_land_above_the
         thread.join()
     assert all(isinstance(p, int) and p > newest for p in results), results
     assert len(results) == 6
+
+
+def test_a_connection_opened_before_the_log_arrived_catches_up_at_its_first_stream_order_conflict():
+    """The safety net for a connection the check did not see (docs/deploy.md asks for none)."""
+    from eventstore.commands import atomic_command
+
+    stream_id = f"thing-{uuid.uuid4()}"
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=stream_id, data={"label": "restored"})
+    newest = newest_position()
+    next_xid = sql("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")[0]
+    sql("UPDATE eventstore_position_base SET base = %s", [newest - ((next_xid + 1000) << 20)])
+
+    @atomic_command
+    def continue_stream():
+        return publish(THING_HAPPENED, stream_id=stream_id, data={"label": "continued"})
+
+    try:
+        continued = continue_stream()  # same connection: no new-connection check ran
+        assert continued.position > newest
+        assert continued.stream_version == 2
+        assert horizon() > continued.position
+    finally:
+        sql("UPDATE eventstore_position_base SET base = greatest(base, 0)")
