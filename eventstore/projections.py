@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import FloatField, JSONField, Model
 from django.dispatch import receiver
 
-from . import prepared
+from . import prepared, tracing
 from .bus import event_recorded
 from .envelope import RecordedEvent
 from .subscribers import Subscriber, register_subscriber
@@ -203,5 +203,11 @@ def _inline_projections_for(event_type: str) -> tuple[Projection, ...]:
 
 @receiver(event_recorded, dispatch_uid="eventstore.apply_inline_projections")
 def apply_inline_projections(sender, *, event: RecordedEvent, **_kwargs) -> None:
-    for projection in _inline_projections_for(event.type):
+    projections = _inline_projections_for(event.type)
+    if projections and tracing.recording():
+        for projection in projections:
+            with tracing.handling(f"projection {projection.name}", event):
+                projection.apply(event)
+        return
+    for projection in projections:
         projection.apply(event)
