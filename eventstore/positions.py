@@ -1,4 +1,4 @@
-"""Keeping positions ahead of the log when it arrives from another cluster (migration 0005).
+"""Keeping positions ahead of the log when it arrives from another cluster (migration 0006).
 
 A log restored with pg_restore, or moved by logical replication, carries
 positions numbered by the old cluster's transaction ids; the new cluster's ids

@@ -29,7 +29,7 @@ _COLUMNS = (
     "source, correlation_id, causation_id, recorded_at"
 )
 # The oldest transaction id still running in this database (migration 0004 says
-# why that is safe), as a position (offset by the stored base, migration 0005):
+# why that is safe), as a position (offset by the stored base, migration 0006):
 # other databases' transactions cannot append.
 HORIZON_SQL = "eventstore_horizon()"
 

@@ -43,7 +43,7 @@ class AlreadyStored(list):
 
 
 # The stream's version and head, this transaction's base, how many positions it took so
-# far, and whether this cluster's ids are behind its log (migration 0005: a log that came
+# far, and whether this cluster's ids are behind its log (migration 0006: a log that came
 # from another cluster, on a connection opened before it arrived).
 _STATE_SQL = f"""
 WITH tx AS (SELECT {TX_BASE} AS base)

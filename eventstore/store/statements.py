@@ -1,7 +1,7 @@
 """The append's SQL: one statement per append, in variants chosen by what is known in advance.
 
 Position scheme (docs/eventstore.md): an event's position is the stored base
-(migration 0005) plus its top-level transaction id << POSITION_SHIFT plus its
+(migration 0006) plus its top-level transaction id << POSITION_SHIFT plus its
 order within the transaction. The base is read inside each statement, from a
 one-row table: no extra round trip.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 # Events of one transaction get positions (xid << POSITION_SHIFT) + 1, + 2, ...
 POSITION_SHIFT = 20
 MAX_EVENTS_PER_TRANSACTION = (1 << POSITION_SHIFT) - 1
-# This transaction's base position: its events take TX_BASE + 1, + 2, ... (migration 0005).
+# This transaction's base position: its events take TX_BASE + 1, + 2, ... (migration 0006).
 TX_BASE = (
     f"(SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << {POSITION_SHIFT})"
 )

@@ -86,6 +86,6 @@ DROP TABLE IF EXISTS eventstore_position_base;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventstore", "0004_database_horizon")]
+    dependencies = [("eventstore", "0005_delivery_ledger")]
 
     operations = [migrations.RunSQL(CREATE, DROP)]
