@@ -10,7 +10,9 @@ module looks at what is stored and names the case:
 - an id stored before in another stream, as another type, or next to ids that
   are new: `EventIdConflict`;
 - the transaction's events would leave its range of positions: `TransactionEventLimit`;
-- the stream's head comes from a later transaction: `StreamOrderConflict` (rerun);
+- the stream's head comes from a later transaction: `StreamOrderConflict` (rerun),
+  with `positions_behind` set when the head is "later" only because this
+  cluster's ids are behind its log (migration 0006);
 - otherwise the stream is not at the expected version: `ConcurrencyConflict`.
 
 Only this slow path runs these reads; the append itself stays one statement.
