@@ -23,7 +23,7 @@ from .context import about_event, current_causation_id, current_correlation_id, 
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
 from .registry import EventData, EventType, get_event_type
-from .store import streaming
+from .store import refusal, streaming
 
 # Sent by publish(); the store's receiver appends. Arguments: stream_id, events (a list of
 # NewEvent, or a store.streaming.ValidatedAsRead for a long batch), expected_version.
@@ -48,7 +48,9 @@ def publish(
     Must run inside `transaction.atomic()`, so that the caller's state change
     and its events commit together (guarantee 1). Raises InvalidEventData when
     `data` does not fit the type's schema and ConcurrencyConflict when the
-    stream is not at `expected_version`.
+    stream is not at `expected_version`. Publishing an `event_id` already
+    stored returns the stored event and has no effect (no inline projection
+    runs again); EventIdConflict when that id holds another stream, type or data.
     """
     _require_transaction()
     if tracing.recording():
@@ -178,6 +180,11 @@ def append_published_events(sender, *, stream_id, events, expected_version, **_k
         keyring = privacy.KeyRing()
         sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
         appended = store.append(stream_id, sealed, expected_version)
+    if isinstance(appended, refusal.AlreadyStored):
+        # Every id was stored before: the same events again (else EventIdConflict) and no
+        # second effect: no inline projection runs and nothing new is announced (guarantee 4).
+        refusal.require_same_data(events if isinstance(events, list) else appended.given, appended)
+        return list(appended)
     recorded = [privacy.open_event(e, keyring) for e in appended]
     for event in recorded:
         event_recorded.send(sender=event.source, event=event)
