@@ -262,6 +262,8 @@ def test_a_consumer_that_finds_the_stream_parked_waits_for_a_running_retry_then_
 
 
 def test_the_rewind_after_a_flush_ignores_checkpoints_of_subscribers_that_no_longer_exist(caplog):
+    write(stream_in(0), "earlier", "events")
+    start_at_head()  # every registered subscriber has processed them
     caplog.set_level(logging.INFO)
     for partition in range(streams.partition_count()):
         # A subscriber removed from the code long ago: its checkpoints stay, at the start of the log.
