@@ -45,3 +45,6 @@ def test_steady_demo_traffic_logs_no_warning_parks_nothing_and_every_lag_returns
         if not process.name.startswith("redis")  # the server's own notes about the host
     }
     assert noisy == {name: [] for name in noisy}
+    # And each subscriber provably handled every event of its types exactly once in effect.
+    proof = platform.manage("verify_delivery")
+    assert "every event handled exactly once" in proof, proof
