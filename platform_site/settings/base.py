@@ -20,8 +20,8 @@ if (BASE_DIR / ".env").exists():
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-# Addresses of our own reverse proxies: only their X-Forwarded-For hops are believed
-# (platform_site.correlation.client_ip). Empty: the peer address is the client.
+# Addresses or CIDR ranges of our own reverse proxies: only their X-Forwarded-For hops are
+# believed (platform_site.correlation.client_ip). Empty: the peer address is the client.
 TRUSTED_PROXIES = frozenset(env.list("TRUSTED_PROXIES", default=[]))
 
 INSTALLED_APPS = [
