@@ -33,6 +33,11 @@ def unknown_login_stream(key: str) -> str:
     return f"login-{key}"
 
 
+def login_limits_stream(day: dt.date) -> str:
+    """One stream per day for the per-address limit's summaries (auth_app.login_rate)."""
+    return f"login-limited-{day:%Y-%m-%d}"
+
+
 class UserCreated(EventData):
     """An account was registered (through the API, the demo loader or another service)."""
 
@@ -86,6 +91,16 @@ class AccountLocked(EventData):
     locked_until: dt.datetime
 
 
+class LoginAttemptsLimited(EventData):
+    """More than `limit` login attempts came from `ip` within `window_seconds`: the rest of that
+    window's attempts from it were refused (429) without a password check and without an event
+    each. Recorded once per address and window, so an attack at any speed adds this much to the log."""
+
+    ip: str
+    limit: int
+    window_seconds: int
+
+
 class ModeratorGranted(EventData):
     """A user joined the `moderators` group (`manage.py grant_moderator`)."""
 
@@ -111,5 +126,8 @@ FAILED_LOGIN_ATTEMPT = define_event(
 )
 PASSWORD_CHANGE = define_event("auth:password_change", PasswordChanged, source="auth")
 ACCOUNT_LOCKED = define_event("auth:account_locked", AccountLocked, source="auth")
+LOGIN_ATTEMPTS_LIMITED = define_event(
+    "auth:login_attempts_limited", LoginAttemptsLimited, source="auth", personal_fields=("ip",)
+)
 MODERATOR_GRANTED = define_event("auth:moderator_granted", ModeratorGranted, source="auth")
 USER_FORGOTTEN = define_event("user:forgotten", UserForgotten, source="auth")

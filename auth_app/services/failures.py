@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from eventstore.bus import publish
 from eventstore.commands import atomic_command
 from eventstore.envelope import RecordedEvent
 
 from .. import lockout
-from ..events import ACCOUNT_LOCKED, FAILED_LOGIN_ATTEMPT, unknown_login_stream, user_stream
+from ..events import (
+    ACCOUNT_LOCKED,
+    FAILED_LOGIN_ATTEMPT,
+    LOGIN_ATTEMPTS_LIMITED,
+    login_limits_stream,
+    unknown_login_stream,
+    user_stream,
+)
 from ..selectors import lock_triggered_by
 
 _MAX_USERNAME = 150
@@ -43,3 +51,13 @@ def login_failure_record(*, username: str, ip: str, reason: str) -> RecordedEven
             },
         )
     return event
+
+
+@atomic_command
+def login_limit_record(*, ip: str, limit: int, window_seconds: int) -> RecordedEvent:
+    """Record that `ip` went over the per-address login limit in the current window (once per window)."""
+    return publish(
+        LOGIN_ATTEMPTS_LIMITED,
+        stream_id=login_limits_stream(timezone.now().date()),
+        data={"ip": ip[:_MAX_IP], "limit": limit, "window_seconds": window_seconds},
+    )

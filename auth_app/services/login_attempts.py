@@ -13,19 +13,28 @@ from django.db import connection
 
 from eventstore.commands import atomic_command
 
-from .. import lockout
-from ..exceptions import InvalidCredentials, LoginLocked
+from .. import lockout, login_rate
+from ..exceptions import InvalidCredentials, LoginLocked, LoginRateLimited
 from ..selectors import LoginBlock, login_block
-from .failures import login_failure_record
+from .failures import login_failure_record, login_limit_record
 
 
 def login_credentials_check(*, username: str, password: str, ip: str):
     """The user whose `password` this is, or raise; every failure and refusal is recorded (committed).
 
-    Raises LoginLocked (the password is not checked) while the username or ip is
+    Raises LoginRateLimited (nothing checked, nothing recorded but one summary
+    per window) when the address is over its attempt rate (auth_app.login_rate),
+    LoginLocked (the password is not checked) while the username or ip is
     locked, and InvalidCredentials for an unknown user, a wrong password or an
     inactive account.
     """
+    attempt = login_rate.count_attempt(ip)
+    if attempt.over_limit:
+        if attempt.first_over_limit:
+            login_limit_record(
+                ip=ip, limit=login_rate.attempts_limit(), window_seconds=login_rate.window_seconds()
+            )
+        raise LoginRateLimited(attempt.retry_after)
     outcome = _attempt(username=username, password=password, ip=ip)
     if isinstance(outcome, LoginBlock):
         raise LoginLocked(outcome.retry_after)
