@@ -18,7 +18,7 @@ from platform_site.correlation import client_ip
 
 from . import serializers as s
 from .exceptions import InvalidCredentials, LoginLocked
-from .services import user_login, user_logout, user_password_change, user_register
+from .services import user_login, user_logout, user_logout_all, user_password_change, user_register
 from .throttles import RegisterRateThrottle
 
 INVALID_CREDENTIALS = "Invalid username or password."
@@ -91,6 +91,20 @@ class LogoutView(APIView):
             user_logout(token=request.auth)
         else:
             logout(request._request)  # a browser session; recorded by auth_app.signals
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    """Sign out everywhere: every API token and every browser session of the user ends."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        user_logout_all(user=request.user)
+        if not isinstance(request.auth, AuthToken):
+            # This browser's session was ended (and recorded) above; flush, not logout(), which would record it again.
+            request._request.session.flush()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -22,7 +22,8 @@ from eventstore.registry import EventData, define_event
 # was not even checked because the username or the ip is locked out.
 FailureReason = Literal["unknown_user", "wrong_password", "inactive_user", "locked", "ip_locked"]
 LoginMethod = Literal["token", "session"]
-LogoutReason = Literal["logout", "password_change"]
+# `logout_all`: the user signed out of every session at once; `expired`: a token outlived its TTL.
+LogoutReason = Literal["logout", "password_change", "logout_all", "expired"]
 
 
 def user_stream(user_id: int) -> str:
@@ -64,7 +65,8 @@ class LoggedIn(EventData):
 
 
 class LoggedOut(EventData):
-    """A session ended: the user logged out, or a password change revoked the session."""
+    """A session ended: the user logged out (of this one or of all), a password change revoked
+    it, or an API token expired unused (seen when it was next presented)."""
 
     user_id: int
     method: LoginMethod

@@ -14,9 +14,11 @@ from .sessions import (
     browser_session_id,
     session_login_record,
     session_logout_record,
+    token_expiry_record,
     token_session_id,
     user_login,
     user_logout,
+    user_logout_all,
 )
 
 __all__ = [
@@ -29,10 +31,12 @@ __all__ = [
     "moderator_grant",
     "session_login_record",
     "session_logout_record",
+    "token_expiry_record",
     "token_session_id",
     "user_forget",
     "user_login",
     "user_logout",
+    "user_logout_all",
     "user_password_change",
     "user_register",
 ]

@@ -11,7 +11,9 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import update_last_login
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -64,6 +66,33 @@ def user_logout(*, token: AuthToken) -> None:
     end_token_session(token, reason="logout")
 
 
+@atomic_command
+def user_logout_all(*, user) -> int:
+    """End every session of the user, API tokens and browser sessions, each with an `auth:logout`
+    of reason `logout_all`; return how many ended.
+
+    Browser sessions are found by reading the unexpired sessions (the session
+    store is not indexed by user): a cost paid only when someone asks for this.
+    """
+    ended = 0
+    for token in AuthToken.objects.filter(user=user).order_by("created"):
+        end_token_session(token, reason="logout_all")
+        ended += 1
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            session_key = session.session_key  # delete() clears the primary key
+            session.delete()
+            _publish_session_logout(user, session_key, reason="logout_all")
+            ended += 1
+    return ended
+
+
+@atomic_command
+def token_expiry_record(*, token: AuthToken) -> None:
+    """An API token was presented after its expiry: delete it and record its session's end."""
+    end_token_session(token, reason="expired")
+
+
 def end_token_session(token: AuthToken, *, reason: str) -> None:
     session_id = token_session_id(token)
     duration = _seconds_since(token.created)
@@ -93,6 +122,12 @@ def session_login_record(*, user, session_key: str, ip: str, user_agent: str) ->
 @atomic_command
 def session_logout_record(*, user, session_key: str, logged_in_at: dt.datetime | None) -> None:
     """Record `auth:logout` for a browser session; duration 0 when its start is unknown."""
+    _publish_session_logout(user, session_key, logged_in_at=logged_in_at)
+
+
+def _publish_session_logout(
+    user, session_key: str, *, logged_in_at: dt.datetime | None = None, reason: str = "logout"
+) -> None:
     publish(
         LOGOUT,
         stream_id=user_stream(user.pk),
@@ -101,6 +136,7 @@ def session_logout_record(*, user, session_key: str, logged_in_at: dt.datetime |
             "method": "session",
             "session_id": browser_session_id(session_key),
             "session_duration_seconds": _seconds_since(logged_in_at) if logged_in_at else 0.0,
+            "reason": reason,
         },
     )
 

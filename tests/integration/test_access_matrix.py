@@ -52,6 +52,7 @@ MATRIX: list[Row] = [
     Row("POST", "/api/auth/register/", everyone(201), body="registration"),
     Row("POST", "/api/auth/login/", everyone(200), body="login"),
     Row("POST", "/api/auth/logout/", signed_in(204)),
+    Row("POST", "/api/auth/logout/all/", signed_in(204)),
     Row("POST", "/api/auth/password/", signed_in(400), body="wrong_password"),  # past the permission check
     Row("GET", "/api/auth/me/", signed_in(200)),
     # Community (API.md, "Community").
