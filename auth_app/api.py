@@ -116,16 +116,25 @@ class PasswordChangeView(APIView):
     throttle_scope = "write"
 
     @extend_schema(
-        request=s.PasswordChangeInput, responses={204: None, 400: OpenApiResponse(description="field errors")}
+        request=s.PasswordChangeInput,
+        responses={
+            204: None,
+            400: OpenApiResponse(description="field errors"),
+            429: OpenApiResponse(description="too many wrong passwords; see Retry-After"),
+        },
     )
     def post(self, request):
         data = s.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         current_token = request.auth if isinstance(request.auth, AuthToken) else None
         try:
-            user_password_change(user=request.user, **data.validated_data, current_token=current_token)
+            user_password_change(
+                user=request.user, **data.validated_data, current_token=current_token, ip=client_ip(request)
+            )
         except DjangoValidationError as invalid:
             raise _field_errors(invalid) from None
+        except LoginLocked as locked:
+            raise exceptions.Throttled(wait=locked.retry_after, detail=LOGIN_LOCKED) from None
         if current_token is None:
             update_session_auth_hash(request._request, request.user)  # keep this browser signed in
         return Response(status=status.HTTP_204_NO_CONTENT)
