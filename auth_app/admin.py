@@ -72,6 +72,13 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
             for name, options in fieldsets
         ]
 
+    def get_search_fields(self, request):
+        # A search that matches on emails would confirm a guessed email to staff who may not read them.
+        fields = super().get_search_fields(request)
+        if can_read_personal_data(request.user):
+            return fields
+        return tuple(f for f in fields if f.lstrip("=^@") != "email")
+
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), "shown_email")
 

@@ -295,3 +295,14 @@ def test_the_live_feed_carries_no_personal_values(personal_world):
         "correlation_id",
         "recorded_at",
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", PERSONAL_DATA_READERS)
+def test_the_user_search_matches_emails_only_for_readers_of_personal_data(reader, personal_world):
+    client = Client()
+    client.force_login(personal_world["readers"][reader])
+    email = personal_world["secrets"][0]
+    page = client.get("/admin/auth_app/user/", {"q": email}).content.decode()
+    found = f"/admin/auth_app/user/{personal_world['user_id']}/change/" in page
+    assert found == PERSONAL_DATA_READERS[reader]
