@@ -99,7 +99,7 @@ def apply_failed_login_attempts(events: Sequence[RecordedEvent]) -> None:
     if not attempts:
         return  # refusals neither count nor extend a lock
     # An erased ip (its user was forgotten) is no ip: stored as "" and never counted.
-    keyed = [(e, lockout.username_key(e.data["username"]), _ip(e)) for e in attempts]
+    keyed = [(e, e.data["username_key"], _ip(e)) for e in attempts]
     failures = _Failures({key for _e, key, _ip in keyed}, {ip for _e, _key, ip in keyed if ip})
     window, limits = (
         lockout.window(),

@@ -5,8 +5,10 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from .admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
 from .models import Checkpoint, Event, ParkedEvent
 from .parking import parked_event_retry
+from .privacy.redaction import redact_event
 from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
 
@@ -18,14 +20,15 @@ def _pretty(value) -> str:
 
 
 def _as_read(obj: Event):
-    """The event as readers see it: personal values opened or erased, data upcast."""
+    """The event as this viewer may read it: personal values opened (or redacted), data upcast."""
     if not hasattr(obj, "_as_read"):
-        obj._as_read = read_events_by_id([obj.id])[0]
+        event = read_events_by_id([obj.id])[0]
+        obj._as_read = event if viewer_reads_personal_data() else redact_event(event)
     return obj._as_read
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     list_display = ("position", "type", "stream_id", "stream_version", "source", "recorded_at")
     list_filter = ("type", "source", ("recorded_at", admin.DateFieldListFilter))
     search_fields = ("=stream_id", "=correlation_id")

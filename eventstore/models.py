@@ -26,6 +26,13 @@ class Event(models.Model):
         managed = False
         db_table = "eventstore_event"
         ordering = ["position"]
+        # Staff read the log; reading the personal values in it takes this too (eventstore.privacy.redaction).
+        permissions = [
+            (
+                "view_personal_data",
+                "Can read personal data in events (emails, ips, user agents, typed usernames)",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.position} {self.type} {self.stream_id}@{self.stream_version}"

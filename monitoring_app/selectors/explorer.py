@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from eventstore.models import Event
+from eventstore.privacy.redaction import redact_event, redact_event_dict
 from eventstore.reading import read_stream
 from eventstore.registry import registered_event_types
 from eventstore.selectors import causal_chain
@@ -54,16 +55,19 @@ def event_page(filters: EventFilter, *, now: dt.datetime) -> tuple[list[Event], 
     return rows[:PAGE_SIZE], next_before
 
 
-def stream_history(stream_id: str) -> list[dict]:
+def stream_history(stream_id: str, *, personal_data: bool = True) -> list[dict]:
     """The stream's events in version order, each with the stream's state after it.
 
     The state is a generic fold of the events' data (each field as last
     recorded), so it works for every stream type without knowing its
     projection; `changed` names the fields this event set to a new value.
+    Without `personal_data` the personal values are redacted (eventstore.privacy.redaction).
     """
     state: dict = {}
     history = []
     for event in read_stream(stream_id):
+        if not personal_data:
+            event = redact_event(event)
         changed = sorted(key for key, value in event.data.items() if key not in state or state[key] != value)
         state = {**state, **event.data}
         history.append({"event": event, "state": state, "changed": changed})
@@ -74,7 +78,7 @@ def _millis(delta: dt.timedelta) -> int:
     return round(delta.total_seconds() * 1000)
 
 
-def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
+def correlation_tree(correlation_id: uuid.UUID, *, personal_data: bool = True) -> dict | None:
     """Every event of one correlation id as a tree of causes, with timings; None when unknown.
 
     Roots are the events caused by the request (or job) itself; each node's
@@ -82,6 +86,8 @@ def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
     first event and from the node's cause.
     """
     chain = causal_chain(correlation_id)
+    if not personal_data:
+        chain = [redact_event_dict(event) for event in chain]
     if not chain:
         return None
     by_id = {event["id"]: event for event in chain}

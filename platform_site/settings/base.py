@@ -20,8 +20,8 @@ if (BASE_DIR / ".env").exists():
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-# Addresses of our own reverse proxies: only their X-Forwarded-For hops are believed
-# (platform_site.correlation.client_ip). Empty: the peer address is the client.
+# Addresses or CIDR ranges of our own reverse proxies: only their X-Forwarded-For hops are
+# believed (platform_site.correlation.client_ip). Empty: the peer address is the client.
 TRUSTED_PROXIES = frozenset(env.list("TRUSTED_PROXIES", default=[]))
 
 INSTALLED_APPS = [
@@ -171,10 +171,14 @@ REST_FRAMEWORK = {
         "write": env("THROTTLE_WRITE_RATE", default="120/min"),
     },
 }
+# API tokens expire AUTH_TOKEN_TTL_SECONDS (default 14 days) after their last use: each use
+# pushes the expiry out again (written at most once a minute per token). An expired token
+# answers 401 and is deleted, recorded as an `auth:logout` of reason `expired`.
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
-    "TOKEN_TTL": None,
-    "AUTO_REFRESH": False,
+    "TOKEN_TTL": datetime.timedelta(seconds=env.int("AUTH_TOKEN_TTL_SECONDS", default=14 * 24 * 3600)),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 60,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "The platform API",
