@@ -37,9 +37,9 @@ class Outage:
             self._failures += 1
         retrying = f"; trying again every {retry_in:.1f} s at most" if retry_in is not None else ""
         if first:
-            self.logger.error("%s: unavailable (%r)%s", self.what, exc, retrying)
+            self.logger.error("%s unavailable (%r)%s", self.what, exc, retrying)
         else:
-            self.logger.debug("%s: still unavailable (%r)", self.what, exc)
+            self.logger.debug("%s still unavailable (%r)", self.what, exc)
 
     def succeeded(self) -> None:
         """Record a successful attempt: a WARNING if it ends an outage."""
@@ -51,5 +51,5 @@ class Outage:
             lasted = time.monotonic() - self._down_since
             failures, self._down_since, self._failures = self._failures, None, 0
         self.logger.warning(
-            "%s: available again after %.1f s (%d failed attempts)", self.what, lasted, failures
+            "%s available again after %.1f s (%d failed attempts)", self.what, lasted, failures
         )
