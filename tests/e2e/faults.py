@@ -116,3 +116,10 @@ def unresolved_parked() -> int:
     from eventstore.models import ParkedEvent
 
     return ParkedEvent.objects.filter(resolved_at__isnull=True).count()
+
+
+def forget_registration_limits(platform: Platform) -> None:
+    """Clear the per-ip registration counters in the platform's Redis (tests sharing one platform sign up many)."""
+    client = platform.redis()
+    for key in client.scan_iter(match="*throttle_register*"):
+        client.delete(key)
