@@ -123,3 +123,27 @@ def forget_registration_limits(platform: Platform) -> None:
     client = platform.redis()
     for key in client.scan_iter(match="*throttle_register*"):
         client.delete(key)
+
+
+@contextlib.contextmanager
+def open_transaction(port: int, database: str):
+    """A psql session holding a transaction open on a private cluster: events committed meanwhile
+    wait beyond the relay's horizon, so they are certainly still undelivered while it lasts."""
+    import subprocess
+
+    holder = subprocess.Popen(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", database, "-q"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        holder.stdin.write("BEGIN; SELECT txid_current();\n")
+        holder.stdin.flush()
+        yield holder
+    finally:
+        with contextlib.suppress(OSError):
+            holder.stdin.close()
+        holder.kill()
+        holder.wait(10)

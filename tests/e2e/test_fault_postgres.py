@@ -17,11 +17,24 @@ import time
 
 import pytest
 
-from .faults import dangerous_url, flagged, forget_registration_limits, member, post, recovered, score, vote
+from .faults import (
+    dangerous_url,
+    flagged,
+    forget_registration_limits,
+    member,
+    open_transaction,
+    post,
+    recovered,
+    score,
+    vote,
+)
 from .harness import Platform, wait_for
 from .private_postgres import PrivateCluster, temporary_parent
 
 MEMBERS = 6
+IDLE_IN_TRANSACTION = (
+    "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL"
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +116,16 @@ def test_the_api_answers_503_while_postgres_is_down_and_everything_resumes_by_it
         assert vote(platform, token, target)[0] == 200
     wait_for(lambda: relay_lag(platform) == 0, timeout=60, message="the relay to catch up before the crash")
 
-    # Committed a moment before the server goes away: its flag is still to come.
-    backlog = [dangerous_post(platform, tokens[0]) for _ in range(2)]
-    cluster.stop(mode)  # immediate: no shutdown checkpoint, crash recovery at the next start
+    # Committed before the server goes away, behind a transaction left open (a
+    # stuck client): certainly not yet delivered when it goes.
+    with open_transaction(cluster.port, "platform"):
+        wait_for(
+            lambda: int(cluster.sql(IDLE_IN_TRANSACTION, "platform")) >= 1,
+            timeout=10,
+            message="the open transaction",
+        )
+        backlog = [dangerous_post(platform, tokens[0]) for _ in range(2)]
+        cluster.stop(mode)  # immediate: no shutdown checkpoint, crash recovery at the next start
 
     status, body, headers = platform.request(
         "POST", f"/api/posts/{target}/vote/", {"value": 1}, token=tokens[3]
@@ -136,7 +156,7 @@ def test_the_api_answers_503_while_postgres_is_down_and_everything_resumes_by_it
 
     assert score(platform, target) == MEMBERS, "every vote counted once"
     assert flags_in_log(cluster, backlog) == len(backlog), "one flag per dangerous post"
-    # The scan and the flag came after the outage: the backlog did span it.
+    # The scans and flags came after the outage: the backlog did span it.
     assert flags_since_start(cluster, backlog) == len(backlog)
     assert unresolved_parked(cluster) == 0
     assert all(process.alive() for process in platform.processes if not process.name.startswith("redis-"))
