@@ -47,10 +47,6 @@ def kill_9(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def log_count(process, text: str) -> int:
-    return process.log().count(text)
-
-
 # --- flows through the HTTP API, with countable results --------------------------
 
 
