@@ -1,4 +1,4 @@
-"""One log line when a service goes down and one when it is back, for long-running loops.
+"""One log line when a service goes down and one when it is back, for long-running loops and periodic jobs.
 
 A loop that retries every second or two against a stopped Redis or Postgres
 would otherwise log the same error at every attempt. `Outage` remembers that
@@ -9,9 +9,15 @@ DEBUG, and the first success after that is a WARNING saying how long it lasted
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+
+import redis
+from django.db import DatabaseError, connection
+
+logger = logging.getLogger(__name__)
 
 
 class Outage:
@@ -53,3 +59,34 @@ class Outage:
         self.logger.warning(
             "%s available again after %.1f s (%d failed attempts)", self.what, lasted, failures
         )
+
+
+def service_of(exc: BaseException) -> str:
+    return "Redis" if isinstance(exc, redis.RedisError) else "PostgreSQL"
+
+
+def skipped_during_outages(what: str):
+    """Decorator for a periodic job: while Postgres or Redis is down, a run ends quietly.
+
+    The next run tries again, so skipping one loses nothing; each process logs
+    the outage once and its end once (per service), instead of a traceback
+    per run. Anything else the job raises still propagates.
+    """
+    outages = {service: Outage(logger, f"{what}: {service}") for service in ("Redis", "PostgreSQL")}
+
+    def decorate(job):
+        @functools.wraps(job)
+        def run(*args, **kwargs):
+            try:
+                result = job(*args, **kwargs)
+            except (DatabaseError, redis.RedisError) as exc:
+                outages[service_of(exc)].failed(exc)
+                connection.close()  # a broken session must not be reused by the next job
+                return None
+            for outage in outages.values():
+                outage.succeeded()
+            return result
+
+        return run
+
+    return decorate

@@ -39,7 +39,7 @@ from platform_site.redis_location import RedisLocation
 
 from . import streams
 from .consumer import HeldPartition, LockLost
-from .outage import Outage
+from .outage import Outage, service_of
 from .relay import HeldRelay, RelayResult, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
@@ -63,10 +63,6 @@ RELAY_ROUND_BATCHES = 50  # batches a relay round sends at most before it looks 
 # What a loop survives by logging, backing off and trying again: the services
 # being down or restarted, or a consumer session that lost its lock.
 RECOVERABLE = (DatabaseError, redis.RedisError, LockLost)
-
-
-def service_of(exc: BaseException) -> str:
-    return "Redis" if isinstance(exc, redis.RedisError) else "PostgreSQL"
 
 
 def runner_alive(client: redis.Redis, partition: int | None = None) -> bool:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
-import redis
 from celery import shared_task
-from django.db import DatabaseError, connection
 from django.dispatch import receiver
 
 from platform_site.redis_connection import get_redis
@@ -14,7 +10,7 @@ from platform_site.redis_connection import get_redis
 from . import streams
 from .bus import events_committed
 from .consumer import consume
-from .outage import Outage
+from .outage import skipped_during_outages
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
@@ -48,29 +44,13 @@ def consume_partition(partition: int) -> int:
     return sum(consume(name, partition, hand_off=True) for name in sorted(registered_subscribers()))
 
 
-logger = logging.getLogger(__name__)
-# Per pool process: while Postgres or Redis is down, beat's sweep (every 2 s)
-# logs the outage once and its end once, instead of a traceback per run.
-_sweep_outages = {
-    "Redis": Outage(logger, "sweep: Redis"),
-    "PostgreSQL": Outage(logger, "sweep: PostgreSQL"),
-}
-
-
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
+@skipped_during_outages("sweep")  # every 2 s: one line per outage, not a traceback per run
 def sweep() -> None:
     """Beat's safety net: relay what waits and wake every consumer, whatever kicks were lost."""
-    try:
-        relay_events()
-        for partition in range(streams.partition_count()):
-            kick_consumers(partition, force=True)
-    except (DatabaseError, redis.RedisError) as exc:
-        # The next sweep tries again; nothing it does is lost by skipping one.
-        _sweep_outages["Redis" if isinstance(exc, redis.RedisError) else "PostgreSQL"].failed(exc)
-        connection.close()  # a broken session must not be reused by the next task
-        return
-    for outage in _sweep_outages.values():
-        outage.succeeded()
+    relay_events()
+    for partition in range(streams.partition_count()):
+        kick_consumers(partition, force=True)
 
 
 def kick_consumers(partition: int, *, force: bool = False) -> None:
