@@ -4,7 +4,8 @@ import psycopg.errors
 import pytest
 from django.db import OperationalError, ProgrammingError
 
-from platform_site.api_errors import database_unavailable, exception_handler
+from platform_site.api_errors import exception_handler
+from platform_site.database_errors import database_unavailable
 
 
 def django_error(cause: Exception, kind=OperationalError) -> Exception:
