@@ -12,6 +12,7 @@ from platform_site.redis_connection import get_redis
 from . import delivery_ledger, streams
 from .bus import events_committed
 from .consumer import consume
+from .outage import skipped_during_outages
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
@@ -48,6 +49,7 @@ def consume_partition(partition: int) -> int:
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
+@skipped_during_outages("sweep")  # every 2 s: one line per outage, not a traceback per run
 def sweep() -> None:
     """Beat's safety net: relay what waits and wake every consumer, whatever kicks were lost."""
     relay_events()

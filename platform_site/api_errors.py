@@ -15,8 +15,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from eventstore.exceptions import ConcurrencyConflict, EventIdConflict, TransactionEventLimit
 
+from .database_errors import database_unavailable_response
+
 
 def exception_handler(exc, context):
+    unavailable = database_unavailable_response(exc)  # 503 + Retry-After (see that module)
+    if unavailable is not None:
+        return unavailable
     if isinstance(exc, ConcurrencyConflict):
         return Response(
             {
