@@ -33,7 +33,7 @@ from .models import Checkpoint, DeliveryCheck, DeliveryLedger, ParkedEvent
 from .relay import subscriber_checkpoint_name
 from .subscribers import Subscriber, registered_subscribers
 
-BUCKET_BITS = 32  # 4096 transaction ids of positions per row (positions are xid << 20 | n)
+BUCKET_BITS = 32  # 4096 transaction ids of positions per row (positions are base + (xid << 20) + n)
 MAX_FINDINGS = 20  # kept per subscriber in DeliveryCheck; the counts are always complete
 
 _RECORD_SQL = b"""
