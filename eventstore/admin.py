@@ -7,9 +7,11 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
+from .admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
 from .context import parse_uuid
 from .models import Checkpoint, Event, ParkedEvent
 from .parking import parked_event_retry
+from .privacy.redaction import redact_event
 from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
 
@@ -21,14 +23,15 @@ def _pretty(value) -> str:
 
 
 def _as_read(obj: Event):
-    """The event as readers see it: personal values opened or erased, data upcast."""
+    """The event as this viewer may read it: personal values opened (or redacted), data upcast."""
     if not hasattr(obj, "_as_read"):
-        obj._as_read = read_events_by_id([obj.id])[0]
+        event = read_events_by_id([obj.id])[0]
+        obj._as_read = event if viewer_reads_personal_data() else redact_event(event)
     return obj._as_read
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     list_display = ("position", "type", "stream_id", "stream_version", "source", "recorded_at")
     # Bounded on every page, however long the log (admin_bounds says how).
     list_filter = (RegisteredTypeFilter, RegisteredSourceFilter, ("recorded_at", admin.DateFieldListFilter))

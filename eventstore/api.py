@@ -1,4 +1,4 @@
-"""Staff-only read API over the log (API.md, "Events")."""
+"""Staff-only read API over the log (API.md, "Events"); personal values need their own permission."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .privacy.redaction import events_for
 from .reading import read_all, read_stream
 from .selectors import causal_chain
 from .serializers import (
@@ -35,7 +36,7 @@ class EventListApi(APIView):
             correlation_id=params.get("correlation_id"),
         )
         next_after = events[-1].position if events else params["after"]
-        page = {"results": [e.as_dict() for e in events], "next_after": next_after}
+        page = {"results": [e.as_dict() for e in events_for(request.user, events)], "next_after": next_after}
         return Response(EventPageSerializer(page).data)
 
 
@@ -49,7 +50,7 @@ class StreamApi(APIView):
             raise ValidationError({"stream_id": ["Not a stream id."]})
         query = StreamQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        events = read_stream(stream_id, **query.validated_data)
+        events = events_for(request.user, read_stream(stream_id, **query.validated_data))
         return Response(EventSerializer([e.as_dict() for e in events], many=True).data)
 
 
@@ -64,7 +65,7 @@ class CorrelationApi(APIView):
         full = len(chain) == query.validated_data["limit"]
         page = {
             "correlation_id": correlation_id,
-            "results": chain,
+            "results": events_for(request.user, chain),
             "next_after": chain[-1]["position"] if full else None,
         }
         return Response(CorrelationSerializer(page).data)

@@ -23,15 +23,15 @@ from .exceptions import GapSafetyUnavailable, UnknownEventType
 from .models import Event
 from .privacy.crypto import SEALED_MARK
 from .registry import EventType, get_event_type
-from .store import POSITION_SHIFT
 
 _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
 # The oldest transaction id still running in this database (migration 0004 says
-# why that is safe), as a position: other databases' transactions cannot append.
-HORIZON_SQL = f"eventstore_horizon_xid() << {POSITION_SHIFT}"
+# why that is safe), as a position (offset by the stored base, migration 0006):
+# other databases' transactions cannot append.
+HORIZON_SQL = "eventstore_horizon()"
 # The horizon with what gap-safety needs of the session reading it, in the same round trip.
 HORIZON_CHECKED_SQL = f"SELECT {HORIZON_SQL}, pg_is_in_recovery(), current_setting('transaction_isolation')"
 

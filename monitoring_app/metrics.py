@@ -7,12 +7,16 @@ collectors of prometheus_client (CPU, memory of the answering process) follow.
 
 from __future__ import annotations
 
+import redis
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from eventstore.backfills import backfill_counts
 from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
-from eventstore.selectors import subscriber_status
+from eventstore.selectors import delivery_checks, subscriber_status
+from eventstore.subscribers import registered_subscribers
+from platform_site.redis_connection import get_redis
 
 from .selectors import events_by_type_total, scans_by_verdict
 
@@ -87,12 +91,61 @@ class PlatformCollector:
             parked.add_metric([row["name"]], row["parked"])
         yield lag
         yield parked
+        yield from _backfill_metrics()
+        yield from _delivery_check_metrics()
         scans = CounterMetricFamily(
             "platform_link_scans", "Completed link scans by verdict.", labels=["verdict"]
         )
         for verdict, count in scans_by_verdict().items():
             scans.add_metric([verdict or "unknown"], count)
         yield scans
+
+
+def _delivery_check_metrics():
+    missed = GaugeMetricFamily(
+        "platform_delivery_missed_events",
+        "Events of its types a subscriber did not handle, at the last delivery check.",
+        labels=["subscriber"],
+    )
+    doubled = GaugeMetricFamily(
+        "platform_delivery_doubled_events",
+        "Events a subscriber handled more than once in effect, at the last delivery check.",
+        labels=["subscriber"],
+    )
+    age = GaugeMetricFamily(
+        "platform_delivery_check_age_seconds", "Seconds since the last delivery check.", labels=["subscriber"]
+    )
+    for check in delivery_checks():
+        missed.add_metric([check["subscriber"]], check["missed"])
+        doubled.add_metric([check["subscriber"]], check["doubled"])
+        age.add_metric([check["subscriber"]], check["age_seconds"])
+    yield missed
+    yield doubled
+    yield age
+
+
+def _backfill_metrics():
+    """Backfills by subscriber (counted in Redis); left out while Redis is down, as /health says."""
+    try:
+        counts = backfill_counts(get_redis())
+    except redis.RedisError:
+        return
+    backfills = CounterMetricFamily(
+        "platform_subscriber_backfills",
+        "Times a consumer read events from Postgres that Redis did not bring (0 in a healthy steady state).",
+        labels=["subscriber"],
+    )
+    events = CounterMetricFamily(
+        "platform_subscriber_backfilled_events",
+        "Events consumers read from Postgres in backfills.",
+        labels=["subscriber"],
+    )
+    for name in sorted(set(registered_subscribers()) | set(counts)):
+        runs, read = counts.get(name, (0, 0))
+        backfills.add_metric([name], runs)
+        events.add_metric([name], read)
+    yield backfills
+    yield events
 
 
 _platform_registry = CollectorRegistry(auto_describe=False)

@@ -4,8 +4,11 @@ import os
 
 from celery import Celery
 
+from platform_site import broker_reconnect
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.base")
 
+broker_reconnect.install()  # before any worker connects: see that module
 app = Celery("platform_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

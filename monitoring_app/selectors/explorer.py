@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from eventstore.models import Event
+from eventstore.privacy.redaction import redact_event, redact_event_dict
 from eventstore.reading import read_stream
 from eventstore.registry import registered_event_types
 from eventstore.selectors import READ_PAGE_LIMIT, causal_chain
@@ -56,7 +57,7 @@ def event_page(filters: EventFilter, *, now: dt.datetime) -> tuple[list[Event], 
 
 
 def stream_history(
-    stream_id: str, *, after_version: int = 0, limit: int | None = None
+    stream_id: str, *, after_version: int = 0, limit: int | None = None, personal_data: bool = True
 ) -> tuple[list[dict], int | None]:
     """A page of the stream's events in version order, each with the state after it.
 
@@ -64,7 +65,8 @@ def stream_history(
     recorded), so it works for every stream type without knowing its
     projection; `changed` names the fields this event set to a new value. The
     fold starts at the page's first event. Returns the page and the
-    `after_version` of the next page (None on the last).
+    `after_version` of the next page (None on the last). Without
+    `personal_data` the personal values are redacted (eventstore.privacy.redaction).
     """
     limit = limit or STREAM_PAGE_SIZE
     events = read_stream(stream_id, after_version=after_version, limit=limit + 1)
@@ -72,6 +74,8 @@ def stream_history(
     state: dict = {}
     history = []
     for event in events[:limit]:
+        if not personal_data:
+            event = redact_event(event)
         changed = sorted(key for key, value in event.data.items() if key not in state or state[key] != value)
         state = {**state, **event.data}
         history.append({"event": event, "state": state, "changed": changed})
@@ -82,7 +86,7 @@ def _millis(delta: dt.timedelta) -> int:
     return round(delta.total_seconds() * 1000)
 
 
-def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
+def correlation_tree(correlation_id: uuid.UUID, *, personal_data: bool = True) -> dict | None:
     """Every event of one correlation id as a tree of causes, with timings; None when unknown.
 
     Roots are the events caused by the request (or job) itself; each node's
@@ -90,6 +94,8 @@ def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
     first event and from the node's cause.
     """
     chain = causal_chain(correlation_id, limit=READ_PAGE_LIMIT)
+    if not personal_data:
+        chain = [redact_event_dict(event) for event in chain]
     if not chain:
         return None
     by_id = {event["id"]: event for event in chain}

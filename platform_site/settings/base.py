@@ -20,8 +20,8 @@ if (BASE_DIR / ".env").exists():
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-# Addresses of our own reverse proxies: only their X-Forwarded-For hops are believed
-# (platform_site.correlation.client_ip). Empty: the peer address is the client.
+# Addresses or CIDR ranges of our own reverse proxies: only their X-Forwarded-For hops are
+# believed (platform_site.correlation.client_ip). Empty: the peer address is the client.
 TRUSTED_PROXIES = frozenset(env.list("TRUSTED_PROXIES", default=[]))
 
 INSTALLED_APPS = [
@@ -171,10 +171,14 @@ REST_FRAMEWORK = {
         "write": env("THROTTLE_WRITE_RATE", default="120/min"),
     },
 }
+# API tokens expire AUTH_TOKEN_TTL_SECONDS (default 14 days) after their last use: each use
+# pushes the expiry out again (written at most once a minute per token). An expired token
+# answers 401 and is deleted, recorded as an `auth:logout` of reason `expired`.
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
-    "TOKEN_TTL": None,
-    "AUTO_REFRESH": False,
+    "TOKEN_TTL": datetime.timedelta(seconds=env.int("AUTH_TOKEN_TTL_SECONDS", default=14 * 24 * 3600)),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 60,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "The platform API",
@@ -227,6 +231,14 @@ CELERY_BEAT_SCHEDULE = {
     "relay-and-consume-sweep": {"task": "eventstore.tasks.sweep", "schedule": 2.0},
     "links-retry-failed-scans": {"task": "links_app.tasks.retry_failed_scans", "schedule": 60.0},
 }
+# The delivery check (manage.py verify_delivery) reads the subscribers' events of the whole
+# log: off by default (0), hourly in deploy/.
+DELIVERY_CHECK_INTERVAL_SECONDS = env.int("DELIVERY_CHECK_INTERVAL_SECONDS", default=0)
+if DELIVERY_CHECK_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["delivery-check"] = {
+        "task": "eventstore.tasks.verify_delivery",
+        "schedule": float(DELIVERY_CHECK_INTERVAL_SECONDS),
+    }
 
 # Crypto-shredding (docs/privacy.md): personal fields of events are encrypted with
 # per-user data keys, wrapped by a key derived from this secret (>= 32 random bytes).
@@ -245,3 +257,7 @@ LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=3
 # Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
 # unset means staff sessions only.
 METRICS_TOKEN = env("METRICS_TOKEN", default=None)
+# OpenTelemetry traces (monitoring_app.tracing), exported by OTLP over HTTP: off unless an
+# endpoint is set. The exporter reads the other OTEL_* variables (headers, timeouts) itself.
+TRACING_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+TRACING_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="platform")

@@ -10,7 +10,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     atomic = False
-    dependencies = [("eventstore", "0004_database_horizon")]
+    dependencies = [("eventstore", "0007_personal_data_permission")]
 
     operations = [
         migrations.RunSQL(
