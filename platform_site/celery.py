@@ -4,7 +4,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.base")
+# Production unless told otherwise: a forgotten variable must not mean DEBUG and public keys.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.production")
 
 app = Celery("platform_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -17,7 +17,9 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+# Public, for development and tests only: production refuses it (settings/key_checks.py).
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"  # noqa: S105
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 # Addresses of our own reverse proxies: only their X-Forwarded-For hops are believed
@@ -142,7 +144,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 300,
+    # A task not acknowledged this long after delivery (its worker died) is delivered again.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     **_broker_options,
 }
@@ -229,9 +232,8 @@ CELERY_BEAT_SCHEDULE = {
 # Crypto-shredding (docs/privacy.md): personal fields of events are encrypted with
 # per-user data keys, wrapped by a key derived from this secret (>= 32 random bytes).
 # The default is for development and tests ONLY: it is public, so it protects nothing.
-PERSONAL_DATA_MASTER_KEY = env(
-    "PERSONAL_DATA_MASTER_KEY", default="INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
-)
+DEVELOPMENT_MASTER_KEY = "INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
+PERSONAL_DATA_MASTER_KEY = env("PERSONAL_DATA_MASTER_KEY", default=DEVELOPMENT_MASTER_KEY)
 # Former master keys (comma-separated), still accepted to unwrap during a rotation.
 PERSONAL_DATA_PREVIOUS_MASTER_KEYS = env.list("PERSONAL_DATA_PREVIOUS_MASTER_KEYS", default=[])
 
@@ -243,3 +245,13 @@ LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=3
 # Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
 # unset means staff sessions only.
 METRICS_TOKEN = env("METRICS_TOKEN", default=None)
+
+# Rate limits and timeouts not set above, each from the environment (the table in
+# docs/deploy.md lists every one with its default).
+AUTH_REGISTER_THROTTLE_RATE = env("AUTH_REGISTER_THROTTLE_RATE", default="10/min")
+LOGIN_LOCKOUT_ATTEMPTS = env.int("LOGIN_LOCKOUT_ATTEMPTS", default=5)
+LOGIN_IP_LOCKOUT_ATTEMPTS = env.int("LOGIN_IP_LOCKOUT_ATTEMPTS", default=20)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# How long the dashboard waits for Celery workers to answer its ping.
+WORKER_PING_TIMEOUT_SECONDS = env.float("WORKER_PING_TIMEOUT_SECONDS", default=0.5)
