@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from .front_door import front_door
 from .health import health
 
 urlpatterns = [
@@ -9,11 +10,17 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api_docs/redoc.html"),
+        name="api-redoc",
+    ),
     path("api/auth/", include("auth_app.urls")),
     path("api/posts/", include("community_app.urls")),
     path("api/links/", include("links_app.urls")),
     path("api/events/", include("eventstore.urls")),
     path("", include("monitoring_app.urls")),
+    path("", front_door, name="front-door"),
 ]
 
 handler400 = "platform_site.api_errors.bad_request"

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our own static files: /api/docs/ needs no CDN.
+    "drf_spectacular_sidecar",
     "eventstore",
     "auth_app",
     "community_app",
@@ -185,6 +187,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Self-hosted (drf-spectacular-sidecar): the docs pages request nothing from another host.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 LANGUAGE_CODE = "en-us"
