@@ -55,3 +55,13 @@ def test_every_documentation_link_answers(path):
 @pytest.mark.django_db
 def test_the_front_door_only_answers_reads():
     assert Client().post("/").status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_the_docs_pages_load_their_own_copies_and_may_reach_no_other_host(path):
+    response = Client().get(path)
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn." not in html and "fonts.googleapis" not in html
+    assert "default-src 'self'" in response["Content-Security-Policy"]
