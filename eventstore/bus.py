@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.dispatch import Signal, receiver
 
-from . import privacy, store
+from . import privacy, store, tracing
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
@@ -51,6 +51,14 @@ def publish(
     stream is not at `expected_version`.
     """
     _require_transaction()
+    if tracing.recording():
+        # The event's metadata takes the context of this span: its readers continue from it.
+        with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
+            return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
+    return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
+
+
+def _publish(event_type, stream_id, data, expected_version, event_id, metadata) -> RecordedEvent:
     correlation_id, causation_id = _cause()
     new_event = _new_event(
         event_type,
@@ -101,7 +109,7 @@ STREAMED_BATCH = 2 * streaming.CHUNK
 
 
 def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
-    types = {id(event_type): event_type for event_type, _ in events}.values()  # EventType is unhashable
+    types = {event_type for event_type, _ in events}  # names or EventTypes (hashable by identity)
     return any(privacy.needs_sealing(get_event_type(t) if isinstance(t, str) else t, metadata) for t in types)
 
 
@@ -112,8 +120,8 @@ def _require_transaction() -> None:
 
 
 def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
-    """The context's metadata with `given` merged over it (a new dict)."""
-    return {**current_metadata(), **given} if given else current_metadata()
+    """The context's metadata with `given` merged over it, and the trace context (a new dict)."""
+    return tracing.add_trace_context({**current_metadata(), **given} if given else current_metadata())
 
 
 def _cause() -> tuple[uuid.UUID, uuid.UUID]:

@@ -7,9 +7,11 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from . import delivery_ledger, streams, tracing
 from .context import caused_by
 from .models import ParkedEvent
 from .reading import read_events_by_id
+from .relay import subscriber_checkpoint_name
 from .subscribers import get_subscriber
 
 logger = logging.getLogger(__name__)
@@ -42,8 +44,11 @@ def _retry_one(parked_id: int) -> bool:
                 return True
             (event,) = read_events_by_id([parked.event_id])
             handler = get_subscriber(parked.subscriber).handler_for(event.type)
-            with caused_by(event.id, event.correlation_id):
+            with caused_by(event.id, event.correlation_id), tracing.handling(parked.subscriber, event):
                 handler(event)
+            delivery_ledger.record(
+                subscriber_checkpoint_name(parked.subscriber, streams.partition_of(event.stream_id)), (event,)
+            )
             parked.resolved_at = timezone.now()
             parked.save(update_fields=["resolved_at"])
         return True

@@ -26,7 +26,7 @@ from django.db.models import Min
 
 from platform_site.redis_connection import get_redis
 
-from . import prepared, streams
+from . import prepared, streams, tracing
 from .models import Checkpoint
 from .reading import HORIZON_SQL
 from .subscribers import registered_subscribers
@@ -166,7 +166,9 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
     touched: set[int] = set()
     summaries = []
     pipe = redis.pipeline(transaction=False)
+    spans = tracing.RelaySpans()
     for position, event_id, stream_id, type_name, source, correlation_id, recorded_at, envelope in rows:
+        spans.add(type_name, stream_id, position, envelope)
         partition = streams.partition_of(stream_id)
         partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
         pipe.xadd(
@@ -197,7 +199,10 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
     pipe.publish(streams.live_channel(), orjson.dumps(summaries))
     if wake is not None:
         wake(pipe, touched)
-    pipe.execute()
+    try:
+        pipe.execute()
+    finally:
+        spans.end()
     relay_checkpoint.position = rows[-1][0]
     # Only what moved, in one statement. The positions move in memory only after
     # Redis took the batch; if this UPDATE is lost, the batch is sent again.

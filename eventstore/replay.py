@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator, Sequence
 from django.db import connection, transaction
 from django.db.models.fields import AutoFieldMixin
 
-from . import streams
+from . import delivery_ledger, streams
 from .envelope import RecordedEvent
 from .models import Checkpoint
 from .projections import ASYNC, Projection, registered_projections
@@ -108,6 +108,7 @@ def _rebuild_in_transaction(
     Checkpoint.objects.filter(name__in=checkpoint_names, position__lt=last_position).update(
         position=last_position
     )
+    delivery_ledger.restart(checkpoint_names)
     return applied
 
 

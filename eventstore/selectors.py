@@ -63,3 +63,26 @@ def subscriber_status() -> list[dict]:
             }
         )
     return rows
+
+
+def delivery_checks() -> list[dict]:
+    """The last delivery check of each subscriber (verify_delivery), with its age in seconds."""
+    from django.utils import timezone
+
+    from .models import DeliveryCheck
+
+    now = timezone.now()
+    return [
+        {
+            "subscriber": check.subscriber,
+            "checked_at": check.checked_at,
+            "age_seconds": (now - check.checked_at).total_seconds(),
+            "verified_up_to": check.verified_up_to,
+            "checked_events": check.checked_events,
+            "missed": check.missed,
+            "doubled": check.doubled,
+            "parked": check.parked,
+            "ok": not check.missed and not check.doubled,
+        }
+        for check in DeliveryCheck.objects.order_by("subscriber")
+    ]

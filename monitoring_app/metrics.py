@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
-from eventstore.selectors import subscriber_status
+from eventstore.selectors import delivery_checks, subscriber_status
 
 from .selectors import events_by_type_total, scans_by_verdict
 
@@ -52,12 +52,36 @@ class PlatformCollector:
             parked.add_metric([row["name"]], row["parked"])
         yield lag
         yield parked
+        yield from _delivery_check_metrics()
         scans = CounterMetricFamily(
             "platform_link_scans", "Completed link scans by verdict.", labels=["verdict"]
         )
         for verdict, count in scans_by_verdict().items():
             scans.add_metric([verdict or "unknown"], count)
         yield scans
+
+
+def _delivery_check_metrics():
+    missed = GaugeMetricFamily(
+        "platform_delivery_missed_events",
+        "Events of its types a subscriber did not handle, at the last delivery check.",
+        labels=["subscriber"],
+    )
+    doubled = GaugeMetricFamily(
+        "platform_delivery_doubled_events",
+        "Events a subscriber handled more than once in effect, at the last delivery check.",
+        labels=["subscriber"],
+    )
+    age = GaugeMetricFamily(
+        "platform_delivery_check_age_seconds", "Seconds since the last delivery check.", labels=["subscriber"]
+    )
+    for check in delivery_checks():
+        missed.add_metric([check["subscriber"]], check["missed"])
+        doubled.add_metric([check["subscriber"]], check["doubled"])
+        age.add_metric([check["subscriber"]], check["age_seconds"])
+    yield missed
+    yield doubled
+    yield age
 
 
 _platform_registry = CollectorRegistry(auto_describe=False)

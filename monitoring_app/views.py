@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from eventstore.context import parse_uuid
-from eventstore.selectors import subscriber_status
+from eventstore.selectors import delivery_checks, subscriber_status
 from platform_site.redis_connection import get_redis
 
 from .access import metrics_access, staff_required
@@ -82,13 +82,18 @@ def correlation_detail(request, correlation_id: uuid.UUID):
     return render(request, "monitoring/correlation.html", {"tree": tree})
 
 
+def _with_delivery_checks(rows: list[dict]) -> list[dict]:
+    checks = {check["subscriber"]: check for check in delivery_checks()}
+    return [{**row, "delivery": checks.get(row["name"])} for row in rows]
+
+
 @require_GET
 @staff_required
 def dashboard(request):
     now = timezone.now()
     context = {
         "health": platform_health(),
-        "subscribers": subscriber_status(),
+        "subscribers": _with_delivery_checks(subscriber_status()),
         "by_type": type_distribution(now=now),
         "live_url": reverse("monitoring:live"),
         "status_url": reverse("monitoring:status"),

@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 from django.db import connection, transaction
 
-from .. import prepared, privacy, streams
+from .. import delivery_ledger, prepared, privacy, streams, tracing
 from ..context import caused_by
 from ..envelope import RecordedEvent
 from ..models import Checkpoint, ParkedEvent
@@ -236,12 +236,18 @@ class _PartitionConsumer:
             try:
                 with transaction.atomic():
                     self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
+                    delivery_ledger.record(self.checkpoint_name, (event for event, _ in handled))
                     if self.subscriber.batch_handler is not None:
                         # One set-based statement for the group (e.g. the event counts).
-                        self.subscriber.batch_handler([event for event, _ in handled])
+                        group = [event for event, _ in handled]
+                        with tracing.handling_group(self.subscriber.name, group):
+                            self.subscriber.batch_handler(group)
                     else:
                         for event, handler in handled:
-                            with caused_by(event.id, event.correlation_id):
+                            with (
+                                caused_by(event.id, event.correlation_id),
+                                tracing.handling(self.subscriber.name, event),
+                            ):
                                 handler(event)
             except Exception as exc:
                 if connection.connection is None or not connection.is_usable():
@@ -308,7 +314,11 @@ class _PartitionConsumer:
             try:
                 with transaction.atomic():
                     self._advance_checkpoint(event.position)
-                    with caused_by(event.id, event.correlation_id):
+                    delivery_ledger.record(self.checkpoint_name, (event,))
+                    with (
+                        caused_by(event.id, event.correlation_id),
+                        tracing.handling(self.subscriber.name, event),
+                    ):
                         handler(event)
                 self.handled += 1
                 self.checkpoint = self._saved_checkpoint = event.position

@@ -236,6 +236,14 @@ CELERY_BEAT_SCHEDULE = {
     "relay-and-consume-sweep": {"task": "eventstore.tasks.sweep", "schedule": 2.0},
     "links-retry-failed-scans": {"task": "links_app.tasks.retry_failed_scans", "schedule": 60.0},
 }
+# The delivery check (manage.py verify_delivery) reads the subscribers' events of the whole
+# log: off by default (0), hourly in deploy/.
+DELIVERY_CHECK_INTERVAL_SECONDS = env.int("DELIVERY_CHECK_INTERVAL_SECONDS", default=0)
+if DELIVERY_CHECK_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["delivery-check"] = {
+        "task": "eventstore.tasks.verify_delivery",
+        "schedule": float(DELIVERY_CHECK_INTERVAL_SECONDS),
+    }
 
 # Crypto-shredding (docs/privacy.md): personal fields of events are encrypted with
 # per-user data keys, wrapped by a key derived from this secret (>= 32 random bytes).
@@ -253,6 +261,10 @@ LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=3
 # Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
 # unset means staff sessions only.
 METRICS_TOKEN = env("METRICS_TOKEN", default=None)
+# OpenTelemetry traces (monitoring_app.tracing), exported by OTLP over HTTP: off unless an
+# endpoint is set. The exporter reads the other OTEL_* variables (headers, timeouts) itself.
+TRACING_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+TRACING_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="platform")
 
 # Rate limits and timeouts not set above, each from the environment (the table in
 # docs/deploy.md lists every one with its default).

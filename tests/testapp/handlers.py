@@ -46,7 +46,7 @@ def record_effect(event) -> None:
 
 
 recorder = register_subscriber(
-    Subscriber(name="test-recorder", handlers={THING_HAPPENED.name: record_effect})
+    Subscriber(name="test-recorder", handlers={THING_HAPPENED: record_effect})
 )
 
 
