@@ -32,7 +32,16 @@ from .test_flows import flagged, post_with_link
 
 # What a clean clone has, less what only a developer's checkout holds.
 NOT_SHIPPED = shutil.ignore_patterns(
-    ".git", ".venv", ".env", "test-artifacts", "staticfiles", "__pycache__", "*.pyc", ".ruff_cache"
+    ".git",
+    ".venv",
+    ".env",
+    "test-artifacts",
+    "staticfiles",
+    "__pycache__",
+    "*.pyc",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
 )
 
 
@@ -68,7 +77,7 @@ def production_install(tmp_path_factory):
     return app
 
 
-def production_environment(platform, app: Path, web_port: int) -> dict[str, str]:
+def production_environment(platform, app: Path) -> dict[str, str]:
     settings = connection.settings_dict
     # No PYTHONPATH or settings of the developer's shell: only what a production host sets.
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "TMPDIR"}}
@@ -124,7 +133,7 @@ def test_a_requirements_only_install_runs_every_process_of_procfile_prod(
 ):
     app = production_install
     web_port = free_port()  # honcho gives the first line, web, this PORT
-    env = production_environment(platform, app, web_port)
+    env = production_environment(platform, app)
 
     collected = run_in(app, env, "python", "manage.py", "collectstatic", "--no-input", "--verbosity", "0")
     assert collected.returncode == 0, collected.stderr
