@@ -23,16 +23,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-DEFAULT_ATTEMPTS = 30
-DEFAULT_WINDOW_SECONDS = 60
-
 
 def attempts_limit() -> int:
-    return getattr(settings, "LOGIN_IP_RATE_ATTEMPTS", DEFAULT_ATTEMPTS)
+    return settings.LOGIN_IP_RATE_ATTEMPTS
 
 
 def window_seconds() -> int:
-    return getattr(settings, "LOGIN_IP_RATE_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS)
+    return settings.LOGIN_IP_RATE_WINDOW_SECONDS
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from celery import Celery
 
 from platform_site import broker_reconnect
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.base")
+# Production unless told otherwise: a forgotten variable must not mean DEBUG and public keys.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.production")
 
 broker_reconnect.install()  # before any worker connects: see that module
 app = Celery("platform_site")

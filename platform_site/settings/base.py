@@ -17,7 +17,9 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+# Public, for development and tests only: production refuses it (settings/key_checks.py).
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"  # noqa: S105
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 # Addresses or CIDR ranges of our own reverse proxies: only their X-Forwarded-For hops are
@@ -35,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our own static files: /api/docs/ needs no CDN.
+    "drf_spectacular_sidecar",
     "eventstore",
     "auth_app",
     "community_app",
@@ -142,7 +146,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 300,
+    # A task not acknowledged this long after delivery (its worker died) is delivered again.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     **_broker_options,
 }
@@ -186,6 +191,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Self-hosted (drf-spectacular-sidecar): the docs pages request nothing from another host.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 LANGUAGE_CODE = "en-us"
@@ -243,9 +254,8 @@ if DELIVERY_CHECK_INTERVAL_SECONDS > 0:
 # Crypto-shredding (docs/privacy.md): personal fields of events are encrypted with
 # per-user data keys, wrapped by a key derived from this secret (>= 32 random bytes).
 # The default is for development and tests ONLY: it is public, so it protects nothing.
-PERSONAL_DATA_MASTER_KEY = env(
-    "PERSONAL_DATA_MASTER_KEY", default="INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
-)
+DEVELOPMENT_MASTER_KEY = "INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
+PERSONAL_DATA_MASTER_KEY = env("PERSONAL_DATA_MASTER_KEY", default=DEVELOPMENT_MASTER_KEY)
 # Former master keys (comma-separated), still accepted to unwrap during a rotation.
 PERSONAL_DATA_PREVIOUS_MASTER_KEYS = env.list("PERSONAL_DATA_PREVIOUS_MASTER_KEYS", default=[])
 
@@ -261,3 +271,16 @@ METRICS_TOKEN = env("METRICS_TOKEN", default=None)
 # endpoint is set. The exporter reads the other OTEL_* variables (headers, timeouts) itself.
 TRACING_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 TRACING_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="platform")
+
+# Rate limits and timeouts not set above, each from the environment (the table in
+# docs/deploy.md lists every one with its default).
+AUTH_REGISTER_THROTTLE_RATE = env("AUTH_REGISTER_THROTTLE_RATE", default="10/min")
+LOGIN_LOCKOUT_ATTEMPTS = env.int("LOGIN_LOCKOUT_ATTEMPTS", default=5)
+LOGIN_IP_LOCKOUT_ATTEMPTS = env.int("LOGIN_IP_LOCKOUT_ATTEMPTS", default=20)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Login attempts from one address per window before 429 without recording (auth_app.login_rate).
+LOGIN_IP_RATE_ATTEMPTS = env.int("LOGIN_IP_RATE_ATTEMPTS", default=30)
+LOGIN_IP_RATE_WINDOW_SECONDS = env.int("LOGIN_IP_RATE_WINDOW_SECONDS", default=60)
+# How long the dashboard waits for Celery workers to answer its ping.
+WORKER_PING_TIMEOUT_SECONDS = env.float("WORKER_PING_TIMEOUT_SECONDS", default=0.5)

@@ -91,6 +91,9 @@ MATRIX: list[Row] = [
     # The schema and its browsable docs are public.
     Row("GET", "/api/schema/", everyone(200)),
     Row("GET", "/api/docs/", everyone(200)),
+    Row("GET", "/api/redoc/", everyone(200)),
+    # The front door: public (staff also see links to their tools).
+    Row("GET", "/", everyone(200)),
     # Operations.
     Row("GET", "/health/", everyone(200)),
     Row("GET", "/admin/", {"anonymous": 302, "user": 302, "other": 302, "moderator": 302, "staff": 200}),
