@@ -116,7 +116,12 @@ def start_procfile(platform, app: Path, env: dict[str, str], web_port: int) -> P
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"{platform.name}-honcho.log"
     popen = subprocess.Popen(
-        [str(app / ".venv/bin/honcho"), "start", "--no-colour", "-f", "Procfile.prod", "-p", str(web_port)],
+        [
+            str(app / ".venv/bin/honcho"),
+            *("start", "--no-colour", "-f", "Procfile.prod", "-p", str(web_port)),
+            # The long-running processes; `release` (migrate, roles) is a deploy step, run above.
+            *("web", "worker", "streams", "beat"),
+        ],
         cwd=app,
         env=env,
         stdout=log_path.open("w"),
