@@ -263,6 +263,10 @@ PERSONAL_DATA_PREVIOUS_MASTER_KEYS = env.list("PERSONAL_DATA_PREVIOUS_MASTER_KEY
 LINK_RESCAN_AFTER = datetime.timedelta(seconds=env.int("LINK_RESCAN_AFTER_SECONDS", default=86400))
 LINK_SCAN_MAX_ATTEMPTS = env.int("LINK_SCAN_MAX_ATTEMPTS", default=5)
 LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=30)
+# The scanner's operating points as risks in (0, 1] (safety_score = 100 * (1 - risk)); unset keeps
+# the shipped ones chosen on grouped cross-validation (docs/scanner.md, "Operating points").
+LINK_SCANNER_MALICIOUS_RISK = env.float("LINK_SCANNER_MALICIOUS_RISK", default=None)
+LINK_SCANNER_SUSPICIOUS_RISK = env.float("LINK_SCANNER_SUSPICIOUS_RISK", default=None)
 
 # Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
 # unset means staff sessions only.
