@@ -11,6 +11,7 @@ import psycopg
 from django.db import connection
 
 from eventstore.database_roles import RoleSetup, grant_app_role
+from tests.db_sessions import open_session
 
 
 def app_role_name() -> str:
@@ -28,14 +29,7 @@ def _server() -> tuple[str, int]:
 
 
 def connect_as_app_role(*, autocommit: bool = True) -> psycopg.Connection:
-    host, port = _server()
-    return psycopg.connect(
-        host=host,
-        port=port,
-        user=app_role_name(),
-        dbname=connection.settings_dict["NAME"],
-        autocommit=autocommit,
-    )
+    return open_session(user=app_role_name(), autocommit=autocommit)
 
 
 def app_role_database_url() -> str:

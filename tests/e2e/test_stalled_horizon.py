@@ -11,8 +11,7 @@ is relayed and its link flagged by the subscribers.
 import time
 import uuid
 
-import psycopg
-from django.db import connection
+from tests.db_sessions import open_session
 
 from .harness import wait_for
 from .test_flows import flagged, post_with_link
@@ -25,14 +24,7 @@ def test_an_idle_writer_shows_in_health_and_delivery_resumes_once_it_ends(platfo
     platform.start_web()
     platform.start_streams()
     member = accounts.member(f"poster{uuid.uuid4().hex[:6]}")
-    settings = connection.settings_dict
-    idle = psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-        application_name=PROBE_NAME,
-    )
+    idle = open_session(application_name=PROBE_NAME)
     try:
         idle.execute("SELECT pg_current_xact_id()")  # a write's transaction id, then nothing
         post = post_with_link(platform, member, uuid.uuid4())

@@ -15,6 +15,7 @@ from psycopg import errors
 from eventstore.database_roles import RoleSetupError, append_only_tables, grant_app_role
 from eventstore.reading import HORIZON_SQL
 from tests.app_role import app_role_name, connect_as_app_role, ensure_app_role
+from tests.db_sessions import open_session
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,13 +122,7 @@ def test_the_app_role_follows_the_log_gap_safely_behind_another_roles_open_write
     The horizon reads other sessions' transaction ids from pg_stat_activity,
     which Postgres shows to every role (unlike their state or query).
     """
-    settings = connection.settings_dict
-    owner = psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-    )
+    owner = open_session()
     try:
         earlier = owner.execute(INSERT_EVENT, [f"thing-{uuid.uuid4()}", THING_HAPPENED.name]).fetchone()[0]
         later = app_session.execute(INSERT_EVENT, [f"thing-{uuid.uuid4()}", THING_HAPPENED.name]).fetchone()[

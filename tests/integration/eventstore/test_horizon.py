@@ -10,6 +10,7 @@ from eventstore.bus import publish
 from eventstore.reading import horizon
 from eventstore.store import POSITION_SHIFT
 from platform_site.redis_connection import get_redis
+from tests.db_sessions import open_session
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,13 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def open_writing_transaction(dbname: str) -> tuple[psycopg.Connection, int]:
     """A second session, inside a transaction that holds a transaction id (as any writer does)."""
-    settings = connection.settings_dict
-    session = psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=dbname,
-    )
+    session = open_session(dbname=dbname)
     xid = session.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0]
     return session, xid
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import uuid
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 
 from eventstore.bus import publish
 from eventstore.reading import horizon, read_stream
 from eventstore.relay import newest_position
+from tests.db_sessions import open_session
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,13 +70,7 @@ def test_the_horizon_stays_gap_safe_in_the_new_base(behind):
     with transaction.atomic():
         sql("SELECT 1")  # a new connection: the base catches up
     caught_up = base()
-    settings = connection.settings_dict
-    writer = psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-    )
+    writer = open_session()
     try:
         xid = writer.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()[0]
         assert horizon() <= caught_up + (xid << 20)  # an open writer holds the horizon in the new base too

@@ -9,7 +9,6 @@ HORIZON_STALL_SECONDS.
 
 import uuid
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from eventstore.bus import publish
 from eventstore.horizon_report import HOLDER_SQL
 from tests.app_role import connect_as_app_role, ensure_app_role
+from tests.db_sessions import open_session
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,14 +26,7 @@ PROBE_NAME = "stall-probe"
 @pytest.fixture
 def idle_writer():
     """A session of the test database that wrote and now idles in its transaction."""
-    settings = connection.settings_dict
-    session = psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-        application_name=PROBE_NAME,
-    )
+    session = open_session(application_name=PROBE_NAME)
     session.execute(
         "INSERT INTO eventstore_checkpoint (name, position, updated_at) VALUES (%s, 0, now())",
         [f"stall-probe-{uuid.uuid4()}"],
