@@ -23,6 +23,29 @@ from .faults import child_pids, kill_9, member, post, recovered, score, unresolv
 from .harness import wait_for
 from .test_delivery import all_once, handled, write_events
 
+
+def backlog_recovers(
+    fault: str, killed_at: float, backlog, done_at_kill: int, *, restart_included: bool
+) -> None:
+    """Effects flow again after the kill, the whole backlog is done, each event had one effect."""
+    restart = " (restart included)" if restart_included else ""
+    recovered(
+        f"{fault}: effects flow again{restart}",
+        killed_at,
+        lambda: handled(backlog) > done_at_kill,
+        timeout=60,
+    )
+    recovered(
+        f"{fault}: backlog of {len(backlog)} events done{restart}",
+        killed_at,
+        lambda: handled(backlog) == len(backlog),
+        timeout=120,
+        interval=0.2,
+    )
+    assert all_once(backlog), "no event had a second effect"
+    assert unresolved_parked() == 0
+
+
 MEMBERS = 6
 
 
@@ -36,21 +59,7 @@ def test_a_killed_stream_runner_restarted_by_its_supervisor_loses_and_doubles_no
     assert done_at_kill < len(backlog), "the kill happened mid-backlog"
 
     platform.start_streams("streams-restarted")  # what the process manager does
-    recovered(
-        "kill -9 stream runner: effects flow again (restart included)",
-        killed_at,
-        lambda: handled(backlog) > done_at_kill,
-        timeout=60,
-    )
-    recovered(
-        "kill -9 stream runner: backlog of 1000 events done (restart included)",
-        killed_at,
-        lambda: handled(backlog) == len(backlog),
-        timeout=120,
-        interval=0.2,
-    )
-    assert all_once(backlog), "no event had a second effect"
-    assert unresolved_parked() == 0
+    backlog_recovers("kill -9 stream runner", killed_at, backlog, done_at_kill, restart_included=True)
 
 
 def test_when_the_relay_leader_dies_the_other_runner_takes_over_without_a_new_commit(platform):
@@ -87,21 +96,7 @@ def test_a_celery_pool_process_killed_mid_task_loses_and_doubles_nothing(platfor
     done_at_kill = handled(backlog)
     assert done_at_kill < len(backlog), "the kill happened mid-backlog"
 
-    recovered(
-        "kill -9 Celery pool process: effects flow again",
-        killed_at,
-        lambda: handled(backlog) > done_at_kill,
-        timeout=60,
-    )
-    recovered(
-        "kill -9 Celery pool process: backlog of 600 events done",
-        killed_at,
-        lambda: handled(backlog) == len(backlog),
-        timeout=120,
-        interval=0.2,
-    )
-    assert all_once(backlog), "no event had a second effect"
-    assert unresolved_parked() == 0
+    backlog_recovers("kill -9 Celery pool process", killed_at, backlog, done_at_kill, restart_included=False)
     assert worker.alive() and pool_process not in child_pids(worker.popen.pid), (
         "the worker replaced its pool process"
     )
