@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import traceback
@@ -20,7 +21,11 @@ from links_app.models import Link
 
 
 def snapshot_inline() -> dict:
-    return {name: projection_snapshot(p) for name, p in sorted(registered_projections().items()) if p.mode != "async"}
+    return {
+        name: projection_snapshot(p)
+        for name, p in sorted(registered_projections().items())
+        if p.mode != "async"
+    }
 
 
 def make_authors(count: int = 3) -> list:
@@ -45,10 +50,8 @@ def write_once(rng: random.Random, authors: list, posts: list) -> None:
         # Named after this test's authors: the test database's keys are emptied between
         # tests, its log is not, and a name's old sealed events would not open with a new key.
         unknown = f"x{authors[0].username}{rng.randrange(50)}"
-        try:
+        with contextlib.suppress(InvalidCredentials, LoginLocked):  # refusals record events too
             user_login(username=unknown, password="x", ip="192.0.2.9", user_agent="ua")
-        except (InvalidCredentials, LoginLocked):
-            pass  # the expected refusals; each records an event
 
 
 def read_once() -> None:
