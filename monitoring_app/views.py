@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from eventstore.context import parse_uuid
+from eventstore.projection_audit import last_audit
 from eventstore.selectors import subscriber_status
 from platform_site.redis_connection import get_redis
 
@@ -89,6 +90,7 @@ def dashboard(request):
     context = {
         "health": platform_health(),
         "subscribers": subscriber_status(),
+        "audit": last_audit(),
         "by_type": type_distribution(now=now),
         "live_url": reverse("monitoring:live"),
         "status_url": reverse("monitoring:status"),

@@ -1,20 +1,24 @@
 """The dry run (and the auditor built on it): compares live projections with the log, changes and locks nothing."""
 
+import io
 import random
 import threading
 import traceback
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from community_app.models import Vote
 from eventstore import shadow
+from eventstore.projection_audit import last_audit
 from eventstore.projection_diff import check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import rebuild_projections
 from tests.rebuild_workload import make_authors, snapshot_inline, write_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def all_projections():
@@ -91,3 +95,56 @@ def test_a_dry_run_reports_a_row_changed_behind_the_projection_and_changes_nothi
     assert diff.examples["differing"] == [f"post_id={vote.post_id}, voter_id={vote.voter_id}"]
     assert snapshot_inline() == live, "the dry run changed nothing"
     assert Vote.objects.get(post_id=vote.post_id, voter_id=vote.voter_id).value == 7
+
+
+def test_the_auditor_reports_an_injected_drift_in_metrics_and_dashboard_and_never_repairs_it(
+    client, make_user, settings
+):
+    from django.core.management import CommandError, call_command
+
+    authors = make_authors()
+    rng, posts = random.Random(5), []
+    for _ in range(40):
+        write_once(rng, authors, posts)
+    rebuild_projections(all_projections())
+    out = io.StringIO()
+    call_command("verify_projections", stdout=out)
+    assert "equal the log" in out.getvalue()
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE community_app_post SET score = score + 100 WHERE id = %s", [posts[0]])
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 table"):
+        call_command("verify_projections", stdout=out)
+    assert (
+        f"DRIFT community.posts community_app_post: 0 only live, 0 only rebuilt, 1 differing (e.g. id={posts[0]})"
+        in (out.getvalue())
+    )
+    audit = last_audit()
+    assert [d["table"] for d in audit["drifted"]] == ["community_app_post"] and audit["age_seconds"] < 60
+
+    settings.METRICS_TOKEN = "audit-scrape-token-1"
+    metrics = client.get("/metrics", HTTP_AUTHORIZATION="Bearer audit-scrape-token-1").content.decode()
+    assert "platform_projection_audit_drifted_tables 1.0" in metrics
+    assert (
+        'platform_projection_audit_drift_rows{projection="community.posts",table="community_app_post"} 1.0'
+        in metrics
+    )
+    assert "platform_projection_audit_age_seconds" in metrics
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    assert "DRIFT at the last audit" in client.get("/dashboard/").content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT score FROM community_app_post WHERE id = %s", [posts[0]])
+        assert cursor.fetchone()[0] >= 90, "the drift is reported, never repaired"
+
+
+def test_the_periodic_audit_is_off_by_default_and_on_in_deploy():
+    from django.conf import settings
+
+    from eventstore.tasks import verify_projections
+
+    assert settings.PROJECTION_AUDIT_INTERVAL_SECONDS == 0
+    assert "eventstore-verify-projections" not in settings.CELERY_BEAT_SCHEDULE
+    compose = (ROOT / "deploy" / "docker-compose.yml").read_text()
+    assert "PROJECTION_AUDIT_INTERVAL_SECONDS: ${PROJECTION_AUDIT_INTERVAL_SECONDS:-3600}" in compose
+    assert verify_projections.name == "eventstore.tasks.verify_projections"
