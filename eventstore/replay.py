@@ -28,6 +28,7 @@ as they were; the next one drops the leftover shadow and starts again.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ REBUILD_BATCH_SIZE = 20_000
 SWAP_LOCK_TIMEOUT_MS = 200
 SWAP_ATTEMPTS = 50
 _LOCK_FAILURES = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "REBUILD_BATCH_SIZE",
@@ -93,6 +95,7 @@ def rebuild_projections(
             try:
                 build.create()
                 build.build()
+                shadow.prepare_retired()
                 _swap(build, is_async=group[0].mode == ASYNC)
             finally:
                 # A failed build leaves its shadow to be dropped here (or by the next rebuild).
@@ -104,18 +107,19 @@ def rebuild_projections(
 def _swap(build: ShadowBuild, *, is_async: bool) -> None:
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         state = build.saved_state()
+        started = time.perf_counter()
         try:
             with transaction.atomic():
                 shadow.give_up_waiting_after(SWAP_LOCK_TIMEOUT_MS)
                 checkpoints = _lock_checkpoints(build) if is_async else []
-                shadow.lock_live(build.tables)
+                shadow.lock_live(build.live_schemas)
                 with shadow.writing_into(build.schema):
                     build.read(below_horizon=is_async)
                 if checkpoints:
                     Checkpoint.objects.filter(name__in=checkpoints, position__lt=build.position).update(
                         position=build.position
                     )
-                shadow.swap_in(build.schema, build.tables)
+                shadow.swap_in(build.schema, build.live_schemas)
         except OperationalError as exc:
             build.restore(state)
             if getattr(exc.__cause__, "sqlstate", None) not in _LOCK_FAILURES or attempt == SWAP_ATTEMPTS:
@@ -124,6 +128,13 @@ def _swap(build: ShadowBuild, *, is_async: bool) -> None:
             time.sleep(random.uniform(0.01, 0.05) * attempt)
             build.build()
             continue
+        logger.info(
+            "rebuild swapped in %s: %.1f ms (locks, catch-up of %d event(s), swap), attempt %d",
+            ", ".join(build.applied),
+            (time.perf_counter() - started) * 1000,
+            build.applied_since(state),
+            attempt,
+        )
         shadow.drop_retired()
         return
 

@@ -124,27 +124,33 @@ def give_up_waiting_after(timeout_ms: int) -> None:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{timeout_ms}ms"])
 
 
-def lock_live(tables: Sequence[str]) -> None:
-    """Take the swap's lock on the live tables: readers and writers wait until the swap commits."""
-    names = ", ".join(qualified(live_schema(t), t) for t in tables)
+def lock_live(live: dict[str, str]) -> None:
+    """Take the swap's lock on the live tables ({table: its schema}): their users wait for the commit."""
+    names = ", ".join(qualified(schema, table) for table, schema in live.items())
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
 
 
-def swap_in(schema: str, tables: Sequence[str]) -> None:
+def swap_in(schema: str, live: dict[str, str]) -> None:
     """Inside the swap's transaction, live tables locked: move the shadow's tables into their place.
 
-    The replaced tables go to RETIRED_SCHEMA, dropped by `drop_retired()` after
+    `live` maps each table to its live schema. The replaced tables go to
+    RETIRED_SCHEMA (made by `prepare_retired`), dropped by `drop_retired()` after
     commit. Statements already waiting for a live table look its name up again
     once they get the lock, so they find the new table (Postgres re-plans
     prepared statements after such a change too).
     """
-    targets = {table: live_schema(table) for table in tables}
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(RETIRED_SCHEMA)}")
-        for table, target in targets.items():
+        for table, target in live.items():
             cursor.execute(f"ALTER TABLE {qualified(target, table)} SET SCHEMA {quote(RETIRED_SCHEMA)}")
             cursor.execute(f"ALTER TABLE {qualified(schema, table)} SET SCHEMA {quote(target)}")
+
+
+def prepare_retired() -> None:
+    """Before the swap: an empty schema to move the replaced tables to (a leftover one is dropped)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {quote(RETIRED_SCHEMA)} CASCADE")
+        cursor.execute(f"CREATE SCHEMA {quote(RETIRED_SCHEMA)}")
 
 
 def drop_retired() -> None:

@@ -36,6 +36,7 @@ class ShadowBuild:
         self.batch_size = batch_size
         self.progress = progress
         self.tables = [t for p in self.projections for t in p.table_names()]
+        self.live_schemas: dict[str, str] = {}  # table -> the schema it is live in
         self.wanted = {
             p.name: (None if p.event_types is None else frozenset(p.event_types)) for p in self.projections
         }
@@ -47,6 +48,7 @@ class ShadowBuild:
 
     def create(self) -> None:
         """(Re)create the shadow tables, empty, and let projections seed them."""
+        self.live_schemas = {table: shadow.live_schema(table) for table in self.tables}
         with transaction.atomic():
             shadow.create_shadow(self.schema, self.tables)
             with shadow.writing_into(self.schema):
@@ -113,6 +115,10 @@ class ShadowBuild:
 
     def saved_state(self) -> tuple[int, dict[str, int]]:
         return self.position, dict(self.applied)
+
+    def applied_since(self, state: tuple[int, dict[str, int]]) -> int:
+        """Events applied since `state` was saved (for the swap's log line)."""
+        return max(sum(self.applied.values()) - sum(state[1].values()), 0)
 
     def restore(self, state: tuple[int, dict[str, int]]) -> None:
         """After a rolled-back transaction: forget what it applied."""

@@ -6,11 +6,13 @@ rebuilds all of them from the log; a real subprocess rebuilding is killed
 with SIGKILL in the middle of its build.
 """
 
+import logging
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,7 +46,7 @@ def assert_no_drift() -> None:
             assert diff.identical, f"{name} {table}: {diff}"
 
 
-def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt():
+def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt(caplog):
     authors = make_authors()
     rng, posts = random.Random(1), []
     for _ in range(150):
@@ -57,7 +59,8 @@ def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt():
             time.sleep(0.01)
         writes_before = traffic.writes
         # Small batches: many build transactions, with writes landing between them.
-        applied = rebuild_projections(all_projections(), batch_size=25)
+        with caplog.at_level(logging.INFO, logger="eventstore.replay"):
+            applied = rebuild_projections(all_projections(), batch_size=25)
         writes_during = traffic.writes - writes_before
         reads_during = traffic.reads
     assert not traffic.errors, traffic.errors[0]
@@ -65,6 +68,9 @@ def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt():
     assert applied["community.posts"] > 0
     assert table_oid("community_app_post") != post_table, "the rebuilt table was swapped in"
     assert ParkedEvent.objects.count() == parked_before
+    swaps = [r.getMessage() for r in caplog.records if "swapped in" in r.getMessage()]
+    assert len(swaps) == 2, swaps  # the inline projections together, then the async one
+    print("\n".join(swaps), f"\n{writes_during} writes and {reads_during} reads during the rebuild")
     # What live processing left equals the log: both now, and after another rebuild.
     assert_no_drift()
     live = snapshot_inline()
@@ -138,3 +144,35 @@ def test_a_rebuild_killed_halfway_leaves_the_live_state_and_can_run_again():
     print(f"rerun after kill -9 succeeded {time.monotonic() - started:.2f} s after the kill")
     assert snapshot_inline() == live
     assert_no_drift()
+
+
+def test_followers_see_events_written_during_a_rebuild_before_it_ends():
+    """The build holds the horizon for one batch at a time, so the relay and subscribers keep going."""
+    from eventstore.reading import horizon
+
+    authors = make_authors()
+    rng, posts = random.Random(6), []
+    for _ in range(150):
+        write_once(rng, authors, posts)
+    written: list[int] = []
+    followable_during_rebuild: list[bool] = []
+
+    def in_own_connection(action):
+        thread = threading.Thread(target=lambda: (action(), connection.close()))
+        thread.start()
+        thread.join(timeout=60)
+
+    def write_one_then_watch_the_horizon(_count: int) -> None:
+        if not written:
+            in_own_connection(lambda: (write_once(rng, authors, posts), written.append(last_position())))
+        elif not followable_during_rebuild:
+            in_own_connection(lambda: horizon() > written[0] and followable_during_rebuild.append(True))
+
+    rebuild_projections(all_projections(), batch_size=10, progress=write_one_then_watch_the_horizon)
+    assert written and followable_during_rebuild == [True]
+
+
+def last_position() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(position) FROM eventstore_event")
+        return cursor.fetchone()[0]
