@@ -95,6 +95,7 @@ def rebuild_projections(
             try:
                 build.create()
                 build.build()
+                shadow.analyze(build.schema, build.tables)
                 shadow.prepare_retired()
                 _swap(build, is_async=group[0].mode == ASYNC)
             finally:

@@ -146,6 +146,13 @@ def swap_in(schema: str, live: dict[str, str]) -> None:
             cursor.execute(f"ALTER TABLE {qualified(schema, table)} SET SCHEMA {quote(target)}")
 
 
+def analyze(schema: str, tables: Sequence[str]) -> None:
+    """Give the planner the shadow tables' statistics before they serve (a new table has none)."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ANALYZE {qualified(schema, table)}")
+
+
 def prepare_retired() -> None:
     """Before the swap: an empty schema to move the replaced tables to (a leftover one is dropped)."""
     with connection.cursor() as cursor:

@@ -176,3 +176,43 @@ def last_position() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(position) FROM eventstore_event")
         return cursor.fetchone()[0]
+
+
+def table_structure(table: str) -> dict:
+    """What the migrations made of a table, as the catalog says: columns, indexes, constraints, grants."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull, attidentity FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [table],
+        )
+        columns = cursor.fetchall()
+        cursor.execute(
+            "SELECT c.relname, regexp_replace(pg_get_indexdef(i.indexrelid), ' ON \\S+ ', ' ON t ') "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
+            [table],
+        )
+        indexes = sorted(cursor.fetchall())
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass",
+            [table],
+        )
+        constraints = sorted(cursor.fetchall())
+        cursor.execute("SELECT relacl::text[] FROM pg_class WHERE oid = %s::regclass", [table])
+        grants = sorted(cursor.fetchone()[0] or [])
+    return {"columns": columns, "indexes": indexes, "constraints": constraints, "grants": grants}
+
+
+def test_the_swapped_in_tables_are_what_the_migrations_made_with_their_grants():
+    tables = [t for p in all_projections() for t in p.table_names()]
+    with connection.cursor() as cursor:
+        cursor.execute("GRANT SELECT ON community_app_vote, eventstore_eventstat TO PUBLIC")
+    try:
+        before = {t: table_structure(t) for t in tables}
+        assert any("=r/" in g for g in before["community_app_vote"]["grants"])
+        rebuild_projections(all_projections())
+        after = {t: table_structure(t) for t in tables}
+        assert after == before
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("REVOKE SELECT ON community_app_vote, eventstore_eventstat FROM PUBLIC")
