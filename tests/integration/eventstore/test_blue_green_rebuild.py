@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from community_app.models import Post
 from eventstore import shadow
 from eventstore.models import ParkedEvent
 from eventstore.projection_diff import check_projections
@@ -216,3 +217,49 @@ def test_the_swapped_in_tables_are_what_the_migrations_made_with_their_grants():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("REVOKE SELECT ON community_app_vote, eventstore_eventstat FROM PUBLIC")
+
+
+def test_a_swap_that_cannot_get_its_locks_lets_readers_through_and_tries_again(caplog):
+    """A transaction holding a live table: the swap gives up after 200 ms at a time, readers never wait longer."""
+    authors = make_authors()
+    rng, posts = random.Random(7), []
+    for _ in range(60):
+        write_once(rng, authors, posts)
+    holding, done = threading.Event(), threading.Event()
+    reader_errors: list[str] = []
+
+    def hold_the_posts_table() -> None:
+        with transaction.atomic():
+            list(Post.objects.all()[:1])  # ACCESS SHARE until commit, as a long report would
+            holding.set()
+            time.sleep(1.5)
+        connection.close()
+
+    def read_under_a_lock_timeout() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '1s'")
+            while not done.is_set():
+                Post.objects.count()
+        except Exception as exc:
+            reader_errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_posts_table)
+    reader = threading.Thread(target=read_under_a_lock_timeout)
+    holder.start()
+    reader.start()
+    holding.wait(timeout=30)
+    try:
+        with caplog.at_level(logging.INFO, logger="eventstore.replay"):
+            rebuild_projections([registered_projections()["community.posts"]])
+    finally:
+        done.set()
+        holder.join(timeout=30)
+        reader.join(timeout=30)
+    (swap,) = [r.getMessage() for r in caplog.records if "swapped in" in r.getMessage()]
+    attempt = int(swap.rsplit("attempt ", 1)[1])
+    assert attempt >= 2, swap
+    assert not reader_errors, reader_errors
+    print(swap)
