@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import time
 import traceback
 import uuid
 
@@ -72,6 +73,7 @@ class Traffic:
         self.errors: list[str] = []
         self.writes = 0
         self.reads = 0
+        self.write_seconds: list[float] = []  # each write's duration, for the report
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._write, args=(n,)) for n in range(writers)]
         self.threads += [threading.Thread(target=self._read) for _ in range(readers)]
@@ -89,6 +91,7 @@ class Traffic:
     def _run(self, step, counter: str) -> None:
         try:
             while not self.stop.is_set():
+                started = time.perf_counter()
                 try:
                     step()
                 except Exception:
@@ -96,6 +99,8 @@ class Traffic:
                     return
                 with self.lock:
                     setattr(self, counter, getattr(self, counter) + 1)
+                    if counter == "writes":
+                        self.write_seconds.append(time.perf_counter() - started)
         finally:
             connection.close()
 

@@ -63,6 +63,7 @@ def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt(capl
         with caplog.at_level(logging.INFO, logger="eventstore.replay"):
             applied = rebuild_projections(all_projections(), batch_size=25)
         writes_during = traffic.writes - writes_before
+        latencies = sorted(traffic.write_seconds[writes_before:])
         reads_during = traffic.reads
     assert not traffic.errors, traffic.errors[0]
     assert writes_during > 0 and reads_during > 0, "traffic ran during the rebuild"
@@ -72,6 +73,10 @@ def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt(capl
     swaps = [r.getMessage() for r in caplog.records if "swapped in" in r.getMessage()]
     assert len(swaps) == 2, swaps  # the inline projections together, then the async one
     print("\n".join(swaps), f"\n{writes_during} writes and {reads_during} reads during the rebuild")
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)]
+    print(
+        f"write latency during the rebuild: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    )
     # What live processing left equals the log: both now, and after another rebuild.
     assert_no_drift()
     live = snapshot_inline()
