@@ -268,3 +268,59 @@ def test_a_swap_that_cannot_get_its_locks_lets_readers_through_and_tries_again(c
     assert attempt >= 2, swap
     assert not reader_errors, reader_errors
     print(swap)
+
+
+def test_subscribers_keep_delivering_during_a_rebuild_and_the_async_swap_meets_a_live_consumer():
+    """The relay and the event-statistics consumer run all along; afterwards every projection equals the log."""
+    from eventstore import streams
+    from eventstore.consumer import consume
+    from eventstore.models import Checkpoint
+    from eventstore.relay import relay_pending, subscriber_checkpoint_name
+    from tests.conftest import start_at_head, wait_until_followable
+
+    stats = registered_projections()["eventstore.event_stats"]
+    start_at_head()
+    rebuild_projections([stats])
+    names = [subscriber_checkpoint_name(stats.name, p) for p in range(streams.partition_count())]
+
+    def delivered() -> int:
+        return max(Checkpoint.objects.filter(name__in=names).values_list("position", flat=True))
+
+    authors = make_authors()
+    delivery_errors: list[str] = []
+    stop = threading.Event()
+
+    def deliver() -> None:
+        try:
+            while not stop.is_set():
+                relay_pending()
+                for partition in range(streams.partition_count()):
+                    consume(stats.name, partition)
+                time.sleep(0.02)
+        except Exception as exc:
+            delivery_errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    seen: list[int] = []
+    delivery = threading.Thread(target=deliver)
+    delivery.start()
+    try:
+        with Traffic(authors, readers=1) as traffic:
+            while traffic.writes < 5:
+                time.sleep(0.01)
+            at_start = delivered()
+            rebuild_projections(
+                all_projections(), batch_size=25, progress=lambda _n: seen.append(delivered())
+            )
+        assert not traffic.errors, traffic.errors[0]
+    finally:
+        stop.set()
+        delivery.join(timeout=60)
+    assert not delivery_errors, delivery_errors
+    assert max(seen) > at_start, "the subscriber delivered events while the rebuild ran"
+    wait_until_followable(last_position())
+    relay_pending()
+    for partition in range(streams.partition_count()):
+        consume(stats.name, partition)
+    assert_no_drift()
