@@ -1,7 +1,9 @@
 """Comparing live projections with a rebuild from the log, changing and locking nothing.
 
-The projections are built into a shadow schema (eventstore.shadow_build,
-below the horizon, in short transactions). The comparison then runs in ONE
+The projections are built into temporary tables of the session
+(eventstore.shadow.CHECK_SCHEMA; eventstore.shadow_build, below the horizon,
+in short transactions): the serving role may run it, and a killed check
+leaves nothing behind. The comparison then runs in ONE
 repeatable-read snapshot: it applies the events the build has not read yet
 and diffs shadow and live tables. In one snapshot, the live rows and the
 events are consistent (a writer commits its events and its inline rows
@@ -56,19 +58,16 @@ def check_projections(
     )
     groups = ([inline] if inline else []) + [[p] for p in projections if p.mode == ASYNC]
     results = {}
-    with shadow.exclusive_use(shadow.CHECK_SCHEMA):
-        for group in groups:
-            build = ShadowBuild(group, shadow.CHECK_SCHEMA, batch_size=batch_size, progress=progress)
-            try:
-                build.create()
-                differences = _compare_async(build) if group[0].mode == ASYNC else _compare_inline(build)
-            finally:
-                shadow.drop_shadow(shadow.CHECK_SCHEMA)
-            for projection in group:
-                tables = {
-                    model._meta.db_table: differences[model._meta.db_table] for model in projection.models
-                }
-                results[projection.name] = (build.applied[projection.name], tables)
+    for group in groups:
+        build = ShadowBuild(group, shadow.CHECK_SCHEMA, batch_size=batch_size, progress=progress)
+        try:
+            build.create()
+            differences = _compare_async(build) if group[0].mode == ASYNC else _compare_inline(build)
+        finally:
+            shadow.drop_shadow(shadow.CHECK_SCHEMA, build.tables)
+        for projection in group:
+            tables = {model._meta.db_table: differences[model._meta.db_table] for model in projection.models}
+            results[projection.name] = (build.applied[projection.name], tables)
     return {p.name: results[p.name] for p in projections}
 
 
@@ -115,7 +114,9 @@ class _one_snapshot:
 
 def _diff_all(build: ShadowBuild) -> dict[str, TableDiff]:
     return {
-        model._meta.db_table: diff_table(model, build.schema) for p in build.projections for model in p.models
+        model._meta.db_table: diff_table(model, build.schema, build.live_schemas[model._meta.db_table])
+        for p in build.projections
+        for model in p.models
     }
 
 
@@ -140,10 +141,10 @@ def _key_columns(model: type[Model]) -> list[str] | None:
     return None
 
 
-def diff_table(model: type[Model], schema: str) -> TableDiff:
-    """Compare the live table of `model` with its copy in `schema`."""
+def diff_table(model: type[Model], schema: str, live_schema: str) -> TableDiff:
+    """Compare the live table of `model` (in `live_schema`) with its copy in `schema`."""
     table = model._meta.db_table
-    live, rebuilt = shadow.qualified(shadow.live_schema(table), table), shadow.qualified(schema, table)
+    live, rebuilt = shadow.qualified(live_schema, table), shadow.qualified(schema, table)
     quote = shadow.quote
     columns = _compared_columns(model)
     keys = _key_columns(model) or columns

@@ -21,7 +21,10 @@ from contextlib import contextmanager
 from django.db import connection
 
 REBUILD_SCHEMA = "projection_rebuild"  # what replay_events builds and swaps in
-CHECK_SCHEMA = "projection_check"  # what --dry-run and verify_projections build and drop
+# What --dry-run and verify_projections build: the session's temporary tables. They need
+# only the TEMP privilege (the serving role has it), vanish with a killed session, and
+# no other session sees them.
+CHECK_SCHEMA = "pg_temp"
 RETIRED_SCHEMA = "projection_retired"  # the replaced live tables, dropped after the swap
 _INDEX_NAME = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ ")
 
@@ -48,22 +51,35 @@ def qualified(schema: str, table: str) -> str:
     return f"{quote(schema)}.{quote(table)}"
 
 
-def create_shadow(schema: str, tables: Sequence[str]) -> None:
-    """(Re)create `schema` with an empty copy of each live table; a leftover one is dropped first."""
+def create_shadow(schema: str, live: dict[str, str]) -> None:
+    """(Re)create `schema` with an empty copy of each live table ({table: its schema}).
+
+    A leftover shadow is dropped first. With CHECK_SCHEMA the copies are
+    temporary tables: as long as they exist, unqualified names of this session
+    find them first, so callers name live tables with their schema.
+    """
+    temporary = schema == CHECK_SCHEMA
+    drop_shadow(schema, live)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
-        cursor.execute(f"CREATE SCHEMA {quote(schema)}")
-        for table in tables:
-            live = qualified(live_schema(table), table)
-            shadow = qualified(schema, table)
-            cursor.execute(f"CREATE TABLE {shadow} (LIKE {live} INCLUDING ALL)")
-            _copy_index_names(cursor, live, shadow, schema)
-            _copy_grants(cursor, live, shadow)
+        if not temporary:
+            cursor.execute(f"CREATE SCHEMA {quote(schema)}")
+        for table, table_schema in live.items():
+            source, copy = qualified(table_schema, table), qualified(schema, table)
+            cursor.execute(
+                f"CREATE {'TEMPORARY ' if temporary else ''}TABLE {copy} (LIKE {source} INCLUDING ALL)"
+            )
+            _copy_index_names(cursor, source, copy, schema)
+            if not temporary:
+                _copy_grants(cursor, source, copy)
 
 
-def drop_shadow(schema: str) -> None:
+def drop_shadow(schema: str, tables: Sequence[str] = ()) -> None:
+    """Drop the shadow schema (or, for CHECK_SCHEMA, this session's temporary copies of `tables`)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
+        if schema != CHECK_SCHEMA:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
+        elif tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(qualified(schema, t) for t in tables)}")
 
 
 def _indexes(cursor, table: str) -> list[tuple[str, str]]:

@@ -48,9 +48,10 @@ class ShadowBuild:
 
     def create(self) -> None:
         """(Re)create the shadow tables, empty, and let projections seed them."""
+        # Resolved before the copies exist: temporary ones would be found first.
         self.live_schemas = {table: shadow.live_schema(table) for table in self.tables}
         with transaction.atomic():
-            shadow.create_shadow(self.schema, self.tables)
+            shadow.create_shadow(self.schema, self.live_schemas)
             with shadow.writing_into(self.schema):
                 for projection in self.projections:
                     if projection.on_reset is not None:
