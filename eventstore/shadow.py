@@ -182,11 +182,11 @@ def drop_retired() -> None:
 
 @contextmanager
 def exclusive_use(schema: str) -> Iterator[None]:
-    """One rebuild (or check) per shadow schema at a time: a second one is refused at once."""
+    """One rebuild per shadow schema at a time: a second one is refused at once."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [f"eventstore.shadow:{schema}"])
         if not cursor.fetchone()[0]:
-            raise ShadowInUse(f"another rebuild or check is using the shadow schema {schema!r}")
+            raise ShadowInUse(f"another rebuild is using the shadow schema {schema!r}")
     try:
         yield
     finally:

@@ -6,7 +6,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from eventstore.projection_audit import audit_projections
 from eventstore.projections import registered_projections
-from eventstore.shadow import ShadowInUse
 
 
 class Command(BaseCommand):
@@ -24,10 +23,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown projection(s): {', '.join(unknown)}")
         chosen = [available[name] for name in projections] if projections else None
-        try:
-            outcome = audit_projections(chosen)
-        except ShadowInUse as exc:
-            raise CommandError(str(exc)) from exc
+        outcome = audit_projections(chosen)
         for drift in outcome["drifted"]:
             counts = ", ".join(
                 f"{drift[k]} {k.replace('_', ' ')}" for k in ("only_live", "only_rebuilt", "differing")
