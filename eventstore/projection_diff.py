@@ -26,9 +26,9 @@ from django.db.models.fields import AutoFieldMixin
 
 from . import shadow, streams
 from .models import Checkpoint
-from .projections import ASYNC, Projection, registered_projections
+from .projections import ASYNC, Projection
 from .relay import subscriber_checkpoint_name
-from .shadow_build import ProgressCallback, ShadowBuild
+from .shadow_build import ProgressCallback, ShadowBuild, build_groups
 
 EXAMPLES = 3  # rows shown per kind of difference
 
@@ -51,12 +51,7 @@ def check_projections(
     projections: Sequence[Projection], *, batch_size: int, progress: ProgressCallback | None = None
 ) -> dict[str, tuple[int, dict[str, TableDiff]]]:
     """Per projection: (events applied to its shadow, differences per table); the shadow is dropped."""
-    order = list(registered_projections())
-    inline = sorted(
-        (p for p in projections if p.mode != ASYNC),
-        key=lambda p: order.index(p.name) if p.name in order else len(order),
-    )
-    groups = ([inline] if inline else []) + [[p] for p in projections if p.mode == ASYNC]
+    groups = build_groups(projections)
     results = {}
     for group in groups:
         build = ShadowBuild(group, shadow.CHECK_SCHEMA, batch_size=batch_size, progress=progress)

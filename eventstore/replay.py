@@ -39,9 +39,9 @@ from django.db.models.fields import AutoFieldMixin
 from . import shadow, streams
 from .models import Checkpoint
 from .projection_diff import TableDiff, check_projections
-from .projections import ASYNC, Projection, registered_projections
+from .projections import ASYNC, Projection
 from .relay import subscriber_checkpoint_name
-from .shadow_build import ProgressCallback, ShadowBuild
+from .shadow_build import ProgressCallback, ShadowBuild, build_groups
 
 # Events per batch (and per build transaction): large batches mean fewer statements and
 # one personal-data key load per batch (measured: 20,000 is ~15 % faster than 5,000).
@@ -82,12 +82,7 @@ def rebuild_projections(
     swapped in together; async projections follow one by one, each with its
     own checkpoints.
     """
-    order = list(registered_projections())
-    inline = sorted(
-        (p for p in projections if p.mode != ASYNC),
-        key=lambda p: order.index(p.name) if p.name in order else len(order),
-    )
-    groups = ([inline] if inline else []) + [[p] for p in projections if p.mode == ASYNC]
+    groups = build_groups(projections)
     applied: dict[str, int] = {}
     with shadow.exclusive_use(shadow.REBUILD_SCHEMA):
         for group in groups:

@@ -15,11 +15,22 @@ from django.db import transaction
 
 from . import shadow
 from .envelope import RecordedEvent
-from .projections import Projection
+from .projections import ASYNC, Projection, registered_projections
 from .reading import collector_paused, follow
 
 ProgressCallback = Callable[[int], None]
 EventFilter = Callable[[RecordedEvent], bool]
+
+
+def build_groups(projections: Sequence[Projection]) -> list[list[Projection]]:
+    """The inline projections together (one pass over the log, one swap, in registration order),
+    then each async projection alone (its own checkpoints)."""
+    order = list(registered_projections())
+    inline = sorted(
+        (p for p in projections if p.mode != ASYNC),
+        key=lambda p: order.index(p.name) if p.name in order else len(order),
+    )
+    return ([inline] if inline else []) + [[p] for p in projections if p.mode == ASYNC]
 
 
 class ShadowBuild:
