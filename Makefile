@@ -5,6 +5,11 @@ PIP := $(VENV)/bin/pip
 
 .PHONY: run test setup install services lint bench
 
+# Without DJANGO_SETTINGS_MODULE the entry points use production settings: the
+# development commands below say which settings they want.
+DEV_SETTINGS := DJANGO_SETTINGS_MODULE=platform_site.settings.development
+TEST_SETTINGS := DJANGO_SETTINGS_MODULE=platform_site.settings.test
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -16,15 +21,15 @@ services: install
 	$(PY) scripts/check_services.py
 
 setup: services
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py collectstatic --no-input --verbosity 0
-	$(PY) manage.py load_demo_data
+	$(DEV_SETTINGS) $(PY) manage.py migrate --no-input
+	$(DEV_SETTINGS) $(PY) manage.py collectstatic --no-input --verbosity 0
+	$(DEV_SETTINGS) $(PY) manage.py load_demo_data
 
 run: setup
-	$(VENV)/bin/honcho start -f Procfile
+	$(DEV_SETTINGS) $(VENV)/bin/honcho start -f Procfile
 
 test: services
-	$(PY) -m pytest
+	$(TEST_SETTINGS) $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .

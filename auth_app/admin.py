@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.html import format_html, format_html_join
 
+from eventstore.admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
+from eventstore.privacy.redaction import REDACTED, can_read_personal_data, redact_event
 from eventstore.read_only_admin import ReadOnlyAdmin
 
 from .exceptions import AlreadyForgotten
@@ -33,8 +35,8 @@ def _summary(data: dict) -> str:
 
 
 @admin.register(User)
-class PlatformUserAdmin(UserAdmin):
-    list_display = ("username", "email", "is_staff", "is_active", "date_joined", "last_login")
+class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
+    list_display = ("username", "shown_email", "is_staff", "is_active", "date_joined", "last_login")
     readonly_fields = ("recent_security_events",)
     fieldsets = (*UserAdmin.fieldsets, ("Security", {"fields": ("recent_security_events",)}))
     actions = ["forget_users"]
@@ -57,11 +59,40 @@ class PlatformUserAdmin(UserAdmin):
                 request, f"Already forgotten, unchanged: {', '.join(skipped)}.", messages.WARNING
             )
 
+    def get_fieldsets(self, request, obj=None):
+        # Without the personal-data permission the email is shown redacted, and not editable.
+        fieldsets = super().get_fieldsets(request, obj)
+        if can_read_personal_data(request.user):
+            return fieldsets
+        return [
+            (
+                name,
+                {**options, "fields": tuple("shown_email" if f == "email" else f for f in options["fields"])},
+            )
+            for name, options in fieldsets
+        ]
+
+    def get_search_fields(self, request):
+        # A search that matches on emails would confirm a guessed email to staff who may not read them.
+        fields = super().get_search_fields(request)
+        if can_read_personal_data(request.user):
+            return fields
+        return tuple(f for f in fields if f.lstrip("=^@") != "email")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "shown_email")
+
+    @admin.display(description="email address", ordering="email")
+    def shown_email(self, obj: User) -> str:
+        return obj.email if viewer_reads_personal_data() else REDACTED
+
     @admin.display(description="recent security events")
     def recent_security_events(self, obj: User):
         if obj.pk is None:
             return "—"
         events = user_security_events(user_id=obj.pk, limit=25)
+        if not viewer_reads_personal_data():
+            events = [redact_event(event) for event in events]
         if not events:
             return "No events yet."
         rows = format_html_join(

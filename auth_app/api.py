@@ -18,7 +18,7 @@ from platform_site.correlation import client_ip
 
 from . import serializers as s
 from .exceptions import InvalidCredentials, LoginLocked
-from .services import user_login, user_logout, user_password_change, user_register
+from .services import user_login, user_logout, user_logout_all, user_password_change, user_register
 from .throttles import RegisterRateThrottle
 
 INVALID_CREDENTIALS = "Invalid username or password."
@@ -94,6 +94,20 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class LogoutAllView(APIView):
+    """Sign out everywhere: every API token and every browser session of the user ends."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        user_logout_all(user=request.user)
+        if not isinstance(request.auth, AuthToken):
+            # This browser's session was ended (and recorded) above; flush, not logout(), which would record it again.
+            request._request.session.flush()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 @hide_passwords
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
@@ -102,16 +116,25 @@ class PasswordChangeView(APIView):
     throttle_scope = "write"
 
     @extend_schema(
-        request=s.PasswordChangeInput, responses={204: None, 400: OpenApiResponse(description="field errors")}
+        request=s.PasswordChangeInput,
+        responses={
+            204: None,
+            400: OpenApiResponse(description="field errors"),
+            429: OpenApiResponse(description="too many wrong passwords; see Retry-After"),
+        },
     )
     def post(self, request):
         data = s.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         current_token = request.auth if isinstance(request.auth, AuthToken) else None
         try:
-            user_password_change(user=request.user, **data.validated_data, current_token=current_token)
+            user_password_change(
+                user=request.user, **data.validated_data, current_token=current_token, ip=client_ip(request)
+            )
         except DjangoValidationError as invalid:
             raise _field_errors(invalid) from None
+        except LoginLocked as locked:
+            raise exceptions.Throttled(wait=locked.retry_after, detail=LOGIN_LOCKED) from None
         if current_token is None:
             update_session_auth_hash(request._request, request.user)  # keep this browser signed in
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,11 +3,11 @@
 knox deletes a user's expired tokens while it authenticates each request:
 one query over all of that user's tokens, every time, growing with each
 sign-in. The profile of `POST /api/posts/` showed it as the largest single
-cost of authentication (docs/benchmarks.md, figure 6). Our tokens do not
-expire (`REST_KNOX["TOKEN_TTL"]` is None), so the sweep never finds anything;
-should a TTL be set, the token in hand is still checked and refused once it
-has expired, exactly as knox does, and expired tokens of other sessions are
-refused when they are used.
+cost of authentication (docs/benchmarks.md, figure 6). Here only the token in
+hand is checked: once past its expiry (`REST_KNOX["TOKEN_TTL"]` after its last
+use; knox's AUTO_REFRESH moves it on each use) it is refused with 401, deleted
+and its session recorded as ended (`auth:logout`, reason `expired`). Expired
+tokens of other sessions are refused the same way when they are presented.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from knox.signals import token_expired
 
 class TokenAuthentication(KnoxTokenAuthentication):
     def _cleanup_token(self, auth_token) -> bool:
-        """True (and the token deleted) when the presented token has expired; nothing else is read."""
+        """True (and the session ended) when the presented token has expired; nothing else is read."""
         if auth_token.expiry is None or auth_token.expiry >= timezone.now():
             return False
+        from .services import token_expiry_record  # services import this module's app; import late
+
         username = auth_token.user.get_username()
-        auth_token.delete()
+        token_expiry_record(token=auth_token)
         token_expired.send(sender=self.__class__, username=username, source="auth_token")
         return True
 

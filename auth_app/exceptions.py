@@ -21,3 +21,8 @@ class LoginLocked(Exception):
 
 class AlreadyForgotten(Exception):
     """The user's personal data was erased before; forgetting again changes nothing."""
+
+
+class LoginRateLimited(LoginLocked):
+    """Too many login attempts from one address in a short window: refused before anything is checked
+    or recorded (a LoginLocked, so every door answers it the same way: 429 with Retry-After)."""

@@ -1,4 +1,4 @@
-"""The admin login form, with the API's lockout in front of the password check."""
+"""The admin login form: its password check is the API's (auth_app.services.login_attempts)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,30 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 
 from platform_site.correlation import client_ip
 
-from .selectors import login_block
-from .services import login_failure_record
+from .exceptions import InvalidCredentials, LoginLocked
+from .services import login_credentials_check
 
 LOCKED_MESSAGE = "Too many failed login attempts. Try again later."
 
 
 class LockoutAdminAuthenticationForm(AdminAuthenticationForm):
-    """Refuses a locked username or ip before `authenticate()` runs, recording the refusal.
+    """Checks the password through the login service instead of `authenticate()`.
 
-    Failures themselves are recorded by auth_app.signals (user_login_failed),
-    so they count towards the same lock as API logins.
+    So the admin takes the same per-username lock as the API, counts towards the
+    same lockout and records its failures and refusals the same way; nothing
+    here sends `user_login_failed`, so nothing is recorded twice.
     """
 
     def clean(self):
         username = self.cleaned_data.get("username")
-        if username:
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
             ip = client_ip(self.request) if self.request is not None else ""
-            block = login_block(username=username, ip=ip)
-            if block is not None:
-                reason = "locked" if block.scope == "username" else "ip_locked"
-                login_failure_record(username=username, ip=ip, reason=reason)
-                raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
-        return super().clean()
+            try:
+                self.user_cache = login_credentials_check(username=username, password=password, ip=ip)
+            except LoginLocked:
+                raise forms.ValidationError(LOCKED_MESSAGE, code="locked") from None
+            except InvalidCredentials:
+                raise self.get_invalid_login_error() from None
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data

@@ -18,7 +18,11 @@ so after it expires counting starts afresh.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import hmac
 import math
+import unicodedata
 
 from django.conf import settings
 from django.utils import timezone
@@ -52,11 +56,25 @@ def lock_duration() -> dt.timedelta:
 
 
 def username_key(username: str) -> str:
-    """The key failures are counted under: case and surrounding spaces do not make a new username.
+    """The key failures are counted and filed under: a keyed hash of the typed name.
 
-    Stored events are replayed through this function, so it must never change.
+    Case, Unicode compatibility forms and surrounding spaces do not make a new
+    name (`ALICE` is `alice`). Keyed (HMAC with a key derived from
+    `PERSONAL_DATA_MASTER_KEY`), so the key in a stream id or a projection row
+    does not give back what was typed: people type emails and passwords into
+    that box. Events store the key they were counted under (auth:failed_login_attempt
+    v2), so replays do not depend on this function; rotating the master key
+    only makes counting start afresh under new keys.
     """
-    return username.strip().lower()
+    folded = unicodedata.normalize("NFKC", username).strip().lower()
+    return hmac.new(
+        _username_hash_key(settings.PERSONAL_DATA_MASTER_KEY), folded.encode(), "sha256"
+    ).hexdigest()[:32]
+
+
+@functools.cache
+def _username_hash_key(master_key: str) -> bytes:
+    return hashlib.sha256(b"platform login username key\0" + master_key.encode()).digest()
 
 
 def retry_after_seconds(locked_until: dt.datetime, now: dt.datetime) -> int:

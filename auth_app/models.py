@@ -2,7 +2,7 @@
 
 `LoginFailure` and `LoginLockout` are projection tables, written only by
 `auth_app.projections` from `auth:failed_login_attempt` events, so a replay
-rebuilds them. They hold plain keys (username key, ip), no foreign keys.
+rebuilds them. They hold plain keys (the keyed-hash username key, the ip), no foreign keys.
 """
 
 from django.contrib.auth.models import AbstractUser

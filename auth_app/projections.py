@@ -26,9 +26,8 @@ from eventstore.envelope import RecordedEvent
 from eventstore.projections import Projection, insert_rows, register_projection
 
 from . import lockout
+from .events import FAILED_LOGIN_ATTEMPT, USER_FORGOTTEN
 from .models import LoginFailure, LoginLockout
-
-FAILED_LOGIN_ATTEMPT = "auth:failed_login_attempt"
 
 
 class _Failures:
@@ -100,7 +99,7 @@ def apply_failed_login_attempts(events: Sequence[RecordedEvent]) -> None:
     if not attempts:
         return  # refusals neither count nor extend a lock
     # An erased ip (its user was forgotten) is no ip: stored as "" and never counted.
-    keyed = [(e, lockout.username_key(e.data["username"]), _ip(e)) for e in attempts]
+    keyed = [(e, e.data["username_key"], _ip(e)) for e in attempts]
     failures = _Failures({key for _e, key, _ip in keyed}, {ip for _e, _key, ip in keyed if ip})
     window, limits = (
         lockout.window(),
@@ -144,9 +143,9 @@ def apply_login_security_events(events: Sequence[RecordedEvent]) -> None:
     """The projection's batch handler: runs of failed attempts, a forget on its own."""
     run: list[RecordedEvent] = []
     for event in events:
-        if event.type == FAILED_LOGIN_ATTEMPT:
+        if event.type == FAILED_LOGIN_ATTEMPT.name:
             run.append(event)
-        elif event.type == "user:forgotten":
+        elif event.type == USER_FORGOTTEN.name:
             apply_failed_login_attempts(run)
             run = []
             forget_failure_ips(event)
@@ -171,7 +170,7 @@ LOGIN_SECURITY = register_projection(
         name="auth_app.login_security",
         handlers={
             FAILED_LOGIN_ATTEMPT: apply_failed_login_attempt,
-            "user:forgotten": forget_failure_ips,
+            USER_FORGOTTEN: forget_failure_ips,
         },
         models=[LoginFailure, LoginLockout],
         description="Failed logins per username and ip, and the lockouts they cause.",

@@ -12,9 +12,11 @@ from collections import defaultdict
 
 from eventstore.envelope import RecordedEvent
 from eventstore.subscribers import Subscriber, register_subscriber
+from links_app.events import LINK_VERIFIED, THREAT_DETECTED
 from links_app.selectors import link_summaries
 
 from .errors import PostNotFound
+from .events import POST_CREATED, POST_UPDATED
 from .models import PostLink
 from .selectors import live_posts_linking
 from .services import post_flag, post_unflag
@@ -118,10 +120,10 @@ COMMUNITY = register_subscriber(
         name="community",
         description="Flags posts whose links are judged malicious; unflags them when verified safe.",
         handlers={
-            "community:post_created": flag_post_with_known_malicious_link,
-            "community:post_updated": flag_post_with_known_malicious_link,
-            "link:threat_detected": flag_posts_with_malicious_link,
-            "link:link_verified": apply_moderator_verdict,
+            POST_CREATED: flag_post_with_known_malicious_link,
+            POST_UPDATED: flag_post_with_known_malicious_link,
+            THREAT_DETECTED: flag_posts_with_malicious_link,
+            LINK_VERIFIED: apply_moderator_verdict,
         },
     )
 )

@@ -18,15 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from auth_app.events import USER_FORGOTTEN
 from eventstore import privacy
 from eventstore.envelope import RecordedEvent
 from eventstore.projections import Projection, execute_with_arrays, insert_rows, register_projection
 
+from .events import (
+    COMMENT_CREATED,
+    POST_CREATED,
+    POST_DELETED,
+    POST_FLAGGED,
+    POST_UNFLAGGED,
+    POST_UPDATED,
+    POST_VOTED,
+)
 from .models import Comment, Post, PostLink, Vote
-
-POST_CREATED = "community:post_created"
-COMMENT_CREATED = "community:comment_created"
-POST_VOTED = "community:post_voted"
 
 
 def _replace_links(post_id, urls: list[str]) -> None:
@@ -123,13 +129,13 @@ def apply_post_events(events: Sequence[RecordedEvent]) -> None:
     """The posts projection's batch handler (and, with one event, its live handler)."""
     batch = _PostsBatch()
     for event in events:
-        if event.type == POST_CREATED:
+        if event.type == POST_CREATED.name:
             batch.add_post(event)
-        elif event.type == POST_VOTED:
+        elif event.type == POST_VOTED.name:
             batch.add_to_counter(
                 event.data["post_id"], _SCORE, event.data["new_value"] - event.data["old_value"]
             )
-        elif event.type == COMMENT_CREATED:
+        elif event.type == COMMENT_CREATED.name:
             batch.add_to_counter(event.data["post_id"], _COMMENTS, 1)
         elif event.type in _RARE_POST_HANDLERS:
             batch.flush()
@@ -141,11 +147,11 @@ def apply_comment_events(events: Sequence[RecordedEvent]) -> None:
     """The comments projection's batch handler: the run of creations before a forget in one INSERT."""
     rows = []
     for event in events:
-        if event.type == COMMENT_CREATED:
+        if event.type == COMMENT_CREATED.name:
             data, at = event.data, event.recorded_at
             ids = (data["comment_id"], data["post_id"])
             rows.append((*ids, data["body"], data["author_id"], data["author_username"], at, event.position))
-        elif event.type == "user:forgotten":
+        elif event.type == USER_FORGOTTEN.name:
             _insert_comments(rows)
             rows = []
             erase_comments_of_forgotten_user(event)
@@ -167,7 +173,7 @@ def apply_vote_events(events: Sequence[RecordedEvent]) -> None:
     """The votes projection's batch handler: the last vote per (post, voter) wins, one upsert."""
     latest: dict[tuple[str, int], tuple] = {}
     for event in events:
-        if event.type == POST_VOTED:
+        if event.type == POST_VOTED.name:
             data = event.data
             key = (data["post_id"], data["voter_id"])
             latest[key] = (*key, data["new_value"], event.stream_version, event.recorded_at)
@@ -182,12 +188,16 @@ def _each_alone(batch_handler):
     return apply_one
 
 
+# By type name: the batch handler dispatches on `event.type`.
 _RARE_POST_HANDLERS = {
-    "community:post_updated": on_post_updated,
-    "community:post_deleted": on_post_deleted,
-    "community:post_flagged": on_post_flagged,
-    "community:post_unflagged": on_post_unflagged,
-    "user:forgotten": erase_posts_of_forgotten_user,
+    event_type.name: handler
+    for event_type, handler in (
+        (POST_UPDATED, on_post_updated),
+        (POST_DELETED, on_post_deleted),
+        (POST_FLAGGED, on_post_flagged),
+        (POST_UNFLAGGED, on_post_unflagged),
+        (USER_FORGOTTEN, erase_posts_of_forgotten_user),
+    )
 }
 
 POSTS = register_projection(
@@ -209,7 +219,7 @@ COMMENTS = register_projection(
         description="Comments of posts.",
         handlers={
             COMMENT_CREATED: _each_alone(apply_comment_events),
-            "user:forgotten": erase_comments_of_forgotten_user,
+            USER_FORGOTTEN: erase_comments_of_forgotten_user,
         },
         models=[Comment],
         batch_apply=apply_comment_events,

@@ -3,10 +3,15 @@
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.html import format_html
 
+from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
+from .admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
+from .context import parse_uuid
 from .models import Checkpoint, Event, ParkedEvent
 from .parking import parked_event_retry
+from .privacy.redaction import redact_event
 from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
 
@@ -18,17 +23,20 @@ def _pretty(value) -> str:
 
 
 def _as_read(obj: Event):
-    """The event as readers see it: personal values opened or erased, data upcast."""
+    """The event as this viewer may read it: personal values opened (or redacted), data upcast."""
     if not hasattr(obj, "_as_read"):
-        obj._as_read = read_events_by_id([obj.id])[0]
+        event = read_events_by_id([obj.id])[0]
+        obj._as_read = event if viewer_reads_personal_data() else redact_event(event)
     return obj._as_read
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     list_display = ("position", "type", "stream_id", "stream_version", "source", "recorded_at")
-    list_filter = ("type", "source", ("recorded_at", admin.DateFieldListFilter))
-    search_fields = ("=stream_id", "=correlation_id")
+    # Bounded on every page, however long the log (admin_bounds says how).
+    list_filter = (RegisteredTypeFilter, RegisteredSourceFilter, ("recorded_at", admin.DateFieldListFilter))
+    paginator = BoundedCountPaginator
+    search_fields = ("stream_id", "correlation_id")  # exact, see get_search_results
     ordering = ("-position",)
     readonly_fields = (
         "position",
@@ -46,6 +54,16 @@ class EventAdmin(ReadOnlyAdmin):
     )
     exclude = ("data", "metadata")
     show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        """A stream id or a correlation id, matched exactly (each by its index; `=` would be iexact)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(stream_id=term)
+        if (correlation := parse_uuid(term)) is not None:
+            match |= Q(correlation_id=correlation)
+        return queryset.filter(match), False
 
     @admin.display(description="data")
     def pretty_data(self, obj):

@@ -1,4 +1,4 @@
-"""Staff-only read API over the log (API.md, "Events")."""
+"""Staff-only read API over the log (API.md, "Events"); personal values need their own permission."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
@@ -6,13 +6,16 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .privacy.redaction import events_for
 from .reading import read_all, read_stream
 from .selectors import causal_chain
 from .serializers import (
+    CorrelationQuerySerializer,
     CorrelationSerializer,
     EventListQuerySerializer,
     EventPageSerializer,
     EventSerializer,
+    StreamQuerySerializer,
 )
 
 
@@ -33,26 +36,36 @@ class EventListApi(APIView):
             correlation_id=params.get("correlation_id"),
         )
         next_after = events[-1].position if events else params["after"]
-        page = {"results": [e.as_dict() for e in events], "next_after": next_after}
+        page = {"results": [e.as_dict() for e in events_for(request.user, events)], "next_after": next_after}
         return Response(EventPageSerializer(page).data)
 
 
 class StreamApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=EventSerializer(many=True))
+    @extend_schema(parameters=[StreamQuerySerializer], responses=EventSerializer(many=True))
     def get(self, request, stream_id: str):
         # A NUL byte cannot reach Postgres (a DataError, i.e. a 500); no stream id contains one.
         if "\x00" in stream_id or len(stream_id) > 200:
             raise ValidationError({"stream_id": ["Not a stream id."]})
-        events = read_stream(stream_id)
+        query = StreamQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = events_for(request.user, read_stream(stream_id, **query.validated_data))
         return Response(EventSerializer([e.as_dict() for e in events], many=True).data)
 
 
 class CorrelationApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=CorrelationSerializer)
+    @extend_schema(parameters=[CorrelationQuerySerializer], responses=CorrelationSerializer)
     def get(self, request, correlation_id):
-        chain = causal_chain(correlation_id)
-        return Response(CorrelationSerializer({"correlation_id": correlation_id, "results": chain}).data)
+        query = CorrelationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        chain = causal_chain(correlation_id, **query.validated_data)
+        full = len(chain) == query.validated_data["limit"]
+        page = {
+            "correlation_id": correlation_id,
+            "results": events_for(request.user, chain),
+            "next_after": chain[-1]["position"] if full else None,
+        }
+        return Response(CorrelationSerializer(page).data)

@@ -6,5 +6,5 @@ class EventstoreConfig(AppConfig):
     verbose_name = "Event store"
 
     def ready(self) -> None:
-        # Connect the store's receivers to the in-process bus.
-        from . import bus, projections, statistics, tasks  # noqa: F401
+        # Connect the store's receivers to the in-process bus, and the positions' catch-up to new connections.
+        from . import bus, positions, projections, statistics, tasks  # noqa: F401

@@ -18,12 +18,12 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.dispatch import Signal, receiver
 
-from . import privacy, store
+from . import privacy, store, tracing
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
 from .registry import EventData, EventType, get_event_type
-from .store import streaming
+from .store import refusal, streaming
 
 # Sent by publish(); the store's receiver appends. Arguments: stream_id, events (a list of
 # NewEvent, or a store.streaming.ValidatedAsRead for a long batch), expected_version.
@@ -48,9 +48,19 @@ def publish(
     Must run inside `transaction.atomic()`, so that the caller's state change
     and its events commit together (guarantee 1). Raises InvalidEventData when
     `data` does not fit the type's schema and ConcurrencyConflict when the
-    stream is not at `expected_version`.
+    stream is not at `expected_version`. Publishing an `event_id` already
+    stored returns the stored event and has no effect (no inline projection
+    runs again); EventIdConflict when that id holds another stream, type or data.
     """
     _require_transaction()
+    if tracing.recording():
+        # The event's metadata takes the context of this span: its readers continue from it.
+        with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
+            return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
+    return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
+
+
+def _publish(event_type, stream_id, data, expected_version, event_id, metadata) -> RecordedEvent:
     correlation_id, causation_id = _cause()
     new_event = _new_event(
         event_type,
@@ -101,7 +111,7 @@ STREAMED_BATCH = 2 * streaming.CHUNK
 
 
 def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
-    types = {id(event_type): event_type for event_type, _ in events}.values()  # EventType is unhashable
+    types = {event_type for event_type, _ in events}  # names or EventTypes (hashable by identity)
     return any(privacy.needs_sealing(get_event_type(t) if isinstance(t, str) else t, metadata) for t in types)
 
 
@@ -112,8 +122,8 @@ def _require_transaction() -> None:
 
 
 def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
-    """The context's metadata with `given` merged over it (a new dict)."""
-    return {**current_metadata(), **given} if given else current_metadata()
+    """The context's metadata with `given` merged over it, and the trace context (a new dict)."""
+    return tracing.add_trace_context({**current_metadata(), **given} if given else current_metadata())
 
 
 def _cause() -> tuple[uuid.UUID, uuid.UUID]:
@@ -170,6 +180,11 @@ def append_published_events(sender, *, stream_id, events, expected_version, **_k
         keyring = privacy.KeyRing()
         sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
         appended = store.append(stream_id, sealed, expected_version)
+    if isinstance(appended, refusal.AlreadyStored):
+        # Every id was stored before: the same events again (else EventIdConflict) and no
+        # second effect: no inline projection runs and nothing new is announced (guarantee 4).
+        refusal.require_same_data(events if isinstance(events, list) else appended.given, appended)
+        return list(appended)
     recorded = [privacy.open_event(e, keyring) for e in appended]
     for event in recorded:
         event_recorded.send(sender=event.source, event=event)

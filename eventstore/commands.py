@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
+from . import positions
 from .exceptions import ConcurrencyConflict, StreamOrderConflict
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ def atomic_command(func: Callable[P, R] | None = None, *, retry_conflicts: bool 
                     retryable = isinstance(conflict, StreamOrderConflict) or retry_conflicts
                     if not retryable or attempt == MAX_ATTEMPTS:
                         raise
+                    if isinstance(conflict, StreamOrderConflict) and conflict.positions_behind:
+                        # Outside the transaction now: the catch-up commits, and the rerun's
+                        # transaction numbers its events above the log.
+                        positions.catch_up(connection)
                     logger.info("retrying %s after %s (attempt %d)", fn.__qualname__, conflict, attempt)
             raise AssertionError("unreachable")
 

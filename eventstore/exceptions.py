@@ -28,7 +28,12 @@ class StreamOrderConflict(ConcurrencyConflict):
     Positions follow transaction ids (see docs/eventstore.md). Refusing this
     append keeps every stream's versions in position order, which is what lets
     followers deliver each stream in order by reading the log in position order.
+    `positions_behind`: the head is ahead because this cluster's transaction ids
+    are behind its log (it came from another cluster); a rerun then first
+    catches the stored position base up (eventstore.positions).
     """
+
+    positions_behind = False
 
 
 class UnknownEventType(EventStoreError):
@@ -41,3 +46,41 @@ class InvalidEventData(EventStoreError):
 
 class NotInTransaction(EventStoreError):
     """publish() was called outside transaction.atomic(), so state and events could split."""
+
+
+class GapSafetyUnavailable(EventStoreError):
+    """Following the log here could skip events: not the primary, or not READ COMMITTED.
+
+    The horizon is computed from the primary's running transactions and is
+    only safe for statements whose snapshot is taken after it (READ COMMITTED).
+    On a standby or in a REPEATABLE READ / SERIALIZABLE transaction, a follower
+    refuses to run rather than skip an event for good.
+    """
+
+
+class EventIdConflict(EventStoreError):
+    """An event id that is already stored with other content (another stream, type or data).
+
+    Appending a stored id again is a no-op only when it is the same event
+    (guarantee 4); anything else is a bug or a clash of ids, never a success
+    and not a version conflict (retrying cannot help).
+    """
+
+    def __init__(self, event_id: object, reason: str):
+        self.event_id = event_id
+        self.reason = reason
+        super().__init__(f"event {event_id}: {reason}")
+
+
+class TransactionEventLimit(EventStoreError):
+    """One transaction appended more events than fit its range of positions.
+
+    Positions are `base + (xid << 20) + n`, so n stops at 1,048,575; a
+    transaction that needs more must be split. Retrying the same work cannot help.
+    """
+
+    def __init__(self, already: int, more: int, limit: int):
+        self.already, self.more, self.limit = already, more, limit
+        super().__init__(
+            f"this transaction holds {already} events; {more} more exceed the limit of {limit} per transaction"
+        )

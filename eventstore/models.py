@@ -26,6 +26,13 @@ class Event(models.Model):
         managed = False
         db_table = "eventstore_event"
         ordering = ["position"]
+        # Staff read the log; reading the personal values in it takes this too (eventstore.privacy.redaction).
+        permissions = [
+            (
+                "view_personal_data",
+                "Can read personal data in events (emails, ips, user agents, typed usernames)",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.position} {self.type} {self.stream_id}@{self.stream_version}"
@@ -37,6 +44,9 @@ class Checkpoint(models.Model):
     name = models.CharField(max_length=200, primary_key=True)
     position = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    # A subscriber's delivery ledger covers the events after this position (those at or
+    # below it were handled before the ledger existed, or applied by a rebuild).
+    ledger_from = models.BigIntegerField(db_default=0)
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
@@ -103,3 +113,39 @@ class PersonalDataKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} ({'forgotten' if self.forgotten_at else 'active'})"
+
+
+class DeliveryLedger(models.Model):
+    """What one subscriber partition handled in one bucket of positions (eventstore.delivery_ledger).
+
+    `handled` counts the events whose effects committed; `digest` is the XOR of
+    their ids' 64-bit digests. Written in the handler's own transaction.
+    """
+
+    checkpoint = models.CharField(max_length=200)
+    bucket = models.BigIntegerField()
+    handled = models.BigIntegerField(default=0)
+    digest = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "bucket"], name="delivery_ledger_key")]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint} bucket {self.bucket}: {self.handled}"
+
+
+class DeliveryCheck(models.Model):
+    """The last `verify_delivery` result of one subscriber (shown in /metrics and on the dashboard)."""
+
+    subscriber = models.CharField(max_length=100, primary_key=True)
+    checked_at = models.DateTimeField()
+    verified_up_to = models.BigIntegerField()
+    checked_events = models.BigIntegerField()
+    missed = models.BigIntegerField()
+    doubled = models.BigIntegerField()
+    parked = models.BigIntegerField()
+    # Up to a few findings, each {"kind", "partition", "positions" or "event_id", ...}: no payloads.
+    findings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"{self.subscriber}: {self.missed} missed, {self.doubled} doubled"

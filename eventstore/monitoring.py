@@ -18,27 +18,35 @@ logger = logging.getLogger(__name__)
 RELAY_CHECKPOINT = "relay"
 
 
+# Requests read these (/health/, /metrics, the dashboard): each is bounded, however
+# long the log or the lag. A lag is counted up to this many events.
+LAG_COUNT_LIMIT = 100_000
+
+
 def head_position() -> int:
-    """The last position a follower can read now (0 for an empty log)."""
+    """The last position a follower can read now (0 for an empty log): one step of the primary key."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(max(position), 0) FROM eventstore_event WHERE position < %s", [horizon()]
+            "SELECT position FROM eventstore_event WHERE position < %s ORDER BY position DESC LIMIT 1",
+            [horizon()],
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        return row[0] if row else 0
 
 
 def events_behind(position: int) -> int:
-    """How many readable events lie after `position`."""
+    """How many readable events lie after `position`, counted up to LAG_COUNT_LIMIT."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM eventstore_event WHERE position > %s AND position < %s",
-            [position, horizon()],
+            "SELECT count(*) FROM (SELECT 1 FROM eventstore_event WHERE position > %s AND position < %s "
+            "ORDER BY position LIMIT %s) AS behind",
+            [position, horizon(), LAG_COUNT_LIMIT],
         )
         return cursor.fetchone()[0]
 
 
 def relay_lag() -> int:
-    """Events committed but not yet relayed to Redis."""
+    """Events committed but not yet relayed to Redis (up to LAG_COUNT_LIMIT)."""
     checkpoint = Checkpoint.objects.filter(name=RELAY_CHECKPOINT).values_list("position", flat=True).first()
     return events_behind(checkpoint or 0)
 

@@ -21,21 +21,21 @@ from django.db import connection
 from django.db.models import FloatField, JSONField, Model
 from django.dispatch import receiver
 
-from . import prepared
+from . import prepared, tracing
 from .bus import event_recorded
 from .envelope import RecordedEvent
-from .subscribers import Subscriber, register_subscriber
+from .subscribers import EVERY_TYPE, Subscriber, handler_table, register_subscriber
 
 Handler = Callable[[RecordedEvent], None]
 BatchHandler = Callable[[Sequence[RecordedEvent]], None]
 INLINE = "inline"
 ASYNC = "async"
-ALL_TYPES = "*"  # a handler under this key receives every event
+ALL_TYPES = EVERY_TYPE
 
 
 @dataclass(frozen=True)
 class Projection:
-    """A named read model: `handlers` maps event type names to functions applying one event."""
+    """A named read model: `handlers` maps event types (or names) to functions applying one event."""
 
     name: str
     handlers: Mapping[str, Handler]
@@ -50,6 +50,9 @@ class Projection:
     # False when handlers read only the envelope (type, source, times...), never data or
     # metadata: a rebuild then reads the log without decoding and opening them.
     reads_data: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "handlers", handler_table(self.handlers, f"projection {self.name!r}"))
 
     @property
     def event_types(self) -> list[str] | None:
@@ -203,5 +206,11 @@ def _inline_projections_for(event_type: str) -> tuple[Projection, ...]:
 
 @receiver(event_recorded, dispatch_uid="eventstore.apply_inline_projections")
 def apply_inline_projections(sender, *, event: RecordedEvent, **_kwargs) -> None:
-    for projection in _inline_projections_for(event.type):
+    projections = _inline_projections_for(event.type)
+    if projections and tracing.recording():
+        for projection in projections:
+            with tracing.handling(f"projection {projection.name}", event):
+                projection.apply(event)
+        return
+    for projection in projections:
         projection.apply(event)

@@ -19,19 +19,21 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transac
 
 from . import privacy
 from .envelope import RecordedEvent
-from .exceptions import UnknownEventType
+from .exceptions import GapSafetyUnavailable, UnknownEventType
 from .models import Event
 from .privacy.crypto import SEALED_MARK
 from .registry import EventType, get_event_type
-from .store import POSITION_SHIFT
 
 _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
 # The oldest transaction id still running in this database (migration 0004 says
-# why that is safe), as a position: other databases' transactions cannot append.
-HORIZON_SQL = f"eventstore_horizon_xid() << {POSITION_SHIFT}"
+# why that is safe), as a position (offset by the stored base, migration 0006):
+# other databases' transactions cannot append.
+HORIZON_SQL = "eventstore_horizon()"
+# The horizon with what gap-safety needs of the session reading it, in the same round trip.
+HORIZON_CHECKED_SQL = f"SELECT {HORIZON_SQL}, pg_is_in_recovery(), current_setting('transaction_isolation')"
 
 
 def to_recorded(
@@ -199,20 +201,29 @@ def _query(
         return _to_recorded_batch(cursor.fetchall(), reveal=reveal)
 
 
-def read_stream(stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
-    """The stream's events in version order (those committed and visible now)."""
+def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
+    """The stream's events in version order (those committed and visible now), up to `limit`.
+
+    Served by the (stream_id, stream_version) key: a page costs its own rows.
+    """
     return _query(
         f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
-        "ORDER BY stream_version",
-        [stream_id, after_version],
+        "ORDER BY stream_version LIMIT %s",
+        [stream_id, after_version, limit],
     )
 
 
-def read_correlation(correlation_id: uuid.UUID) -> list[RecordedEvent]:
-    """Every event of one correlation id, in position order."""
+def read_correlation(
+    correlation_id: uuid.UUID, *, after: int = 0, limit: int | None = None
+) -> list[RecordedEvent]:
+    """The events of one correlation id after position `after`, in position order, up to `limit`.
+
+    Served by the (correlation_id, position) index: a page costs its own rows.
+    """
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s ORDER BY position",
-        [correlation_id],
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s AND position > %s "
+        "ORDER BY position LIMIT %s",
+        [correlation_id, after, limit],
     )
 
 
@@ -234,8 +245,26 @@ def horizon() -> int:
     planner guessing the range's size, and it guesses a full sort of the log.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {HORIZON_SQL}")
-        return cursor.fetchone()[0]
+        cursor.execute(HORIZON_CHECKED_SQL)
+        position, in_recovery, isolation = cursor.fetchone()
+    refuse_unless_gap_safe(in_recovery=in_recovery, isolation=isolation)
+    return position
+
+
+def refuse_unless_gap_safe(*, in_recovery: bool, isolation: str) -> None:
+    """Raise GapSafetyUnavailable where a follower could skip events (see the exception)."""
+    if in_recovery:
+        raise GapSafetyUnavailable(
+            "the event log is followed on a standby (pg_is_in_recovery()): its horizon does not see "
+            "the primary's running transactions, so a follower could skip events; connect the "
+            "relay and subscribers to the primary"
+        )
+    if isolation != "read committed":
+        raise GapSafetyUnavailable(
+            f"the event log is followed in a {isolation.upper()} transaction: its snapshot may be older "
+            "than the horizon, so a follower could skip events; follow it in READ COMMITTED "
+            "(the default; check DATABASES OPTIONS isolation_level and default_transaction_isolation)"
+        )
 
 
 def read_all(
@@ -259,7 +288,11 @@ def read_all(
     # range's end from the planner, which then sorts the whole log (see horizon()).
     where = ["position > %s", "position < %s"]
     params: list = [after, horizon()]
-    if types:
+    if types and len(types) == 1:
+        # Equality, so that the (type, position) index gives the order (`= ANY` would not).
+        where.append("type = %s")
+        params.append(types[0])
+    elif types:
         where.append("type = ANY(%s)")
         params.append(list(types))
     if source:
@@ -272,10 +305,14 @@ def read_all(
         where.append("correlation_id = %s")
         params.append(correlation_id)
     params.append(limit)
+    # Within one stream, version order is position order (docs/eventstore.md): ordered
+    # by version, the stream's key serves the page; by position, the planner may walk
+    # the whole log's primary key looking for a small stream's events.
+    order = "stream_version" if stream_id else "position"
     # The horizon is the primary's: a lagging replica could lack events below it,
     # and a follower continuing after them would skip them for good.
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position LIMIT %s",
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s",
         params,
         reveal=reveal,
         primary=True,

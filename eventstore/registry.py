@@ -26,7 +26,8 @@ class EventData(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
+# eq=False: one object per type, so it is hashable (a key of handler tables) by identity.
+@dataclass(frozen=True, eq=False)
 class EventType:
     """One registered event type.
 

@@ -22,13 +22,12 @@ from typing import NamedTuple
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min
 
 from platform_site.redis_connection import get_redis
 
-from . import prepared, streams
+from . import prepared, streams, tracing
 from .models import Checkpoint
-from .reading import HORIZON_SQL
+from .reading import HORIZON_SQL, refuse_unless_gap_safe
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -74,20 +73,32 @@ def ensure_groups(redis, partitions: range | None = None) -> None:
 
 
 def _rewind_after_flush(checkpoints: dict[str, Checkpoint]) -> None:
-    """Redis lost the streams: send again everything some subscriber may not have processed."""
+    """Redis lost the streams: send again everything some subscriber may not have processed.
+
+    Only the subscribers registered now count: the checkpoint of one that was
+    removed stays in the table, stuck where it stopped, and would rewind the
+    relay to it (everything since sent again, for nobody). A registered
+    subscriber without a checkpoint yet has processed nothing: it counts as 0.
+    """
     redis = get_redis()
+    relayed = checkpoints[RELAY_CHECKPOINT].position
+    subscribers = registered_subscribers()
     for partition in range(streams.partition_count()):
-        lowest = Checkpoint.objects.filter(name__regex=rf"^sub:.+:p{partition}$").aggregate(
-            m=Min("position")
-        )["m"]
-        checkpoints[relay_partition_checkpoint(partition)].position = lowest or 0
+        names = [subscriber_checkpoint_name(name, partition) for name in subscribers]
+        stored = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "position"))
+        positions = [stored.get(name, 0) for name in names]
+        checkpoints[relay_partition_checkpoint(partition)].position = min(positions, default=0)
     subscribed = [c.position for n, c in checkpoints.items() if n != RELAY_CHECKPOINT]
     checkpoints[RELAY_CHECKPOINT].position = min(subscribed) if subscribed else 0
     ensure_groups(redis)
     redis.set(streams.epoch_key(), "1")
-    logger.warning(
-        "relay: Redis holds no event streams; resending from position %s", checkpoints["relay"].position
-    )
+    resend_from = checkpoints[RELAY_CHECKPOINT].position
+    if resend_from < relayed:
+        logger.warning("relay: Redis holds no event streams; resending from position %s", resend_from)
+    else:
+        # A first start, or every subscriber had processed all that was sent:
+        # nothing is sent again, nothing was lost.
+        logger.info("relay: new event streams in Redis, from position %s", resend_from)
 
 
 class RelayResult(NamedTuple):
@@ -166,7 +177,9 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
     touched: set[int] = set()
     summaries = []
     pipe = redis.pipeline(transaction=False)
+    spans = tracing.RelaySpans()
     for position, event_id, stream_id, type_name, source, correlation_id, recorded_at, envelope in rows:
+        spans.add(type_name, stream_id, position, envelope)
         partition = streams.partition_of(stream_id)
         partition_checkpoint = checkpoints[relay_partition_checkpoint(partition)]
         pipe.xadd(
@@ -197,7 +210,10 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
     pipe.publish(streams.live_channel(), orjson.dumps(summaries))
     if wake is not None:
         wake(pipe, touched)
-    pipe.execute()
+    try:
+        pipe.execute()
+    finally:
+        spans.end()
     relay_checkpoint.position = rows[-1][0]
     # Only what moved, in one statement. The positions move in memory only after
     # Redis took the batch; if this UPDATE is lost, the batch is sent again.
@@ -245,14 +261,17 @@ def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
 # is one backward step of the primary key (an EXISTS probe against the horizon
 # was planned as a scan of the whole log).
 _HORIZON_AND_HELD_BACK_SQL = f"""
-SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false)
+SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false),
+       pg_is_in_recovery(), current_setting('transaction_isolation')
 FROM (SELECT {HORIZON_SQL} AS position) AS h
 """.encode()
 _NEWEST_POSITION_SQL = b"SELECT coalesce(max(position), 0) FROM eventstore_event"
 
 
 def _horizon_and_held_back() -> tuple[int, bool]:
-    return prepared.fetchone(_HORIZON_AND_HELD_BACK_SQL)
+    position, held_back, in_recovery, isolation = prepared.fetchone(_HORIZON_AND_HELD_BACK_SQL)
+    refuse_unless_gap_safe(in_recovery=in_recovery, isolation=isolation)
+    return position, held_back
 
 
 def newest_position() -> int:

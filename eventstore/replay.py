@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from django.db import OperationalError, transaction
 from django.db.models.fields import AutoFieldMixin
 
-from . import shadow, streams
+from . import delivery_ledger, shadow, streams
 from .models import Checkpoint
 from .projection_diff import TableDiff, check_projections
 from .projections import ASYNC, Projection
@@ -115,6 +115,8 @@ def _swap(build: ShadowBuild, *, is_async: bool) -> None:
                     Checkpoint.objects.filter(name__in=checkpoints, position__lt=build.position).update(
                         position=build.position
                     )
+                    # The ledgers cover what the consumer handles after the rebuilt part.
+                    delivery_ledger.restart(checkpoints)
                 shadow.swap_in(build.schema, build.live_schemas)
         except OperationalError as exc:
             build.restore(state)

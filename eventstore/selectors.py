@@ -8,18 +8,21 @@ from collections import defaultdict
 from .envelope import RecordedEvent
 from .reading import read_correlation
 
+# The most events one read of a stream or a correlation returns (API, explorer).
+READ_PAGE_LIMIT = 1000
 
-def causal_chain(correlation_id: uuid.UUID) -> list[dict]:
-    """Every event of a correlation id in position order, each with the ids it caused."""
-    events: list[RecordedEvent] = read_correlation(correlation_id)
+
+def causal_chain(correlation_id: uuid.UUID, *, after: int = 0, limit: int = READ_PAGE_LIMIT) -> list[dict]:
+    """Up to `limit` events of a correlation id after `after`, in position order, with the ids they caused.
+
+    `caused` lists only events of the same page.
+    """
+    events: list[RecordedEvent] = read_correlation(correlation_id, after=after, limit=limit)
     caused: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for event in events:
         if event.causation_id is not None:
             caused[event.causation_id].append(event.id)
     return [{**event.as_dict(), "caused": caused.get(event.id, [])} for event in events]
-
-
-LAG_COUNT_LIMIT = 100_000
 
 
 def subscriber_status() -> list[dict]:
@@ -33,6 +36,7 @@ def subscriber_status() -> list[dict]:
 
     from . import streams
     from .models import Checkpoint, ParkedEvent
+    from .monitoring import LAG_COUNT_LIMIT
     from .reading import horizon
     from .relay import subscriber_checkpoint_name
     from .subscribers import registered_subscribers
@@ -63,3 +67,26 @@ def subscriber_status() -> list[dict]:
             }
         )
     return rows
+
+
+def delivery_checks() -> list[dict]:
+    """The last delivery check of each subscriber (verify_delivery), with its age in seconds."""
+    from django.utils import timezone
+
+    from .models import DeliveryCheck
+
+    now = timezone.now()
+    return [
+        {
+            "subscriber": check.subscriber,
+            "checked_at": check.checked_at,
+            "age_seconds": (now - check.checked_at).total_seconds(),
+            "verified_up_to": check.verified_up_to,
+            "checked_events": check.checked_events,
+            "missed": check.missed,
+            "doubled": check.doubled,
+            "parked": check.parked,
+            "ok": not check.missed and not check.doubled,
+        }
+        for check in DeliveryCheck.objects.order_by("subscriber")
+    ]

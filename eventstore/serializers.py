@@ -32,6 +32,16 @@ class EventListQuerySerializer(serializers.Serializer):
     source = serializers.CharField(max_length=50, required=False)
 
 
+class StreamQuerySerializer(serializers.Serializer):
+    after_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=1000)
+
+
+class CorrelationQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=1000)
+
+
 class CausalEventSerializer(EventSerializer):
     caused = serializers.ListField(child=serializers.UUIDField(), help_text="ids of events this one caused")
 
@@ -39,3 +49,6 @@ class CausalEventSerializer(EventSerializer):
 class CorrelationSerializer(serializers.Serializer):
     correlation_id = serializers.UUIDField()
     results = CausalEventSerializer(many=True)
+    next_after = serializers.IntegerField(
+        allow_null=True, help_text="`after` of the next page; null: no more"
+    )

@@ -39,6 +39,7 @@ from platform_site.redis_location import RedisLocation
 
 from . import streams
 from .consumer import HeldPartition, LockLost
+from .outage import Outage, service_of
 from .relay import HeldRelay, RelayResult, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
@@ -46,7 +47,9 @@ logger = logging.getLogger(__name__)
 
 ALIVE_SECONDS = 3  # how long the runner's key outlives its last renewal
 HEARTBEAT_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 10.0
+# Capped low: after Redis or Postgres comes back, a loop resumes within this
+# long (the pause doubles from 0.5 s while the service stays down).
+MAX_BACKOFF_SECONDS = 2.0
 STOP_CHECK_SECONDS = 1.0
 HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an open transaction
 # After a wake-up (or while events come), the relay looks at the newest position
@@ -56,6 +59,7 @@ HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an op
 FAST_POLL_SECONDS = 0.002
 ACTIVE_SECONDS = 2.0
 KICK_INTERVAL_SECONDS = 0.5
+RELAY_ROUND_BATCHES = 50  # batches a relay round sends at most before it looks again
 # What a loop survives by logging, backing off and trying again: the services
 # being down or restarted, or a consumer session that lost its lock.
 RECOVERABLE = (DatabaseError, redis.RedisError, LockLost)
@@ -91,6 +95,7 @@ class StreamRunner:
         self._active_until = 0.0
         self._relay = HeldRelay()
         self._newest_seen: int | None = None
+        self._heartbeat_outage = Outage(logger, "stream runner heartbeat: Redis")
         subscribers = sorted(registered_subscribers())
         self._held = {p: HeldPartition(p, subscribers, get_redis()) for p in self.partitions}
         # Blocking reads need a socket timeout longer than the block; the
@@ -133,7 +138,9 @@ class StreamRunner:
         except redis.RedisError as exc:
             # Commits then wake Celery instead (or nothing, with Redis down): the
             # loops go on polling, and nothing committed is lost.
-            logger.error("stream runner: Redis unreachable for the heartbeat (%r)", exc)
+            self._heartbeat_outage.failed(exc, retry_in=HEARTBEAT_SECONDS)
+        else:
+            self._heartbeat_outage.succeeded()
 
     def _keys(self) -> list[str]:
         return [streams.runner_key()] + [streams.runner_key(p) for p in self.partitions]
@@ -154,11 +161,17 @@ class StreamRunner:
         """Run rounds: when woken by a push (`woken`), else every poll period, or soon if a round asks."""
         backoff = 0.5
         woken = False
+        # One line when a service goes away and one when it is back, not one per retry.
+        outages = {
+            service: Outage(logger, f"stream runner {name}: {service}") for service in ("Redis", "PostgreSQL")
+        }
         try:
             while not self.stopping.is_set():
                 try:
                     again_in = round_(woken)
                     backoff = 0.5
+                    for outage in outages.values():
+                        outage.succeeded()
                     if again_in is None:  # caught up: sleep until woken, or poll
                         woken = self._wait_for_wake(wake_key, self.poll_seconds)
                     elif again_in == 0:
@@ -168,9 +181,15 @@ class StreamRunner:
                         # 100 ms clock (hz 10), whatever the timeout asked for.
                         self.stopping.wait(again_in)
                         woken = False
+                except LockLost as exc:
+                    woken = False
+                    logger.warning("stream runner %s: %s; trying again in %.1f s", name, exc, backoff)
+                    connection.close()
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 except RECOVERABLE as exc:
                     woken = False
-                    logger.error("stream runner %s: %r; trying again in %.1f s", name, exc, backoff)
+                    outages[service_of(exc)].failed(exc, retry_in=MAX_BACKOFF_SECONDS)
                     connection.close()  # a broken session must not be reused
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -218,8 +237,19 @@ class StreamRunner:
         newest = newest_position()
         if not woken and not self._held_back_for and newest == self._newest_seen:
             return FAST_POLL_SECONDS if now < self._active_until else None
-        self._newest_seen = newest
-        sent, _partitions, held_back = relay_pending(batch=self._relay_batch)
+        # `newest` counts as seen only once this round has sent everything up to
+        # it, as the leader: a round that fails (Redis down), stops at its batch
+        # limit or finds another runner leading leaves it unseen, so the next
+        # poll relays again (or tries to take the lead) instead of waiting for
+        # a commit that may never come.
+        self._newest_seen = None
+        sent, _partitions, held_back = relay_pending(RELAY_ROUND_BATCHES, batch=self._relay_batch)
+        if self._relay.checkpoints is None:
+            # Another runner leads: try to take over at the next wake-up or poll
+            # (every `poll_seconds`), so a leader that died is replaced within that.
+            return None
+        if sent < settings.RELAY_BATCH_SIZE * RELAY_ROUND_BATCHES:
+            self._newest_seen = newest
         if held_back:
             # Committed, but an older transaction is still open: it usually ends
             # within milliseconds. While rounds make progress, look again soon;

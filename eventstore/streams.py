@@ -29,6 +29,11 @@ def _prefix() -> str:
     return settings.EVENT_STREAM_PREFIX
 
 
+def key_prefix() -> str:
+    """What every key the event store writes to Redis begins with."""
+    return _prefix()
+
+
 def partition_key(partition: int) -> str:
     return f"{_prefix()}events:{partition}"
 

@@ -14,14 +14,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .envelope import RecordedEvent
+from .exceptions import UnknownEventType
+from .registry import EventType, get_event_type
 
+EVERY_TYPE = "*"  # a handler under this key receives every event
 SubscriberHandler = Callable[[RecordedEvent], None]
 BatchSubscriberHandler = Callable[[Sequence[RecordedEvent]], None]
 
 
 @dataclass(frozen=True)
 class Subscriber:
-    """`handlers` maps event type names to functions; other types are skipped.
+    """`handlers` maps event types (or their names) to functions; other types are skipped.
 
     `batch_handler`, if given, applies several events at once (those with a
     handler, in order) with the same result as the handlers one by one; the
@@ -39,13 +42,34 @@ class Subscriber:
     batch_handler: BatchSubscriberHandler | None = None
     reads_data: bool = True
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "handlers", handler_table(self.handlers, f"subscriber {self.name!r}"))
+
     @property
     def event_types(self) -> list[str]:
         return sorted(self.handlers)
 
     def handler_for(self, event_type: str) -> SubscriberHandler | None:
-        # "*" (eventstore.projections.ALL_TYPES) receives every event.
-        return self.handlers.get(event_type) or self.handlers.get("*")
+        return self.handlers.get(event_type) or self.handlers.get(EVERY_TYPE)
+
+
+def handler_table(handlers: Mapping[EventType | str, Callable], owner: str) -> dict[str, Callable]:
+    """`handlers` keyed by type name, checked now: a type nobody defined fails at start, not silently later."""
+    table = {}
+    for key, handler in handlers.items():
+        if isinstance(key, EventType):
+            name = key.name
+        elif key == EVERY_TYPE:
+            name = key
+        else:
+            try:
+                name = get_event_type(key).name
+            except UnknownEventType:
+                raise UnknownEventType(
+                    f"{owner} handles {key!r}, which is not a defined event type"
+                ) from None
+        table[name] = handler
+    return table
 
 
 _subscribers: dict[str, Subscriber] = {}

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.dispatch import receiver
 
 from platform_site.redis_connection import get_redis
 
-from . import streams
+from . import delivery_ledger, streams
 from .bus import events_committed
 from .consumer import consume
+from .outage import skipped_during_outages
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
 from .wakeups import DIRTY_TTL_SECONDS, relay_dirty_key, relay_waker
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="eventstore.tasks.relay_events", ignore_result=True)
@@ -44,11 +49,30 @@ def consume_partition(partition: int) -> int:
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
+@skipped_during_outages("sweep")  # every 2 s: one line per outage, not a traceback per run
 def sweep() -> None:
     """Beat's safety net: relay what waits and wake every consumer, whatever kicks were lost."""
     relay_events()
     for partition in range(streams.partition_count()):
         kick_consumers(partition, force=True)
+
+
+@shared_task(name="eventstore.tasks.verify_delivery", ignore_result=True)
+def verify_delivery() -> int:
+    """Beat's delivery check (DELIVERY_CHECK_INTERVAL_SECONDS): an error line per subscriber not proven."""
+    failed = 0
+    for report in delivery_ledger.verify():
+        if not report.ok:
+            failed += 1
+            logger.error(
+                "delivery check: %s missed %d and doubled %d events up to %d: %s",
+                report.subscriber,
+                report.missed,
+                report.doubled,
+                report.verified_up_to,
+                [finding.as_dict() for finding in report.findings[:5]],
+            )
+    return failed
 
 
 def kick_consumers(partition: int, *, force: bool = False) -> None:

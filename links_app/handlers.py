@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import uuid
 
+from community_app.events import POST_CREATED, POST_UPDATED
 from eventstore.envelope import RecordedEvent
 from eventstore.subscribers import Subscriber, register_subscriber
 
+from .events import SCAN_REQUESTED
 from .scanner import InvalidURL
 from .services import link_scan_perform, link_scan_request
 
@@ -45,14 +47,14 @@ def run_requested_scan(event: RecordedEvent) -> None:
 community_posts_subscriber = register_subscriber(
     Subscriber(
         name="links",
-        handlers={"community:post_created": scan_post_urls, "community:post_updated": scan_post_urls},
+        handlers={POST_CREATED: scan_post_urls, POST_UPDATED: scan_post_urls},
         description="Requests scans of the links in new and edited posts.",
     )
 )
 scanner_subscriber = register_subscriber(
     Subscriber(
         name="links-scanner",
-        handlers={"link:scan_requested": run_requested_scan},
+        handlers={SCAN_REQUESTED: run_requested_scan},
         description="Runs each requested link scan and records its result.",
     )
 )

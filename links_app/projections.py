@@ -22,6 +22,14 @@ from django.db import IntegrityError
 from eventstore.envelope import RecordedEvent
 from eventstore.projections import Projection, insert_rows, register_projection
 
+from .events import (
+    LINK_VERIFIED,
+    SCAN_COMPLETED,
+    SCAN_FAILED,
+    SCAN_REQUESTED,
+    SECURITY_ANALYSIS,
+    THREAT_DETECTED,
+)
 from .models import Link, Scan, ScanStatus
 
 
@@ -202,12 +210,15 @@ def on_link_verified(rows: _Rows, event: RecordedEvent) -> None:
 
 
 _HANDLERS: dict[str, Callable[[_Rows, RecordedEvent], None]] = {
-    "link:scan_requested": on_scan_requested,
-    "link:scan_completed": on_scan_completed,
-    "link:security_analysis": on_security_analysis,
-    "link:threat_detected": on_threat_detected,
-    "link:scan_failed": on_scan_failed,
-    "link:link_verified": on_link_verified,
+    event_type.name: handler
+    for event_type, handler in (
+        (SCAN_REQUESTED, on_scan_requested),
+        (SCAN_COMPLETED, on_scan_completed),
+        (SECURITY_ANALYSIS, on_security_analysis),
+        (THREAT_DETECTED, on_threat_detected),
+        (SCAN_FAILED, on_scan_failed),
+        (LINK_VERIFIED, on_link_verified),
+    )
 }
 
 

@@ -7,3 +7,9 @@ class MonitoringAppConfig(AppConfig):
     name = "monitoring_app"
     label = "monitoring_app"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        # Before the first request builds the middleware chain, so Django's instrumentation is in it.
+        from . import tracing
+
+        tracing.configure()

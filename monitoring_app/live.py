@@ -10,6 +10,7 @@ Postgres, so a reconnect loses nothing that the log holds.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -54,6 +55,15 @@ def backfill(after_position: int | None) -> str | None:
     if not events:
         return None
     return _frame("events", orjson.dumps([summary(e) for e in events]), last_position=events[-1].position)
+
+
+def parse_last_event_id(header: str) -> int | None:
+    """The position a reconnecting browser saw last, or None for anything but ASCII digits.
+
+    `str.isdigit()` accepts "²" and other Unicode digits that int() refuses
+    (a 500); 18 digits keep it inside a bigint.
+    """
+    return int(header) if re.fullmatch(r"[0-9]{1,18}", header) else None
 
 
 def _last_position(batch: bytes) -> int | None:

@@ -7,12 +7,17 @@ collectors of prometheus_client (CPU, memory of the answering process) follow.
 
 from __future__ import annotations
 
+import redis
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from eventstore.backfills import backfill_counts
+from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
 from eventstore.projection_audit import last_audit
-from eventstore.selectors import subscriber_status
+from eventstore.selectors import delivery_checks, subscriber_status
+from eventstore.subscribers import registered_subscribers
+from platform_site.redis_connection import get_redis
 
 from .selectors import events_by_type_total, scans_by_verdict
 
@@ -33,6 +38,40 @@ class PlatformCollector:
         yield GaugeMetricFamily(
             "platform_relay_lag_events", "Events committed, not yet relayed.", relay_lag()
         )
+        report = horizon_report()
+        yield GaugeMetricFamily(
+            "platform_horizon_events_waiting",
+            f"Committed events above the horizon, waiting for an older transaction (up to {WAITING_COUNT_LIMIT}).",
+            report.events_waiting,
+        )
+        holder = report.holder
+        yield GaugeMetricFamily(
+            "platform_horizon_holder_age_seconds",
+            "Age of the oldest running transaction of the database, which holds the horizon (0: none).",
+            (holder.age_seconds or 0.0) if holder else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "platform_horizon_stalled",
+            "1 while that transaction is older than HORIZON_STALL_SECONDS.",
+            report.stalled,
+        )
+        if report.stalled:  # who it is, only then (a label per passing pid would churn series)
+            info = GaugeMetricFamily(
+                "platform_horizon_holder_info",
+                "The transaction holding the horizon back.",
+                labels=["pid", "database", "application_name", "state", "username"],
+            )
+            info.add_metric(
+                [
+                    str(holder.pid or ""),
+                    holder.database,
+                    holder.application_name,
+                    holder.state or "",
+                    holder.username,
+                ],
+                1,
+            )
+            yield info
         consumed = runner_partitions()
         if consumed is not None:  # Redis down: /health says so; the other figures still come
             yield GaugeMetricFamily(
@@ -53,6 +92,8 @@ class PlatformCollector:
             parked.add_metric([row["name"]], row["parked"])
         yield lag
         yield parked
+        yield from _backfill_metrics()
+        yield from _delivery_check_metrics()
         scans = CounterMetricFamily(
             "platform_link_scans", "Completed link scans by verdict.", labels=["verdict"]
         )
@@ -86,6 +127,53 @@ def _audit_metrics():
         count = drift["only_live"] + drift["only_rebuilt"] + drift["differing"]
         rows.add_metric([drift["projection"], drift["table"]], count)
     yield rows
+
+
+def _delivery_check_metrics():
+    missed = GaugeMetricFamily(
+        "platform_delivery_missed_events",
+        "Events of its types a subscriber did not handle, at the last delivery check.",
+        labels=["subscriber"],
+    )
+    doubled = GaugeMetricFamily(
+        "platform_delivery_doubled_events",
+        "Events a subscriber handled more than once in effect, at the last delivery check.",
+        labels=["subscriber"],
+    )
+    age = GaugeMetricFamily(
+        "platform_delivery_check_age_seconds", "Seconds since the last delivery check.", labels=["subscriber"]
+    )
+    for check in delivery_checks():
+        missed.add_metric([check["subscriber"]], check["missed"])
+        doubled.add_metric([check["subscriber"]], check["doubled"])
+        age.add_metric([check["subscriber"]], check["age_seconds"])
+    yield missed
+    yield doubled
+    yield age
+
+
+def _backfill_metrics():
+    """Backfills by subscriber (counted in Redis); left out while Redis is down, as /health says."""
+    try:
+        counts = backfill_counts(get_redis())
+    except redis.RedisError:
+        return
+    backfills = CounterMetricFamily(
+        "platform_subscriber_backfills",
+        "Times a consumer read events from Postgres that Redis did not bring (0 in a healthy steady state).",
+        labels=["subscriber"],
+    )
+    events = CounterMetricFamily(
+        "platform_subscriber_backfilled_events",
+        "Events consumers read from Postgres in backfills.",
+        labels=["subscriber"],
+    )
+    for name in sorted(set(registered_subscribers()) | set(counts)):
+        runs, read = counts.get(name, (0, 0))
+        backfills.add_metric([name], runs)
+        events.add_metric([name], read)
+    yield backfills
+    yield events
 
 
 _platform_registry = CollectorRegistry(auto_describe=False)

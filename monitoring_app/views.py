@@ -14,13 +14,14 @@ from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from eventstore.context import parse_uuid
+from eventstore.privacy.redaction import can_read_personal_data
 from eventstore.projection_audit import last_audit
-from eventstore.selectors import subscriber_status
+from eventstore.selectors import delivery_checks, subscriber_status
 from platform_site.redis_connection import get_redis
 
 from .access import metrics_access, staff_required
 from .forms import EventFilterForm
-from .live import live_events
+from .live import live_events, parse_last_event_id
 from .metrics import render_metrics
 from .selectors import (
     EventFilter,
@@ -64,23 +65,43 @@ def event_list(request):
 @require_GET
 @staff_required
 def stream_detail(request, stream_id: str):
-    history = stream_history(stream_id)
+    # No stream id holds a NUL (Postgres text cannot) or is longer than the column.
+    if "\x00" in stream_id or len(stream_id) > 200:
+        return _not_found(request, "Not a stream id.")
+    try:
+        after_version = max(0, min(int(request.GET.get("after_version", 0)), 2**31 - 1))
+    except ValueError:
+        after_version = 0
+    history, next_after = stream_history(
+        stream_id, after_version=after_version, personal_data=can_read_personal_data(request.user)
+    )
     if not history:
         return _not_found(request, f"No events in stream “{stream_id}”.")
     for entry in history:
         entry["data_json"] = _pretty(entry["event"].data)
         entry["metadata_json"] = _pretty(entry["event"].metadata)
         entry["state_json"] = _pretty(entry["state"])
-    return render(request, "monitoring/stream.html", {"stream_id": stream_id, "history": history})
+    context = {
+        "stream_id": stream_id,
+        "history": history,
+        "after_version": after_version,
+        "next_after_version": next_after,
+    }
+    return render(request, "monitoring/stream.html", context)
 
 
 @require_GET
 @staff_required
 def correlation_detail(request, correlation_id: uuid.UUID):
-    tree = correlation_tree(correlation_id)
+    tree = correlation_tree(correlation_id, personal_data=can_read_personal_data(request.user))
     if tree is None:
         return _not_found(request, f"No events carry the correlation id {correlation_id}.")
     return render(request, "monitoring/correlation.html", {"tree": tree})
+
+
+def _with_delivery_checks(rows: list[dict]) -> list[dict]:
+    checks = {check["subscriber"]: check for check in delivery_checks()}
+    return [{**row, "delivery": checks.get(row["name"])} for row in rows]
 
 
 @require_GET
@@ -89,7 +110,7 @@ def dashboard(request):
     now = timezone.now()
     context = {
         "health": platform_health(),
-        "subscribers": subscriber_status(),
+        "subscribers": _with_delivery_checks(subscriber_status()),
         "audit": last_audit(),
         "by_type": type_distribution(now=now),
         "live_url": reverse("monitoring:live"),
@@ -108,9 +129,9 @@ def dashboard_status_json(request):
 @require_GET
 @staff_required
 def live_feed(request):
-    last_seen = request.headers.get("Last-Event-ID", "")
+    last_seen = parse_last_event_id(request.headers.get("Last-Event-ID", ""))
     response = StreamingHttpResponse(
-        live_events(get_redis(), after_position=int(last_seen) if last_seen.isdigit() else None),
+        live_events(get_redis(), after_position=last_seen),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

@@ -4,8 +4,12 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.base")
+from platform_site import broker_reconnect
 
+# Production unless told otherwise: a forgotten variable must not mean DEBUG and public keys.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.production")
+
+broker_reconnect.install()  # before any worker connects: see that module
 app = Celery("platform_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -7,8 +7,12 @@ response, and rides along in the headers of Celery tasks sent while handling it.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+
 from celery import signals
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from eventstore.context import (
     current_causation_id,
@@ -25,24 +29,64 @@ def client_ip(request) -> str:
     """The client's address: REMOTE_ADDR, or what our own proxies say it was.
 
     X-Forwarded-For is written by the client too, so only the hops appended by
-    proxies we trust (`TRUSTED_PROXIES`) are believed: walking from the right,
-    the first address that is not one of our proxies is the client. Lockouts
-    and rate limits rest on this, so nothing a client sends can choose it.
+    proxies we trust (`TRUSTED_PROXIES`: addresses or CIDR ranges) are believed:
+    walking from the right, the first address that is not one of our proxies is
+    the client. A hop that is not an address at all was not written by a proxy
+    of ours, so the last trusted hop (the peer that proxy saw) is the client.
+    Lockouts and rate limits rest on this, so nothing a client sends can choose it.
     """
     remote = request.META.get("REMOTE_ADDR", "")
-    trusted = settings.TRUSTED_PROXIES
-    if remote not in trusted:
+    networks = trusted_proxy_networks(frozenset(settings.TRUSTED_PROXIES))
+    if not _is_trusted(remote, networks):
         return remote
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    client = remote
     for hop in reversed(hops):
-        if hop not in trusted:
-            return hop[:64]
-    return remote
+        if _address(hop) is None:
+            return client
+        client = hop
+        if not _is_trusted(hop, networks):
+            return hop
+    return client
+
+
+@functools.lru_cache(maxsize=8)
+def trusted_proxy_networks(entries: frozenset[str]) -> tuple:
+    """`TRUSTED_PROXIES` as networks: "10.0.0.7" is one address, "172.28.0.0/16" a range.
+
+    An entry that is neither is a configuration mistake that would silently
+    trust nobody (or the wrong proxy), so it stops the start instead.
+    """
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES: {entry!r} is not an address or CIDR range"
+            ) from None
+    return tuple(networks)
+
+
+def _address(text: str):
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    # An IPv4 client reaching an IPv6 socket shows as ::ffff:a.b.c.d; it is the IPv4 client.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _is_trusted(text: str, networks: tuple) -> bool:
+    address = _address(text)
+    return address is not None and any(address in network for network in networks)
 
 
 class CorrelationIdMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
+        trusted_proxy_networks(frozenset(settings.TRUSTED_PROXIES))  # a bad entry stops the start
 
     def __call__(self, request):
         correlation_id = parse_uuid(request.headers.get(HEADER))

@@ -39,12 +39,21 @@ def health(request):
             logger.warning("health check %s failed: %s", name, exc)
             checks[name] = "unavailable"
             failing.append(name)
+    degraded: list[str] = []
     if "database" not in failing:
+        from eventstore.horizon_report import horizon_report
         from eventstore.monitoring import relay_lag
 
         checks["relay_lag"] = relay_lag()
-    status = "ok" if not failing else "unavailable"
+        # A stalled horizon stops delivery while relay_lag still reads 0: named here.
+        report = horizon_report()
+        checks["horizon"] = report.as_dict()
+        if report.stalled:
+            degraded.append("horizon")
+    status = "unavailable" if failing else "degraded" if degraded else "ok"
     body = {"status": status, "checks": checks}
     if failing:
         body["failing"] = failing
+    if degraded:
+        body["degraded"] = degraded  # still 200: the platform serves; delivery waits
     return JsonResponse(body, status=200 if not failing else 503)

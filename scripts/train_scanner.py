@@ -235,6 +235,11 @@ def main() -> None:
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--output", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--no-write", action="store_true", help="only report cross-validated figures")
+    parser.add_argument(
+        "--risks-output",
+        type=Path,
+        help="also write the out-of-fold risks (plain and grouped CV) as JSON, for choosing operating points",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data = Dataset(args.data)
@@ -242,14 +247,27 @@ def main() -> None:
     print(
         f"{len(data.labels)} URLs ({malicious} malicious), {data.invalid} rejected by normalisation, {len(set(data.groups))} registered domains"
     )
+    plain_risks = cross_validate(data, grouped=False)
+    grouped_risks = cross_validate(data, grouped=True)
     figures = {
-        "random_5fold_model_plus_rules": report(
-            "plain 5-fold CV, model + rules", data.labels, cross_validate(data, grouped=False)
-        ),
+        "random_5fold_model_plus_rules": report("plain 5-fold CV, model + rules", data.labels, plain_risks),
         "grouped_5fold_model_plus_rules": report(
-            "grouped 5-fold CV, model + rules", data.labels, cross_validate(data, grouped=True)
+            "grouped 5-fold CV, model + rules", data.labels, grouped_risks
         ),
     }
+    if args.risks_output:
+        args.risks_output.write_text(
+            json.dumps(
+                {
+                    "labels": [bool(v) for v in data.labels],
+                    "groups": [str(v) for v in data.groups],
+                    "plain": [round(float(v), 6) for v in plain_risks],
+                    "grouped": [round(float(v), 6) for v in grouped_risks],
+                }
+            ),
+            encoding="utf-8",
+        )
+        print(f"wrote out-of-fold risks to {args.risks_output}")
     if args.no_write:
         return
     lexical, trees = fit(data, np.arange(len(data.labels)))

@@ -83,7 +83,7 @@ def start_at_head() -> int:
         names.append(relay_partition_checkpoint(partition))
         names += [subscriber_checkpoint_name(name, partition) for name in registered_subscribers()]
     for name in names:
-        Checkpoint.objects.update_or_create(name=name, defaults={"position": head})
+        Checkpoint.objects.update_or_create(name=name, defaults={"position": head, "ledger_from": head})
     return head
 
 

@@ -10,14 +10,15 @@ from eventstore.bus import publish
 from eventstore.commands import atomic_command
 
 from ..events import PASSWORD_CHANGE, user_stream
+from ..exceptions import InvalidCredentials
+from .login_attempts import login_credentials_check
 from .sessions import end_token_session
 
 INCORRECT_OLD_CREDENTIAL = "Your old password was entered incorrectly."
 
 
-@atomic_command
 def user_password_change(
-    *, user, old_password: str, new_password: str, current_token: AuthToken | None
+    *, user, old_password: str, new_password: str, current_token: AuthToken | None, ip: str = ""
 ) -> int:
     """Set a new password and record `auth:password_change`; return how many sessions were revoked.
 
@@ -26,11 +27,22 @@ def user_password_change(
     `password_change`: whoever else held a session, perhaps with the old
     password, is signed out, while the client that changed it stays signed in.
     Browser sessions end by themselves: Django ties them to the password hash.
-    Raises ValidationError keyed by field (nothing recorded) for a wrong old
-    password or a new one the validators reject.
+    The old password is checked by the login service (auth_app.services.login_attempts),
+    so a guess at it counts towards the same lockout as a login and is recorded
+    (`auth:failed_login_attempt`, committed): a stolen session cannot guess the
+    password faster than the login form can. Raises LoginLocked while the
+    account or ip is locked, ValidationError keyed by field for a wrong old
+    password or a new one the validators reject (nothing recorded for the latter).
     """
-    if not user.check_password(old_password):
-        raise ValidationError({"old_password": [INCORRECT_OLD_CREDENTIAL]})
+    try:
+        login_credentials_check(username=user.get_username(), password=old_password, ip=ip)
+    except InvalidCredentials:
+        raise ValidationError({"old_password": [INCORRECT_OLD_CREDENTIAL]}) from None
+    return _password_set(user=user, new_password=new_password, current_token=current_token)
+
+
+@atomic_command
+def _password_set(*, user, new_password: str, current_token: AuthToken | None) -> int:
     try:
         validate_password(new_password, user=user)
     except ValidationError as invalid:

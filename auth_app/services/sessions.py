@@ -11,20 +11,17 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import update_last_login
-from django.db import connection
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from knox.models import AuthToken
 
 from eventstore.bus import publish
 from eventstore.commands import atomic_command
 
-from .. import lockout
 from ..events import LOGIN, LOGOUT, user_stream
-from ..exceptions import InvalidCredentials, LoginLocked
-from ..selectors import LoginBlock, login_block
-from .failures import login_failure_record
+from .login_attempts import login_credentials_check
 
 SESSION_ID_LENGTH = 16
 _MAX_IP = 64
@@ -46,70 +43,54 @@ def browser_session_id(session_key: str) -> str:
 
 
 def user_login(*, username: str, password: str, ip: str, user_agent: str) -> LoginSuccess:
-    """Check the credentials and open a token session, recording `auth:login`.
+    """Check the credentials (auth_app.services.login_attempts) and open a token session.
 
-    A failure is recorded (`auth:failed_login_attempt`, committed) before
-    InvalidCredentials is raised; a locked username or ip raises LoginLocked
-    without checking the password, and that refusal is recorded too.
+    Records `auth:login`; a failure or a refusal for a locked username or ip
+    is recorded and committed before InvalidCredentials or LoginLocked is raised.
     """
-    outcome = _login_attempt(username=username, password=password, ip=ip, user_agent=user_agent)
-    if isinstance(outcome, LoginBlock):
-        raise LoginLocked(outcome.retry_after)
-    if outcome is None:
-        raise InvalidCredentials()
-    return outcome
+    user = login_credentials_check(username=username, password=password, ip=ip)
+    return _open_token_session(user=user, ip=ip, user_agent=user_agent)
 
 
 @atomic_command
-def _login_attempt(
-    *, username: str, password: str, ip: str, user_agent: str
-) -> LoginSuccess | LoginBlock | None:
-    _serialise_attempts_for(username)
-    block = login_block(username=username, ip=ip)
-    if block is not None:
-        reason = "locked" if block.scope == lockout.SCOPE_USERNAME else "ip_locked"
-        login_failure_record(username=username, ip=ip, reason=reason)
-        return block
-    user, failure_reason = _check_credentials(username, password)
-    if user is None:
-        login_failure_record(username=username, ip=ip, reason=failure_reason)
-        return None
+def _open_token_session(*, user, ip: str, user_agent: str) -> LoginSuccess:
     token_row, token = AuthToken.objects.create(user=user)
     update_last_login(None, user)
     _publish_login(user, method="token", session_id=token_session_id(token_row), ip=ip, user_agent=user_agent)
     return LoginSuccess(user=user, token=token)
 
 
-def _serialise_attempts_for(username: str) -> None:
-    # One attempt per username key at a time, so the 5th failure locks before a
-    # 6th is checked. Taken before any write, so attempts also get increasing
-    # transaction ids, i.e. log positions in the order they were applied.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"auth-login:{lockout.username_key(username)}"],
-        )
-
-
-def _check_credentials(username: str, password: str):
-    User = get_user_model()
-    try:
-        user = User._default_manager.get_by_natural_key(username)
-    except User.DoesNotExist:
-        # Hash anyway: an unknown user must cost as much time as a wrong password.
-        User().set_password(password)
-        return None, "unknown_user"
-    if not user.check_password(password):
-        return None, "wrong_password"
-    if not user.is_active:
-        return None, "inactive_user"
-    return user, None
-
-
 @atomic_command
 def user_logout(*, token: AuthToken) -> None:
     """End one token session (other sessions of the user go on) and record `auth:logout`."""
     end_token_session(token, reason="logout")
+
+
+@atomic_command
+def user_logout_all(*, user) -> int:
+    """End every session of the user, API tokens and browser sessions, each with an `auth:logout`
+    of reason `logout_all`; return how many ended.
+
+    Browser sessions are found by reading the unexpired sessions (the session
+    store is not indexed by user): a cost paid only when someone asks for this.
+    """
+    ended = 0
+    for token in AuthToken.objects.filter(user=user).order_by("created"):
+        end_token_session(token, reason="logout_all")
+        ended += 1
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            session_key = session.session_key  # delete() clears the primary key
+            session.delete()
+            _publish_session_logout(user, session_key, reason="logout_all")
+            ended += 1
+    return ended
+
+
+@atomic_command
+def token_expiry_record(*, token: AuthToken) -> None:
+    """An API token was presented after its expiry: delete it and record its session's end."""
+    end_token_session(token, reason="expired")
 
 
 def end_token_session(token: AuthToken, *, reason: str) -> None:
@@ -141,6 +122,12 @@ def session_login_record(*, user, session_key: str, ip: str, user_agent: str) ->
 @atomic_command
 def session_logout_record(*, user, session_key: str, logged_in_at: dt.datetime | None) -> None:
     """Record `auth:logout` for a browser session; duration 0 when its start is unknown."""
+    _publish_session_logout(user, session_key, logged_in_at=logged_in_at)
+
+
+def _publish_session_logout(
+    user, session_key: str, *, logged_in_at: dt.datetime | None = None, reason: str = "logout"
+) -> None:
     publish(
         LOGOUT,
         stream_id=user_stream(user.pk),
@@ -149,6 +136,7 @@ def session_logout_record(*, user, session_key: str, logged_in_at: dt.datetime |
             "method": "session",
             "session_id": browser_session_id(session_key),
             "session_duration_seconds": _seconds_since(logged_in_at) if logged_in_at else 0.0,
+            "reason": reason,
         },
     )
 

@@ -3,9 +3,11 @@
 Only one consumer works a (subscriber, partition) at a time: it holds a
 session advisory lock, so a worker killed mid-batch drops the lock with its
 connection and the next consumer takes over. Consecutive events run in one
-transaction that first moves the subscriber's checkpoint forward *only if it
-is still behind them* and then applies the handlers; a redelivered event
-finds the checkpoint past it and has no second effect. If anything in a group
+transaction that applies the handlers and then moves the subscriber's
+checkpoint forward *only if it is still behind them*; a redelivered event
+finds the checkpoint past it and its effects roll back. The checkpoint's write
+comes last so that a handler's transaction takes a transaction id (and holds
+the horizon back for every follower) only once it writes. If anything in a group
 fails, the group rolls back and its events run one by one (retries, parking).
 
 Every stream entry carries `prev`, the position of the partition's previous

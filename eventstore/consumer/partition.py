@@ -8,10 +8,12 @@ import time
 from django.conf import settings
 from django.db import connection, transaction
 
-from .. import prepared, privacy, streams
+from .. import delivery_ledger, prepared, privacy, streams, tracing
+from ..backfills import record_backfill
 from ..context import caused_by
 from ..envelope import RecordedEvent
 from ..models import Checkpoint, ParkedEvent
+from ..parking import lock_parked_stream
 from ..reading import read_all, reveal_event
 from ..relay import ensure_groups, relay_partition_checkpoint, subscriber_checkpoint_name
 from ..subscribers import Subscriber
@@ -59,7 +61,8 @@ def read_together(redis, consumers: list[_PartitionConsumer], start: str, max_re
         for consumer, count in zip(consumers, counts, strict=True):
             entries = consumer.take_read(replies[offset : offset + count])
             offset += count
-            if entries:
+            if entries or consumer.has_unacknowledged:
+                # Handled, or only trimmed entries to acknowledge: read on.
                 consumer.handle(entries)
                 found.append(consumer)
             else:
@@ -91,7 +94,14 @@ class _PartitionConsumer:
         self.backend_pid = connection.connection.info.backend_pid
 
     def reload_checkpoint(self) -> None:
-        """Read the checkpoint again: a rebuild may have moved it while this consumer waited."""
+        """Read the checkpoint again: a rebuild may have moved it while this consumer waited.
+
+        What this consumer skipped since it last stored the checkpoint is stored
+        first: read back without it, the checkpoint would lie before entries
+        already read, and the next entry's `prev` would look like a gap (a
+        needless backfill). A rebuild only ever moves a checkpoint forward.
+        """
+        self.save_skipped_checkpoint(now=True)
         self.checkpoint = Checkpoint.objects.get(name=self.checkpoint_name).position
         self._forget_cached_state()
 
@@ -103,6 +113,10 @@ class _PartitionConsumer:
         self._saved_checkpoint = self.checkpoint
         self._skipped_saved_at = time.monotonic()
         self._parked: bool | None = None
+
+    @property
+    def has_unacknowledged(self) -> bool:
+        return bool(self._unacknowledged)
 
     def holds_lock(self) -> bool:
         raw = connection.connection
@@ -123,6 +137,11 @@ class _PartitionConsumer:
         """
         self.more = False
         reads = 0
+        # What the relay had sent before this run began: Redis took all of it
+        # before the relay stored this checkpoint, so whatever of it the reads
+        # below do not bring was lost there. (Read after the reads, it could
+        # count a batch sent meanwhile as lost, though it waits in Redis.)
+        relayed = self._relayed() if thorough else None
         # First what a killed consumer left unacknowledged, then new entries.
         for start in ("0", ">") if thorough else (">",):
             reads += read_together(self.redis, [self], start, max_reads - reads)
@@ -133,15 +152,18 @@ class _PartitionConsumer:
             return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
         # that no later entry's `prev` points past: read them from Postgres.
-        relayed = (
-            Checkpoint.objects.filter(name=relay_partition_checkpoint(self.partition))
-            .values_list("position", flat=True)
-            .first()
-        )
         if relayed and relayed > self.checkpoint:
             self._backfill(until=relayed + 1)
             self.save_skipped_checkpoint(now=True)
         return self.handled
+
+    def _relayed(self) -> int | None:
+        """The last position the relay stored as sent to this partition."""
+        return (
+            Checkpoint.objects.filter(name=relay_partition_checkpoint(self.partition))
+            .values_list("position", flat=True)
+            .first()
+        )
 
     def queue_read(self, pipe, start: str) -> int:
         """Queue on `pipe` the acknowledgement of the last read, then a read; return the command count.
@@ -168,19 +190,33 @@ class _PartitionConsumer:
         if not reply:
             return []
         # Reading "0" returns pending entries; an empty list means none are left.
-        return [(entry_id, fields) for entry_id, fields in reply[0][1] if fields]
+        # A pending entry whose data Redis trimmed comes back without fields:
+        # nothing to handle (its event, if this subscriber lacks it, is read from
+        # Postgres), but it is acknowledged, or it would stay pending for good.
+        entries = []
+        for entry_id, fields in reply[0][1]:
+            if fields:
+                entries.append((entry_id, fields))
+            else:
+                self._unacknowledged.append(entry_id)
+        return entries
 
     def handle(self, entries: list) -> None:
         """Handle a read's entries; they are acknowledged with the next read, or by `acknowledge()`."""
         self._handle_entries([fields for _, fields in entries])
-        self._unacknowledged = [entry_id for entry_id, _ in entries]
+        self._unacknowledged += [entry_id for entry_id, _ in entries]
 
     def acknowledge(self) -> None:
-        """Acknowledge the last read now (no read follows); store a skipped checkpoint if one is due."""
+        """Acknowledge the last read now (no read follows) and store a skipped checkpoint.
+
+        Stored now, not when due: the next run may be another consumer that
+        starts from the stored checkpoint, and would take the entries it did
+        not see for a gap.
+        """
         if self._unacknowledged:
             self.redis.xack(self.stream_key, self.group, *self._unacknowledged)
             self._unacknowledged = []
-        self.save_skipped_checkpoint()
+        self.save_skipped_checkpoint(now=True)
 
     def _handle_entries(self, entries: list[dict]) -> None:
         """Process one read of stream entries, in order, as few transactions as possible.
@@ -235,14 +271,21 @@ class _PartitionConsumer:
             self._ensure_lock_held()
             try:
                 with transaction.atomic():
-                    self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
                     if self.subscriber.batch_handler is not None:
                         # One set-based statement for the group (e.g. the event counts).
-                        self.subscriber.batch_handler([event for event, _ in handled])
+                        group = [event for event, _ in handled]
+                        with tracing.handling_group(self.subscriber.name, group):
+                            self.subscriber.batch_handler(group)
                     else:
                         for event, handler in handled:
-                            with caused_by(event.id, event.correlation_id):
+                            with (
+                                caused_by(event.id, event.correlation_id),
+                                tracing.handling(self.subscriber.name, event),
+                            ):
                                 handler(event)
+                    # Last: see _process.
+                    self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
+                    delivery_ledger.record(self.checkpoint_name, (event for event, _ in handled))
             except Exception as exc:
                 if connection.connection is None or not connection.is_usable():
                     raise LockLost(f"database session broken: {exc!r}") from exc
@@ -283,33 +326,48 @@ class _PartitionConsumer:
             self.partition,
             until,
         )
-        after = self.checkpoint
-        while True:
-            batch = read_all(after=after, limit=1000)
-            for event in batch:
-                if event.position >= until:
+        read = 0
+        try:
+            after = self.checkpoint
+            while True:
+                batch = read_all(after=after, limit=1000)
+                for event in batch:
+                    if event.position >= until:
+                        return
+                    if streams.partition_of(event.stream_id) == self.partition:
+                        read += 1
+                        self._process(event)
+                if not batch:
                     return
-                if streams.partition_of(event.stream_id) == self.partition:
-                    self._process(event)
-            if not batch:
-                return
-            after = batch[-1].position
+                after = batch[-1].position
+        finally:
+            record_backfill(self.redis, self.subscriber.name, read)
 
     def _process(self, event: RecordedEvent) -> None:
         handler = self.subscriber.handler_for(event.type)
         if handler is None:
             self.checkpoint = event.position  # saved with the next handled event or batch end
             return
-        if self._blocked_by_parked(event):
-            self._park(event, f"waiting: an earlier event of {event.stream_id} is parked", attempts=0)
+        if self._blocked_by_parked(event) and self._park(
+            event, f"waiting: an earlier event of {event.stream_id} is parked", attempts=0, behind=True
+        ):
             return
         for attempt in range(1, settings.SUBSCRIBER_MAX_ATTEMPTS + 1):
             self._ensure_lock_held()
             try:
                 with transaction.atomic():
-                    self._advance_checkpoint(event.position)
-                    with caused_by(event.id, event.correlation_id):
+                    with (
+                        caused_by(event.id, event.correlation_id),
+                        tracing.handling(self.subscriber.name, event),
+                    ):
                         handler(event)
+                    # Last, not first: the checkpoint's write gives the transaction an id,
+                    # and from then on it holds the horizon back for every follower. A
+                    # handler that works long before it writes (a link scan) holds nothing
+                    # meanwhile. A consumer that finds the checkpoint past the event rolls
+                    # the handler's effects back (AlreadyProcessed), so they happen once.
+                    self._advance_checkpoint(event.position)
+                    delivery_ledger.record(self.checkpoint_name, (event,))
                 self.handled += 1
                 self.checkpoint = self._saved_checkpoint = event.position
                 return
@@ -335,19 +393,30 @@ class _PartitionConsumer:
             raise AlreadyProcessed
 
     def _blocked_by_parked(self, event: RecordedEvent) -> bool:
-        if not self._has_parked():
-            return False
+        return self._has_parked() and self._stream_parked(event.stream_id)
+
+    def _stream_parked(self, stream_id: str) -> bool:
         return ParkedEvent.objects.filter(
-            subscriber=self.subscriber.name, stream_id=event.stream_id, resolved_at__isnull=True
+            subscriber=self.subscriber.name, stream_id=stream_id, resolved_at__isnull=True
         ).exists()
 
-    def _park(self, event: RecordedEvent, error: str, *, attempts: int) -> None:
+    def _park(self, event: RecordedEvent, error: str, *, attempts: int, behind: bool = False) -> bool:
+        """Park the event; `behind` an earlier parked event of its stream only if that one still is.
+
+        Returns False when the earlier one was retried meanwhile: the event is
+        then handled as usual. The stream's parking lock (held by a retry while
+        it runs) makes the look and the parking one step.
+        """
         self._ensure_lock_held()
         with transaction.atomic():
+            if behind:
+                lock_parked_stream(self.subscriber.name, event.stream_id)
+                if not self._stream_parked(event.stream_id):
+                    return False
             try:
                 self._advance_checkpoint(event.position)
             except AlreadyProcessed:
-                return
+                return True
             ParkedEvent.objects.get_or_create(
                 subscriber=self.subscriber.name,
                 event_id=event.id,
@@ -362,6 +431,7 @@ class _PartitionConsumer:
         self.checkpoint = self._saved_checkpoint = event.position
         self._parked = True
         logger.error("%s parked event %s (%s): %s", self.subscriber.name, event.id, event.type, error)
+        return True
 
     def save_skipped_checkpoint(self, *, now: bool = False) -> None:
         """Store a checkpoint moved past events without a handler (nothing else saved it).

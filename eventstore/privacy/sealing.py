@@ -5,7 +5,8 @@ path reaches into nested objects, e.g. `changed.body.after`), plus the request
 metadata `ip` and `user_agent`. Empty values are left as they are.
 
 Whose key (the *subject*):
-- data fields: the user id in the type's `personal_subject` field, else in
+- data fields: the subject named (a string) or the user id held in the type's
+  `personal_subject` field, else the user id in
   `user_id`, else the user of a `user-<id>` stream, else the acting user
   (`metadata.actor_id`), else the stream itself (e.g. `login-<key>` for failed
   logins with a username that names no account);
@@ -43,6 +44,11 @@ def is_erased(value: Any) -> bool:
 
 def data_subject(event_type: EventType | None, stream_id: str, data: dict, metadata: dict) -> str:
     field_name = getattr(event_type, "personal_subject", None)
+    named = data.get(field_name) if field_name else None
+    if isinstance(named, str) and named:
+        # A subject the recording service chose (never client input), e.g. one shared
+        # key per day for failed logins with names that match no account.
+        return named
     for candidate in (data.get(field_name) if field_name else None, data.get("user_id")):
         if isinstance(candidate, int):
             return user_subject(candidate)

@@ -17,7 +17,8 @@ from django.db import connection, transaction
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
-from ..exceptions import ConcurrencyConflict, StreamOrderConflict
+from ..exceptions import TransactionEventLimit
+from . import refusal
 from .statements import (
     APPEND_BATCH,
     APPEND_NEW_STREAM,
@@ -28,11 +29,6 @@ from .statements import (
 
 _ANY_VERSION_ATTEMPTS = 5
 _STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM eventstore_event WHERE stream_id = %s"
-_HEAD_SQL = f"""
-SELECT coalesce(max(stream_version), 0), coalesce(max(position), 0),
-       pg_current_xact_id()::text::bigint << {POSITION_SHIFT}
-FROM eventstore_event WHERE stream_id = %s
-"""
 
 
 def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
@@ -40,8 +36,10 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
 
     `expected_version` is an exact version (the stream must be at it),
     `ExpectedVersion.NO_STREAM` or `ExpectedVersion.ANY`. Appending events
-    whose ids are all stored already is a no-op returning the stored events.
-    Raises ConcurrencyConflict when the stream is not at the expected version,
+    whose ids are all stored already is a no-op returning the stored events
+    (as `refusal.AlreadyStored`); an id stored with another stream or type
+    raises EventIdConflict, and going past the per-transaction limit
+    TransactionEventLimit. Raises ConcurrencyConflict when the stream is not at the expected version,
     and its subclass StreamOrderConflict when a transaction that started later
     has already extended the stream: appending now would put this event before
     its predecessor in position order, so the whole command must run again in a
@@ -51,7 +49,7 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
     if not events:
         return []
     if len(events) > MAX_EVENTS_PER_TRANSACTION:
-        raise ValueError(f"at most {MAX_EVENTS_PER_TRANSACTION} events per transaction")
+        raise TransactionEventLimit(0, len(events), MAX_EVENTS_PER_TRANSACTION)
     (sql, opening), params = _statement_for(stream_id, events, expected_version)
     for _attempt in range(_ANY_VERSION_ATTEMPTS):
         rows = prepared.fetchall(sql, params, opening=opening)  # planned once per connection
@@ -65,18 +63,25 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
 def outcome(
     stream_id: str, events: Sequence[NewEvent], rows: list[tuple], expected_version: int
 ) -> list[RecordedEvent]:
-    """The recorded events, from the rows the append returned; or the conflict it ran into."""
+    """The recorded events, from the rows the append returned; or the refusal it ran into.
+
+    Returns `refusal.AlreadyStored` (a list of the stored events) when every id was stored before.
+    """
     if len(rows) == len(events):
         # Every event was inserted. Positions grow with the order of `events`
         # (base + n + ordinality), so sorted rows pair with them one to one.
         rows.sort()
         return [_recorded(stream_id, event, row) for event, row in zip(events, rows, strict=True)]
     if rows:
-        # Part of a batch landed and part clashed: only possible when some ids of
-        # the batch were stored before. The transaction must not keep half of it.
+        # Part of a batch landed and part did not. The transaction must not keep
+        # half of it: say why (while it can still be read), then mark it for rollback.
+        refused = refusal.diagnose(stream_id, events, rows, expected_version)
         transaction.set_rollback(True)
-        raise ConcurrencyConflict(stream_id, expected_version)
-    return _already_stored_or_conflict(stream_id, events, expected_version)
+        raise refused
+    found = refusal.diagnose(stream_id, events, (), expected_version)
+    if isinstance(found, refusal.AlreadyStored):
+        return found
+    raise found
 
 
 def _statement_for(
@@ -105,22 +110,6 @@ def _statement_for(
         "expected": expected_version,
         "events": orjson.dumps(rows).decode(),
     }
-
-
-def _already_stored_or_conflict(
-    stream_id: str, events: Sequence[NewEvent], expected_version: int
-) -> list[RecordedEvent]:
-    from ..reading import read_events_by_id  # late: reading imports the registry
-
-    stored = read_events_by_id([e.id for e in events])
-    if len(stored) == len(events) and all(s.stream_id == stream_id for s in stored):
-        return stored
-    with connection.cursor() as cursor:
-        cursor.execute(_HEAD_SQL, [stream_id])
-        actual, head_position, base = cursor.fetchone()
-    if head_position >= base + (1 << POSITION_SHIFT):
-        raise StreamOrderConflict(stream_id, expected_version, actual)
-    raise ConcurrencyConflict(stream_id, expected_version, actual)
 
 
 def _recorded(stream_id: str, event: NewEvent, row: tuple) -> RecordedEvent:
@@ -153,4 +142,4 @@ def stream_version(stream_id: str) -> int:
         return cursor.fetchone()[0]
 
 
-__all__ = ["ExpectedVersion", "append", "stream_version"]
+__all__ = ["POSITION_SHIFT", "ExpectedVersion", "append", "stream_version"]

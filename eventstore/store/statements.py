@@ -1,7 +1,9 @@
 """The append's SQL: one statement per append, in variants chosen by what is known in advance.
 
-Position scheme (docs/eventstore.md): an event's position is its top-level
-transaction id << POSITION_SHIFT plus its order within the transaction.
+Position scheme (docs/eventstore.md): an event's position is the stored base
+(migration 0006) plus its top-level transaction id << POSITION_SHIFT plus its
+order within the transaction. The base is read inside each statement, from a
+one-row table: no extra round trip.
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ from __future__ import annotations
 # Events of one transaction get positions (xid << POSITION_SHIFT) + 1, + 2, ...
 POSITION_SHIFT = 20
 MAX_EVENTS_PER_TRANSACTION = (1 << POSITION_SHIFT) - 1
+# This transaction's base position: its events take TX_BASE + 1, + 2, ... (migration 0006).
+TX_BASE = (
+    f"(SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << {POSITION_SHIFT})"
+)
 
 
 def _append_sql(new_rows: str, *, opening: bool, new_stream: bool) -> bytes:
@@ -43,7 +49,7 @@ def _append_sql(new_rows: str, *, opening: bool, new_stream: bool) -> bytes:
     return f"""
 WITH head AS ({head}
 ), tx AS (
-    SELECT pg_current_xact_id()::text::bigint << {POSITION_SHIFT} AS base
+    SELECT {TX_BASE} AS base
 ), used AS MATERIALIZED ({used}
 )
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
@@ -55,6 +61,8 @@ FROM {new_rows},
 WHERE {expected}
   -- stream order = position order: the stream's head must not come from a later transaction
   head.position < tx.base + {1 << POSITION_SHIFT}
+  -- a transaction's events stay inside its own range of positions (the store says why not)
+  AND used.n + v.ord <= {MAX_EVENTS_PER_TRANSACTION}
 ORDER BY v.ord
 ON CONFLICT DO NOTHING
 RETURNING position, stream_version, recorded_at
@@ -90,7 +98,7 @@ def _statements(rows: str) -> tuple[bytes, bytes]:
 _FIRST_OF_NEW_STREAM = f"""
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                               data, metadata, source, correlation_id, causation_id)
-VALUES ((pg_current_xact_id()::text::bigint << {POSITION_SHIFT}) + 1, %(id)s::uuid, %(stream_id)s, 1,
+VALUES ({TX_BASE} + 1, %(id)s::uuid, %(stream_id)s, 1,
         %(type)s::text, %(schema_version)s::smallint, %(data)s::jsonb, %(metadata)s::jsonb,
         %(source)s::text, %(correlation_id)s::uuid, %(causation_id)s::uuid)
 ON CONFLICT DO NOTHING
@@ -111,7 +119,7 @@ WITH head AS (
     SELECT stream_version AS version, position FROM eventstore_event
     WHERE stream_id = %(stream_id)s ORDER BY stream_version DESC LIMIT 1
 ), tx AS (
-    SELECT pg_current_xact_id()::text::bigint << {POSITION_SHIFT} AS base
+    SELECT {TX_BASE} AS base
 )
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                               data, metadata, source, correlation_id, causation_id)
@@ -119,7 +127,7 @@ SELECT head.position + v.ord, v.id, %(stream_id)s, head.version + v.ord, v.type,
        v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
 FROM {_BATCH_ROWS},
      head, tx
-WHERE head.position > tx.base AND head.position < tx.base + {1 << POSITION_SHIFT}
+WHERE head.position > tx.base AND head.position + v.ord < tx.base + {1 << POSITION_SHIFT}
   AND (%(expected)s::int < 0 OR head.version = %(expected)s::int)
 ORDER BY v.ord
 ON CONFLICT DO NOTHING

@@ -26,6 +26,7 @@ from psycopg import pq
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
+from ..exceptions import TransactionEventLimit
 from ..registry import get_event_type
 from . import append, outcome
 from .statements import APPEND_BATCH, APPEND_CONTINUED, MAX_EVENTS_PER_TRANSACTION
@@ -51,7 +52,7 @@ def append_streaming(
         try:
             for chunk in _chunks(events):
                 if len(sent) + len(chunk) > MAX_EVENTS_PER_TRANSACTION:
-                    raise ValueError(f"at most {MAX_EVENTS_PER_TRANSACTION} events per transaction")
+                    raise TransactionEventLimit(0, len(sent) + len(chunk), MAX_EVENTS_PER_TRANSACTION)
                 if sent:
                     expected = expected_version + len(sent) if expected_version >= 0 else ExpectedVersion.ANY
                     line.send(APPEND_CONTINUED, _params(stream_id, chunk, expected))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .allowlist import COMMON_DOMAIN_RISK_CAP, common_domain_finding
 from .features import numeric_features, token_features
 from .model import load_model
 from .normalize import normalize_parts
@@ -84,9 +85,14 @@ def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanRes
         _provider_findings(view.parts.url, provider_list) if provider_list else ([], 0.0)
     )
     rule_findings = findings + provider_findings
-    risk = combined_risk(model_score.probability, rule_findings, provider_floor)
+    # On a very common domain the model's view is capped (a provider's listing still counts).
+    common = common_domain_finding(view, findings)
+    probability = min(model_score.probability, COMMON_DOMAIN_RISK_CAP) if common else model_score.probability
+    risk = combined_risk(probability, rule_findings, provider_floor)
     verdict = verdict_for(risk)
-    all_findings = tuple(rule_findings + ([model_finding] if model_finding else []))
+    all_findings = tuple(
+        rule_findings + ([model_finding] if model_finding else []) + ([common] if common else [])
+    )
     return ScanResult(
         url=url,
         normalized_url=view.parts.url,

@@ -13,14 +13,38 @@ from collections.abc import Sequence
 
 from .results import Finding
 
-SUSPICIOUS_RISK = 0.5  # risk at or above this is at least "suspicious"
-MALICIOUS_RISK = 0.8  # and at or above this "malicious"
+# The shipped operating points (docs/scanner.md, "Operating points"): chosen on
+# domain-grouped cross-validation so that "malicious", which flags posts, falls
+# on at most 1 % of benign URLs. Settings may move them (configure_thresholds).
+SUSPICIOUS_RISK = 0.77  # risk at or above this is at least "suspicious" (safety score <= 23)
+MALICIOUS_RISK = 0.94  # and at or above this "malicious" (safety score <= 6)
 ONE_HIGH_FLOOR = 0.55
 TWO_HIGH_FLOOR = 0.85
 # Categories from findings, strongest first; a model-only flag is reported as
 # phishing because that is what the model was trained to recognise.
 CATEGORY_PRIORITY = ("malware", "phishing", "unwanted_software")
 DEFAULT_CATEGORY = "phishing"
+
+
+_thresholds = {"suspicious": SUSPICIOUS_RISK, "malicious": MALICIOUS_RISK}
+
+
+def configure_thresholds(*, malicious: float | None = None, suspicious: float | None = None) -> None:
+    """Move the operating points (None keeps the shipped one); raises ValueError unless
+    0 < suspicious <= malicious <= 1, so a typo in the environment stops start-up instead
+    of silently flagging everything or nothing."""
+    new_malicious = MALICIOUS_RISK if malicious is None else float(malicious)
+    new_suspicious = SUSPICIOUS_RISK if suspicious is None else float(suspicious)
+    if not 0.0 < new_suspicious <= new_malicious <= 1.0:
+        raise ValueError(
+            f"scanner thresholds need 0 < suspicious <= malicious <= 1 (got suspicious={new_suspicious}, malicious={new_malicious})"
+        )
+    _thresholds.update(malicious=new_malicious, suspicious=new_suspicious)
+
+
+def thresholds() -> dict[str, float]:
+    """The risk thresholds in use: ``{"suspicious": …, "malicious": …}``."""
+    return dict(_thresholds)
 
 
 def combined_risk(
@@ -32,7 +56,14 @@ def combined_risk(
     share a floor, so the score still ranks them.
     """
     high = sum(1 for finding in findings if finding.severity == "high")
-    floor = TWO_HIGH_FLOOR if high >= 2 else ONE_HIGH_FLOOR if high == 1 else 0.0
+    # The floors keep their meaning when the thresholds move: one high finding is
+    # never "safe", two are always "malicious".
+    if high >= 2:
+        floor = max(TWO_HIGH_FLOOR, _thresholds["malicious"])
+    elif high == 1:
+        floor = max(ONE_HIGH_FLOOR, _thresholds["suspicious"])
+    else:
+        floor = 0.0
     floor = max(floor, provider_floor)
     if floor == 0.0:
         return model_probability
@@ -45,10 +76,10 @@ def safety_score(risk: float) -> int:
 
 
 def verdict_for(risk: float) -> str:
-    """safe / suspicious / malicious by fixed, documented risk thresholds."""
-    if risk >= MALICIOUS_RISK:
+    """safe / suspicious / malicious by the configured (documented) risk thresholds."""
+    if risk >= _thresholds["malicious"]:
         return "malicious"
-    if risk >= SUSPICIOUS_RISK:
+    if risk >= _thresholds["suspicious"]:
         return "suspicious"
     return "safe"
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from eventstore.horizon_report import horizon_report
 from eventstore.models import Checkpoint, EventStat
 from eventstore.monitoring import head_position, relay_lag
 from eventstore.selectors import subscriber_status
@@ -17,7 +19,7 @@ from platform_site.redis_connection import get_redis
 logger = logging.getLogger(__name__)
 WINDOW_MINUTES = 60
 RELAY_STALE_AFTER = dt.timedelta(seconds=30)
-WORKER_PING_TIMEOUT = 0.5
+DEFAULT_WORKER_PING_TIMEOUT = 0.5
 
 
 def _window_start(now: dt.datetime, minutes: int) -> dt.datetime:
@@ -86,11 +88,18 @@ def _check_relay() -> dict:
     }
 
 
+def _check_horizon() -> dict:
+    """ "stalled" while an old transaction holds every follower back, naming it."""
+    report = horizon_report()
+    return {**report.as_dict(), "detail": report.summary()}
+
+
 def _check_workers() -> dict:
     from platform_site.celery import app
 
     try:
-        replies = app.control.ping(timeout=WORKER_PING_TIMEOUT)
+        timeout = getattr(settings, "WORKER_PING_TIMEOUT_SECONDS", DEFAULT_WORKER_PING_TIMEOUT)
+        replies = app.control.ping(timeout=timeout)
     except Exception as exc:  # broker down: the workers cannot be reached either
         logger.warning("dashboard: cannot ping workers: %r", exc)
         return {"status": "unavailable", "count": 0, "names": []}
@@ -106,6 +115,7 @@ def platform_health() -> dict:
             cursor.execute("SELECT 1")
         health["postgres"] = {"status": "ok"}
         health["relay"] = _check_relay()
+        health["horizon"] = _check_horizon()
     except DatabaseError as exc:
         logger.warning("dashboard: Postgres unreachable: %r", exc)
         health["postgres"] = {"status": "unavailable", "detail": "Postgres does not answer"}

@@ -7,11 +7,13 @@ import uuid
 from dataclasses import dataclass
 
 from eventstore.models import Event
+from eventstore.privacy.redaction import redact_event, redact_event_dict
 from eventstore.reading import read_stream
 from eventstore.registry import registered_event_types
-from eventstore.selectors import causal_chain
+from eventstore.selectors import READ_PAGE_LIMIT, causal_chain
 
 PAGE_SIZE = 50
+STREAM_PAGE_SIZE = 200  # events of one stream page (each shown with its state)
 SINCE_CHOICES = {
     "15m": ("last 15 minutes", dt.timedelta(minutes=15)),
     "1h": ("last hour", dt.timedelta(hours=1)),
@@ -54,34 +56,46 @@ def event_page(filters: EventFilter, *, now: dt.datetime) -> tuple[list[Event], 
     return rows[:PAGE_SIZE], next_before
 
 
-def stream_history(stream_id: str) -> list[dict]:
-    """The stream's events in version order, each with the stream's state after it.
+def stream_history(
+    stream_id: str, *, after_version: int = 0, limit: int | None = None, personal_data: bool = True
+) -> tuple[list[dict], int | None]:
+    """A page of the stream's events in version order, each with the state after it.
 
     The state is a generic fold of the events' data (each field as last
     recorded), so it works for every stream type without knowing its
-    projection; `changed` names the fields this event set to a new value.
+    projection; `changed` names the fields this event set to a new value. The
+    fold starts at the page's first event. Returns the page and the
+    `after_version` of the next page (None on the last). Without
+    `personal_data` the personal values are redacted (eventstore.privacy.redaction).
     """
+    limit = limit or STREAM_PAGE_SIZE
+    events = read_stream(stream_id, after_version=after_version, limit=limit + 1)
+    next_after = events[limit - 1].stream_version if len(events) > limit else None
     state: dict = {}
     history = []
-    for event in read_stream(stream_id):
+    for event in events[:limit]:
+        if not personal_data:
+            event = redact_event(event)
         changed = sorted(key for key, value in event.data.items() if key not in state or state[key] != value)
         state = {**state, **event.data}
         history.append({"event": event, "state": state, "changed": changed})
-    return history
+    return history, next_after
 
 
 def _millis(delta: dt.timedelta) -> int:
     return round(delta.total_seconds() * 1000)
 
 
-def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
+def correlation_tree(correlation_id: uuid.UUID, *, personal_data: bool = True) -> dict | None:
     """Every event of one correlation id as a tree of causes, with timings; None when unknown.
 
     Roots are the events caused by the request (or job) itself; each node's
     children are the events its handlers published. Times are offsets from the
     first event and from the node's cause.
     """
-    chain = causal_chain(correlation_id)
+    chain = causal_chain(correlation_id, limit=READ_PAGE_LIMIT)
+    if not personal_data:
+        chain = [redact_event_dict(event) for event in chain]
     if not chain:
         return None
     by_id = {event["id"]: event for event in chain}
@@ -109,6 +123,7 @@ def correlation_tree(correlation_id: uuid.UUID) -> dict | None:
         "request": {key: chain[0]["metadata"].get(key) for key in ("method", "path", "user_agent")},
         "roots": roots,
         "count": len(chain),
+        "truncated": len(chain) == READ_PAGE_LIMIT,  # the first READ_PAGE_LIMIT events only
         "started_at": start,
         "duration_ms": _millis(chain[-1]["recorded_at"] - start),
     }

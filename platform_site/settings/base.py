@@ -17,11 +17,13 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+# Public, for development and tests only: production refuses it (settings/key_checks.py).
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"  # noqa: S105
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
-# Addresses of our own reverse proxies: only their X-Forwarded-For hops are believed
-# (platform_site.correlation.client_ip). Empty: the peer address is the client.
+# Addresses or CIDR ranges of our own reverse proxies: only their X-Forwarded-For hops are
+# believed (platform_site.correlation.client_ip). Empty: the peer address is the client.
 TRUSTED_PROXIES = frozenset(env.list("TRUSTED_PROXIES", default=[]))
 
 INSTALLED_APPS = [
@@ -35,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our own static files: /api/docs/ needs no CDN.
+    "drf_spectacular_sidecar",
     "eventstore",
     "auth_app",
     "community_app",
@@ -142,7 +146,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 300,
+    # A task not acknowledged this long after delivery (its worker died) is delivered again.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
     **_broker_options,
 }
@@ -171,10 +176,14 @@ REST_FRAMEWORK = {
         "write": env("THROTTLE_WRITE_RATE", default="120/min"),
     },
 }
+# API tokens expire AUTH_TOKEN_TTL_SECONDS (default 14 days) after their last use: each use
+# pushes the expiry out again (written at most once a minute per token). An expired token
+# answers 401 and is deleted, recorded as an `auth:logout` of reason `expired`.
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
-    "TOKEN_TTL": None,
-    "AUTO_REFRESH": False,
+    "TOKEN_TTL": datetime.timedelta(seconds=env.int("AUTH_TOKEN_TTL_SECONDS", default=14 * 24 * 3600)),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": 60,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "The platform API",
@@ -182,6 +191,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Self-hosted (drf-spectacular-sidecar): the docs pages request nothing from another host.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 LANGUAGE_CODE = "en-us"
@@ -219,6 +234,8 @@ EVENT_STREAM_MAXLEN = env.int("EVENT_STREAM_MAXLEN", default=200_000)
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=1000)
 SUBSCRIBER_MAX_ATTEMPTS = env.int("SUBSCRIBER_MAX_ATTEMPTS", default=4)
 SUBSCRIBER_RETRY_BASE_SECONDS = env.float("SUBSCRIBER_RETRY_BASE_SECONDS", default=0.05)
+# /health/ says "degraded" once a transaction has held the horizon longer (eventstore.horizon_report).
+HORIZON_STALL_SECONDS = env.float("HORIZON_STALL_SECONDS", default=15.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
     # Safety net behind the after-commit kicks: lost kicks cost at most this long.
@@ -234,13 +251,20 @@ if PROJECTION_AUDIT_INTERVAL_SECONDS > 0:
         "schedule": float(PROJECTION_AUDIT_INTERVAL_SECONDS),
         "options": {"expires": PROJECTION_AUDIT_INTERVAL_SECONDS},
     }
+# The delivery check (manage.py verify_delivery) reads the subscribers' events of the whole
+# log: off by default (0), hourly in deploy/.
+DELIVERY_CHECK_INTERVAL_SECONDS = env.int("DELIVERY_CHECK_INTERVAL_SECONDS", default=0)
+if DELIVERY_CHECK_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["delivery-check"] = {
+        "task": "eventstore.tasks.verify_delivery",
+        "schedule": float(DELIVERY_CHECK_INTERVAL_SECONDS),
+    }
 
 # Crypto-shredding (docs/privacy.md): personal fields of events are encrypted with
 # per-user data keys, wrapped by a key derived from this secret (>= 32 random bytes).
 # The default is for development and tests ONLY: it is public, so it protects nothing.
-PERSONAL_DATA_MASTER_KEY = env(
-    "PERSONAL_DATA_MASTER_KEY", default="INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
-)
+DEVELOPMENT_MASTER_KEY = "INSECURE-DEV-ONLY-pdmk-u7Sx2Qe4Vb9Lr1Nc6Tz0Yw3Kp8Hg5Jf="
+PERSONAL_DATA_MASTER_KEY = env("PERSONAL_DATA_MASTER_KEY", default=DEVELOPMENT_MASTER_KEY)
 # Former master keys (comma-separated), still accepted to unwrap during a rotation.
 PERSONAL_DATA_PREVIOUS_MASTER_KEYS = env.list("PERSONAL_DATA_PREVIOUS_MASTER_KEYS", default=[])
 
@@ -248,7 +272,28 @@ PERSONAL_DATA_PREVIOUS_MASTER_KEYS = env.list("PERSONAL_DATA_PREVIOUS_MASTER_KEY
 LINK_RESCAN_AFTER = datetime.timedelta(seconds=env.int("LINK_RESCAN_AFTER_SECONDS", default=86400))
 LINK_SCAN_MAX_ATTEMPTS = env.int("LINK_SCAN_MAX_ATTEMPTS", default=5)
 LINK_SCAN_RETRY_BASE_SECONDS = env.int("LINK_SCAN_RETRY_BASE_SECONDS", default=30)
+# The scanner's operating points as risks in (0, 1] (safety_score = 100 * (1 - risk)); unset keeps
+# the shipped ones chosen on grouped cross-validation (docs/scanner.md, "Operating points").
+LINK_SCANNER_MALICIOUS_RISK = env.float("LINK_SCANNER_MALICIOUS_RISK", default=None)
+LINK_SCANNER_SUSPICIOUS_RISK = env.float("LINK_SCANNER_SUSPICIOUS_RISK", default=None)
 
 # Monitoring (monitoring_app): /metrics also answers `Authorization: Bearer <METRICS_TOKEN>`;
 # unset means staff sessions only.
 METRICS_TOKEN = env("METRICS_TOKEN", default=None)
+# OpenTelemetry traces (monitoring_app.tracing), exported by OTLP over HTTP: off unless an
+# endpoint is set. The exporter reads the other OTEL_* variables (headers, timeouts) itself.
+TRACING_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+TRACING_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="platform")
+
+# Rate limits and timeouts not set above, each from the environment (the table in
+# docs/deploy.md lists every one with its default).
+AUTH_REGISTER_THROTTLE_RATE = env("AUTH_REGISTER_THROTTLE_RATE", default="10/min")
+LOGIN_LOCKOUT_ATTEMPTS = env.int("LOGIN_LOCKOUT_ATTEMPTS", default=5)
+LOGIN_IP_LOCKOUT_ATTEMPTS = env.int("LOGIN_IP_LOCKOUT_ATTEMPTS", default=20)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Login attempts from one address per window before 429 without recording (auth_app.login_rate).
+LOGIN_IP_RATE_ATTEMPTS = env.int("LOGIN_IP_RATE_ATTEMPTS", default=30)
+LOGIN_IP_RATE_WINDOW_SECONDS = env.int("LOGIN_IP_RATE_WINDOW_SECONDS", default=60)
+# How long the dashboard waits for Celery workers to answer its ping.
+WORKER_PING_TIMEOUT_SECONDS = env.float("WORKER_PING_TIMEOUT_SECONDS", default=0.5)

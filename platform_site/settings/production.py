@@ -1,12 +1,19 @@
 """Production settings: everything secret comes from the environment, HTTPS only."""
 
 from .base import *  # noqa: F403
-from .base import env, logging_config
+from .base import DEVELOPMENT_MASTER_KEY, DEVELOPMENT_SECRET_KEY, env, logging_config
+from .key_checks import check_production_keys
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 # No default: without it personal data could not be read back (docs/privacy.md).
 PERSONAL_DATA_MASTER_KEY = env("PERSONAL_DATA_MASTER_KEY")
+# Missing, short or example keys stop every process here (settings/key_checks.py).
+check_production_keys(
+    secret_key=SECRET_KEY,
+    master_key=PERSONAL_DATA_MASTER_KEY,
+    known_public=frozenset({DEVELOPMENT_SECRET_KEY, DEVELOPMENT_MASTER_KEY}),
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

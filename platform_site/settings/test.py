@@ -27,3 +27,5 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "write": "100000/min"},  # noqa: F405
 }
 ROOT_URLCONF = "tests.testapp.urls"
+# The per-address login rate (auth_app.login_rate) is tested with its own low limit.
+LOGIN_IP_RATE_ATTEMPTS = 100000

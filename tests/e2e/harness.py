@@ -244,6 +244,10 @@ class Platform:
             ],
         )
 
+    def start_manage(self, name: str, *arguments: str) -> Process:
+        """A management command as a process of its own (e.g. `simulate`), not waited for."""
+        return self._spawn(name, [str(VENV_BIN / "python"), "manage.py", *arguments])
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.alive():

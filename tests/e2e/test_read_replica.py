@@ -111,6 +111,25 @@ def test_a_token_issued_a_moment_ago_works_although_the_replica_lags(replicated)
         replica.sql("SELECT pg_wal_replay_resume()")
 
 
+def test_the_stream_runner_refuses_to_follow_the_log_on_a_standby(replicated):
+    """Gap-safety (guarantee 5) needs the primary's running transactions: a standby has none."""
+    import subprocess
+
+    from .harness import ROOT, VENV_BIN
+
+    platform, _, replica = replicated
+    result = subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "run_event_streams"],
+        cwd=ROOT,
+        env={**platform.env(), "DATABASE_URL": replica.url("platform")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "followed on a standby (pg_is_in_recovery())" in result.stderr
+
+
 def test_reads_fall_back_to_the_primary_when_the_replica_stops(replicated):
     platform, _, replica = replicated
     writer, reader = sign_up(platform), sign_up(platform)

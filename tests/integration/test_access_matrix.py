@@ -8,6 +8,7 @@ API paths are called with a knox token, the other pages with a browser session.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ MATRIX: list[Row] = [
     Row("POST", "/api/auth/register/", everyone(201), body="registration"),
     Row("POST", "/api/auth/login/", everyone(200), body="login"),
     Row("POST", "/api/auth/logout/", signed_in(204)),
+    Row("POST", "/api/auth/logout/all/", signed_in(204)),
     Row("POST", "/api/auth/password/", signed_in(400), body="wrong_password"),  # past the permission check
     Row("GET", "/api/auth/me/", signed_in(200)),
     # Community (API.md, "Community").
@@ -89,6 +91,9 @@ MATRIX: list[Row] = [
     # The schema and its browsable docs are public.
     Row("GET", "/api/schema/", everyone(200)),
     Row("GET", "/api/docs/", everyone(200)),
+    Row("GET", "/api/redoc/", everyone(200)),
+    # The front door: public (staff also see links to their tools).
+    Row("GET", "/", everyone(200)),
     # Operations.
     Row("GET", "/health/", everyone(200)),
     Row("GET", "/admin/", {"anonymous": 302, "user": 302, "other": 302, "moderator": 302, "staff": 200}),
@@ -212,3 +217,95 @@ def test_every_row_is_a_real_route():
     routes = {route for route, _ in _routes(get_resolver("platform_site.urls").url_patterns)}
     routes |= {"/" + prefix for prefix in NOT_IN_MATRIX}
     assert {row.path for row in MATRIX} - routes == set()
+
+
+# --- Personal data: staff read the log, only the permission shows personal values ----------
+
+# (The list at /api/events/ serves the same redaction; within a test's transaction it shows nothing.)
+PERSONAL_DATA_PAGES = [
+    "/api/events/streams/{stream_id}/",
+    "/api/events/correlation/{correlation_id}/",
+    "/explorer/streams/{stream_id}/",
+    "/explorer/correlation/{correlation_id}/",
+    "/admin/eventstore/event/{position}/change/",
+    "/admin/auth_app/user/",
+    "/admin/auth_app/user/{user_id}/change/",
+]
+# who -> sees the personal values (True) or only "[redacted]" (False)
+PERSONAL_DATA_READERS = {"staff": False, "privacy_officer": True, "superuser": True}
+
+
+@pytest.fixture
+def personal_world(make_user):
+    from django.contrib.auth.models import Permission
+
+    from auth_app.services import user_login, user_register
+
+    marker = uuid.uuid4().hex[:10]
+    person = user_register(username=f"p{marker}", email=f"mail{marker}@example.com", password=PASSWORD)
+    ip, agent = f"10.{uuid.uuid4().int % 250}.7.{uuid.uuid4().int % 250 + 1}", f"Agent/{marker}"
+    user_login(username=person.username, password=PASSWORD, ip=ip, user_agent=agent)
+    login = read_stream(f"user-{person.pk}")[-1]
+    # Staff with the admin's view permissions for events and users, but not the personal-data one.
+    view = Permission.objects.filter(codename__in=["view_event", "view_user"])
+    staff, officer = make_user(is_staff=True), make_user(is_staff=True)
+    staff.user_permissions.add(*view)
+    officer.user_permissions.add(*view, Permission.objects.get(codename="view_personal_data"))
+    return {
+        "readers": {
+            "staff": staff,
+            "privacy_officer": officer,
+            "superuser": make_user(is_staff=True, is_superuser=True),
+        },
+        "secrets": [person.email, ip, agent],
+        "stream_id": f"user-{person.pk}",
+        "correlation_id": login.correlation_id,
+        "position": login.position,
+        "user_id": person.pk,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", PERSONAL_DATA_READERS)
+@pytest.mark.parametrize("page", PERSONAL_DATA_PAGES)
+def test_personal_values_need_the_personal_data_permission(page: str, reader: str, personal_world):
+    path = page.format(**personal_world)
+    client = APIClient() if path.startswith("/api/") else Client()
+    client.force_login(personal_world["readers"][reader])
+    response = client.get(path)
+    assert response.status_code == 200, f"{reader}: {path} -> {response.status_code}"
+    text = response.content.decode()
+    shown = [secret for secret in personal_world["secrets"] if secret in text]
+    if not PERSONAL_DATA_READERS[reader]:
+        assert shown == [], f"{reader} reads {shown} on {path}"
+    elif "/explorer/correlation/" not in path:  # the causal tree shows no personal values to anyone
+        assert shown, f"{reader} should read personal data on {path}"
+
+
+@pytest.mark.django_db
+def test_the_live_feed_carries_no_personal_values(personal_world):
+    """The dashboard's feed (relay summaries, monitoring_app.live) names events; it never opens them."""
+    from monitoring_app.live import summary
+
+    frame = json.dumps(summary(read_stream(personal_world["stream_id"])[-1]))
+    assert [secret for secret in personal_world["secrets"] if secret in frame] == []
+    assert set(json.loads(frame)) == {
+        "id",
+        "position",
+        "type",
+        "stream_id",
+        "source",
+        "correlation_id",
+        "recorded_at",
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", PERSONAL_DATA_READERS)
+def test_the_user_search_matches_emails_only_for_readers_of_personal_data(reader, personal_world):
+    client = Client()
+    client.force_login(personal_world["readers"][reader])
+    email = personal_world["secrets"][0]
+    page = client.get("/admin/auth_app/user/", {"q": email}).content.decode()
+    found = f"/admin/auth_app/user/{personal_world['user_id']}/change/" in page
+    assert found == PERSONAL_DATA_READERS[reader]

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from auth_app.lockout import username_key
 from eventstore.envelope import RecordedEvent
 from eventstore.projections import registered_projections
 from eventstore.replay import projection_snapshot
@@ -113,7 +114,8 @@ class RandomLog:
         else:
             reason = rng.choice(["wrong_password", "unknown_user", "locked"])
             ip = rng.choice(["10.0.0.1", "10.0.0.2", "[erased]"])
-            data = {"username": rng.choice(["Ann", "ann ", "bob"]), "ip": ip, "reason": reason}
+            username = rng.choice(["Ann", "ann ", "bob"])
+            data = {"username": username, "username_key": username_key(username), "ip": ip, "reason": reason}
             self.add("auth:failed_login_attempt", "login-x", data)
 
     def scan(self) -> None:

@@ -45,9 +45,7 @@ def record_effect(event) -> None:
         )
 
 
-recorder = register_subscriber(
-    Subscriber(name="test-recorder", handlers={THING_HAPPENED.name: record_effect})
-)
+recorder = register_subscriber(Subscriber(name="test-recorder", handlers={THING_HAPPENED: record_effect}))
 
 
 def effect_count(event_id) -> int:

@@ -13,8 +13,11 @@ import signal
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from eventstore import streams
+from eventstore.exceptions import GapSafetyUnavailable
+from eventstore.reading import horizon
 from eventstore.stream_runner import StreamRunner
 
 SWITCH_INTERVAL_SECONDS = 0.0005
@@ -45,6 +48,12 @@ class Command(BaseCommand):
                 raise CommandError(f"no such partitions {wrong}: there are {streams.partition_count()}")
         if poll_seconds <= 0:
             raise CommandError("--poll-seconds must be positive")
+        try:
+            horizon()  # refuses a server or setting where following could skip events
+        except GapSafetyUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        except DatabaseError:
+            pass  # Postgres down: the loops wait for it (above)
         # Threads hand the GIL over every 5 ms by default; a loop woken for a
         # commit should not wait that long behind another one's decoding.
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)

@@ -10,12 +10,34 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from links_app.scanner import InvalidURL, scan_url
-from links_app.scanner.metrics import confusion_table, recall_at_fpr, roc_auc
+from links_app.scanner.metrics import confusion_table, recall_at_fpr, reliability_table, roc_auc
+from links_app.scanner.scoring import thresholds
 
 # Labels used by common public URL data sets, mapped to ours.
 MALICIOUS_LABELS = {"malicious", "phishing", "malware", "bad", "1", "defacement", "spam", "true"}
 BENIGN_LABELS = {"benign", "legitimate", "good", "0", "safe", "false"}
 VERDICT_COLUMNS = ("safe", "suspicious", "malicious", "rejected")
+# Risk bands of the reliability table: ten safety-score bands of 10 points.
+RELIABILITY_EDGES = [step / 10 for step in range(11)]
+
+
+def score_band(low: float, high: float) -> str:
+    """The safety scores a risk band [low, high) holds (the last band includes risk 1, score 0)."""
+    top = 100 - round(low * 100)
+    bottom = 100 - round(high * 100) + (0 if high == 1.0 else 1)
+    return f"{bottom}-{top}"
+
+
+def reliability_lines(labels, risks) -> list[str]:
+    """The reliability table: per safety-score band, URLs, the risk the scanner gave and the share malicious."""
+    lines = [f"{'safety score':>12} {'URLs':>7} {'malicious':>10} {'said risk':>10} {'observed':>9}"]
+    for band in reversed(reliability_table(labels, risks, RELIABILITY_EDGES)):
+        if band["count"]:
+            lines.append(
+                f"{score_band(band['low'], band['high']):>12} {band['count']:>7} {band['malicious']:>10}"
+                f" {band['mean_risk']:>10.1%} {band['observed']:>9.1%}"
+            )
+    return lines
 
 
 class Command(BaseCommand):
@@ -96,8 +118,31 @@ class Command(BaseCommand):
         else:
             write("ROC AUC and recall need both malicious and benign rows")
         table = confusion_table(["malicious" if label else "benign" for label in labels], verdicts)
-        write("\nlabel \\ verdict  " + "".join(f"{column:>12}" for column in VERDICT_COLUMNS))
+        shipped = thresholds()
+        write(
+            f"\nverdicts at the thresholds in use: malicious at risk >= {shipped['malicious']:.2f}"
+            f" (safety score <= {100 - round(100 * shipped['malicious'])}),"
+            f" suspicious at >= {shipped['suspicious']:.2f} (score <= {100 - round(100 * shipped['suspicious'])})"
+        )
+        write("label \\ verdict  " + "".join(f"{column:>12}" for column in VERDICT_COLUMNS))
         for label in ("benign", "malicious"):
             row = table.get(label, {})
             write(f"{label:<16} " + "".join(f"{row.get(column, 0):>12}" for column in VERDICT_COLUMNS))
+        benign, malicious = table.get("benign", {}), table.get("malicious", {})
+        flagged = ("malicious", "rejected")
+        if len(labels) > positives:
+            benign_total = len(labels) - positives
+            write(
+                f"benign called malicious (false-positive rate of the flagging verdict): "
+                f"{sum(benign.get(v, 0) for v in flagged) / benign_total:.2%};"
+                f" suspicious: {benign.get('suspicious', 0) / benign_total:.2%}"
+            )
+        if positives:
+            write(
+                f"malicious called malicious (recall): {sum(malicious.get(v, 0) for v in flagged) / positives:.1%};"
+                f" at least suspicious: {sum(malicious.get(v, 0) for v in (*flagged, 'suspicious')) / positives:.1%}"
+            )
+        write("\nreliability (is the score's risk the real share of malicious URLs?):")
+        for line in reliability_lines(labels, [risk / 100 for risk in risks]):
+            write(line)
         write(f"\nthroughput: {len(labels) / elapsed:,.0f} URLs/s (single process, {elapsed:.1f} s)")

@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.test import Client
 
+from auth_app import lockout
 from auth_app.forms import LOCKED_MESSAGE
 from eventstore.reading import read_correlation, read_stream
 from tests.integration.auth.helpers import fresh_ip
@@ -59,8 +60,10 @@ def test_failed_admin_login_records_the_attempt_without_the_password(browser, st
     assert failure.type == "auth:failed_login_attempt"
     assert failure.data == {
         "username": staff.username,
+        "username_key": lockout.username_key(staff.username),
         "ip": browser.defaults["REMOTE_ADDR"],
         "reason": "wrong_password",
+        "sealed_for": None,
     }
     assert "wrong-admin-guess" not in str(failure.data) + str(failure.metadata)
 

@@ -5,6 +5,7 @@ import uuid
 import pytest
 from knox.models import AuthToken
 
+from auth_app import lockout
 from eventstore.reading import read_correlation, read_stream
 from tests.integration.auth.helpers import COUNTING_HASHER, CountingMD5PasswordHasher, fresh_username
 
@@ -66,8 +67,10 @@ def test_wrong_password_is_401_and_records_a_failed_attempt_on_the_user_stream(a
     assert (event.type, event.stream_id) == ("auth:failed_login_attempt", account.stream_id)
     assert event.data == {
         "username": account.username,
+        "username_key": lockout.username_key(account.username),
         "ip": api.defaults["REMOTE_ADDR"],
         "reason": "wrong_password",
+        "sealed_for": None,
     }
     assert not AuthToken.objects.filter(user=account.user).exists()
 
@@ -81,7 +84,9 @@ def test_unknown_user_gets_the_same_answer_as_a_wrong_password(api, account, log
     assert unknown_user.json() == wrong_password.json()
     assert unknown_user["WWW-Authenticate"] == wrong_password["WWW-Authenticate"]
     [event] = read_correlation(correlation_id)
-    assert event.stream_id == f"login-{unknown.lower()}"
+    # The stream id is a keyed hash of the name: what was typed is only in the sealed data.
+    assert event.stream_id == f"login-{lockout.username_key(unknown)}"
+    assert unknown.lower() not in event.stream_id
     assert event.data["reason"] == "unknown_user" and event.data["username"] == unknown
 
 

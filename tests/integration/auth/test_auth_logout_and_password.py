@@ -56,7 +56,7 @@ def test_password_change_keeps_this_token_and_revokes_the_others(account, token_
     assert {revoked.stream_id, changed.stream_id} == {account.stream_id}
 
 
-def test_wrong_old_password_is_a_field_error_and_changes_nothing(account, token_client):
+def test_wrong_old_password_is_a_field_error_recorded_as_a_failed_attempt(account, token_client):
     client = token_client(account)
     correlation_id = uuid.uuid4()
     response = client.post(
@@ -67,7 +67,10 @@ def test_wrong_old_password_is_a_field_error_and_changes_nothing(account, token_
     )
     assert response.status_code == 400
     assert set(response.json()) == {"old_password"}
-    assert read_correlation(correlation_id) == []
+    [guess] = read_correlation(correlation_id)
+    assert (guess.type, guess.stream_id) == ("auth:failed_login_attempt", account.stream_id)
+    assert guess.data["reason"] == "wrong_password" and guess.metadata["path"] == "/api/auth/password/"
+    assert "not-it" not in str(guess.data) + str(guess.metadata)
     account.user.refresh_from_db()
     assert account.user.check_password(STRONG_PASSWORD)
 
@@ -101,3 +104,27 @@ def test_password_change_over_a_browser_session_keeps_that_session(account, clie
     )
     assert response.status_code == 204
     assert client.get("/api/auth/me/").status_code == 200
+
+
+def test_guesses_at_the_old_password_count_towards_the_login_lockout(account, token_client, login, api):
+    """A stolen session cannot guess the password faster than the login form can."""
+    client = token_client(account)
+    guesses = [
+        client.post(
+            "/api/auth/password/", {"old_password": f"guess-{n}", "new_password": NEW_PASSWORD}, format="json"
+        ).status_code
+        for n in range(6)
+    ]
+    assert guesses == [400] * 5 + [429]
+    # The account is locked for logins too, and even the right old password is refused now.
+    assert login(api, account.username, account.password).status_code == 429
+    response = client.post(
+        "/api/auth/password/", {"old_password": account.password, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    account.user.refresh_from_db()
+    assert account.user.check_password(STRONG_PASSWORD)
+    reasons = [
+        e.data["reason"] for e in read_stream(account.stream_id) if e.type == "auth:failed_login_attempt"
+    ]
+    assert reasons == ["wrong_password"] * 5 + ["locked"] * 3

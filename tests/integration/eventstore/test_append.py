@@ -8,7 +8,13 @@ from django.db import connection, transaction
 
 from eventstore.bus import publish
 from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import ConcurrencyConflict, InvalidEventData, NotInTransaction, UnknownEventType
+from eventstore.exceptions import (
+    ConcurrencyConflict,
+    EventIdConflict,
+    InvalidEventData,
+    NotInTransaction,
+    UnknownEventType,
+)
 from eventstore.reading import read_stream
 from tests.sample_events import THING_HAPPENED
 
@@ -158,7 +164,7 @@ def test_publish_many_with_a_stale_version_stores_none_of_the_batch():
     assert [e.data["label"] for e in read_stream(stream_id)] == ["first"]
 
 
-def test_a_batch_that_only_partly_lands_is_a_conflict_and_its_block_rolls_back():
+def test_a_batch_that_only_partly_lands_is_an_event_id_conflict_and_its_block_rolls_back():
     """Some ids stored before, some new: the new ones would land alone, so the block is marked for rollback."""
     from django.db.transaction import TransactionManagementError
 
@@ -180,7 +186,7 @@ def test_a_batch_that_only_partly_lands_is_a_conflict_and_its_block_rolls_back()
     with transaction.atomic():
         store.append(stream_id, [first], ExpectedVersion.NO_STREAM)
     with transaction.atomic():
-        with pytest.raises(ConcurrencyConflict):
+        with pytest.raises(EventIdConflict):
             store.append(stream_id, [first, second], ExpectedVersion.ANY)
         with pytest.raises(TransactionManagementError):
             publish(THING_HAPPENED, stream_id=stream_id, data={"label": "refused"})

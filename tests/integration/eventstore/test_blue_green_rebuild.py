@@ -25,9 +25,15 @@ from eventstore.models import ParkedEvent
 from eventstore.projection_diff import check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import rebuild_projections
-from tests.rebuild_workload import Traffic, make_authors, snapshot_inline, write_once
+from tests.rebuild_workload import (
+    Traffic,
+    keys_outlive_each_test,  # noqa: F401 (a fixture)
+    make_authors,
+    snapshot_inline,
+    write_once,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("keys_outlive_each_test")]
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -66,7 +66,8 @@ def test_a_stream_shows_each_event_with_the_state_after_it(staff_client, thing_s
     thing_stream("draft", size=1)
     thing_stream("final", size=1)
 
-    history = stream_history(thing_stream.stream_id)
+    history, next_after_version = stream_history(thing_stream.stream_id)
+    assert next_after_version is None
     assert [entry["state"] for entry in history] == [
         {"label": "draft", "size": 1},
         {"label": "final", "size": 1},

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection
 
+from auth_app.lockout import username_key
 from auth_app.services import forgotten_email
 from eventstore import privacy
 from eventstore.projections import registered_projections
@@ -169,7 +170,12 @@ def test_events_recorded_after_forgetting_are_stored_erased(trail):
         event = publish(
             "auth:failed_login_attempt",
             stream_id=f"user-{trail.user.pk}",
-            data={"username": trail.user.username, "ip": trail.failed_ip, "reason": "inactive_user"},
+            data={
+                "username": trail.user.username,
+                "username_key": username_key(trail.user.username),
+                "ip": trail.failed_ip,
+                "reason": "inactive_user",
+            },
         )
     assert event.data["ip"] == privacy.ERASED  # what projections received
     assert log_rows_containing(trail.failed_ip) == 0

@@ -69,7 +69,7 @@ def test_stored_v1_event_stays_v1_and_every_reader_sees_v2(make_user):
     assert (live.body, live.body_format) == (body, "plain")
 
     staff = APIClient()
-    staff.force_authenticate(make_user(is_staff=True))
+    staff.force_authenticate(make_user(is_staff=True, is_superuser=True))
     [served] = staff.get(f"/api/events/streams/{post_stream(post_id)}/").json()
     assert served["schema_version"] == 2 and served["data"]["body_text"] == body
     assert staff.get(f"/api/posts/{post_id}/").json()["body"] == body

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.test import override_settings
 
 from auth_app import lockout
 from auth_app.services.sessions import browser_session_id
@@ -10,9 +11,17 @@ from auth_app.services.sessions import browser_session_id
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize("typed", ["Alice", "ALICE", " alice ", "alice"])
-def test_username_key_ignores_case_and_surrounding_spaces(typed):
-    assert lockout.username_key(typed) == "alice"
+@pytest.mark.parametrize("typed", ["Alice", "ALICE", " alice ", "alice", "ａｌｉｃｅ"])
+def test_username_key_ignores_case_compatibility_forms_and_surrounding_spaces(typed):
+    assert lockout.username_key(typed) == lockout.username_key("alice")
+
+
+def test_username_key_is_a_keyed_hash_that_does_not_give_back_the_name():
+    key = lockout.username_key("alice@example.com")
+    assert "alice" not in key and len(key) == 32
+    assert key != lockout.username_key("bob@example.com")
+    with override_settings(PERSONAL_DATA_MASTER_KEY="another-master-key-for-this-test-only-0123456789"):
+        assert lockout.username_key("alice@example.com") != key  # keyed: not a plain hash anyone can compute
 
 
 @pytest.mark.parametrize(

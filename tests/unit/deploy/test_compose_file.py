@@ -73,3 +73,31 @@ def test_the_gunicorn_config_and_the_dockerfile_agree():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "deploy/gunicorn.conf.py" in dockerfile and "collectstatic" in dockerfile
     assert services()["web"]["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
+
+
+def test_app_processes_connect_as_the_app_role_and_only_migrate_as_the_owner():
+    """Guarantee 2: the processes that serve and subscribe cannot alter or disable the log's guards."""
+    found = services()
+    for name in ("web", "worker", "streams", "beat"):
+        assert found[name]["environment"]["DATABASE_URL"].startswith("postgres://platform_app:"), name
+    migrate = found["migrate"]
+    assert migrate["environment"]["DATABASE_URL"].startswith("postgres://platform:")
+    assert migrate["environment"]["APP_DATABASE_ROLE"] == "platform_app"
+    assert "manage.py migrate" in migrate["command"][-1] and "manage.py setup_roles" in migrate["command"][-1]
+
+
+def test_postgres_ends_sessions_left_idle_in_a_transaction():
+    """Such a session holds the event horizon back for every follower (guarantee 10)."""
+    command = services()["postgres"]["command"]
+    assert any(part.startswith("idle_in_transaction_session_timeout=") for part in command)
+
+
+def test_the_app_trusts_the_pinned_network_the_proxy_appends_from():
+    """The proxy's container address changes; the network it lives on is pinned and trusted."""
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert subnet == "${PLATFORM_SUBNET:-172.28.0.0/16}"
+    assert services()["web"]["environment"]["TRUSTED_PROXIES"].startswith(subnet)
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
+    assert "$http_x_forwarded_proto;" not in nginx  # the client's own claim is never passed on as is

@@ -1,0 +1,144 @@
+"""Choose the scanner's thresholds on out-of-fold risks and print what they do.
+
+    .venv/bin/python scripts/train_scanner.py --no-write --risks-output /tmp/oof.json
+    .venv/bin/python scripts/choose_operating_points.py /tmp/oof.json [/work/shared/data/urls-dev.csv]
+
+The thresholds come from the domain-grouped cross-validation (test URLs on
+registered domains the fold's model never saw), the honest stand-in for other
+data sets: "malicious" (which flags posts) at the lowest risk that flags at
+most MALICIOUS_FPR of benign URLs, "at least suspicious" at most
+SUSPICIOUS_FPR. For each split it prints the confusion matrix at those
+thresholds and the reliability table. With the data file, the allow-list of
+common domains (allowlist.py) is applied as the scanner does: it caps the risk
+of URLs it covers, which carry no high finding, so no floor is involved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from links_app.scanner.allowlist import COMMON_DOMAIN_RISK_CAP, common_domain_finding
+from links_app.scanner.metrics import recall_at_fpr, reliability_table, roc_auc, threshold_for_fpr
+from links_app.scanner.normalize import normalize_parts
+from links_app.scanner.results import Finding
+from links_app.scanner.rules import run_rules
+from links_app.scanner.scoring import ONE_HIGH_FLOOR, TWO_HIGH_FLOOR, combined_risk, configure_thresholds
+from links_app.scanner.urlview import UrlView
+
+MALICIOUS_FPR = 0.01
+SUSPICIOUS_FPR = 0.03
+EDGES = [step / 10 for step in range(11)]
+
+
+def scan_rules(path: Path) -> tuple[list[bool], list[int]]:
+    """For each row of the data file (in the training script's order): whether the allow-list
+    applies, and how many high findings the rules raise."""
+    covered, highs = [], []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            view = UrlView(normalize_parts(record["url"]), record["url"])
+            findings = run_rules(view)
+            covered.append(common_domain_finding(view, findings) is not None)
+            highs.append(sum(1 for f in findings if f.severity == "high"))
+    return covered, highs
+
+
+def refloor(risk: float, high: int) -> float:
+    """The risk as the runtime makes it with the thresholds configured now: the stored
+    risks were lifted by the training-time floors (0.55 / 0.85), which follow the thresholds."""
+    if high == 0:
+        return risk
+    old = TWO_HIGH_FLOOR if high >= 2 else ONE_HIGH_FLOOR
+    probability = max(0.0, (risk - old) / (1 - old))
+    return combined_risk(probability, [Finding("x", "high", "")] * min(high, 2))
+
+
+def describe(name: str, labels: list[bool], risks: list[float], malicious: float, suspicious: float) -> dict:
+    benign = labels.count(False)
+    positives = len(labels) - benign
+
+    def share(label: bool, low: float, high: float = 2.0) -> float:
+        hits = sum(1 for r, lab in zip(risks, labels, strict=True) if lab == label and low <= r < high)
+        return hits / (positives if label else benign)
+
+    figures = {
+        "roc_auc": round(roc_auc(labels, risks), 4),
+        "recall_at_1pct_fpr": round(recall_at_fpr(labels, risks, 0.01), 4),
+        "recall_at_2pct_fpr": round(recall_at_fpr(labels, risks, 0.02), 4),
+        "benign_malicious": round(share(False, malicious), 4),
+        "benign_suspicious": round(share(False, suspicious, malicious), 4),
+        "malicious_recall": round(share(True, malicious), 4),
+        "malicious_at_least_suspicious": round(share(True, suspicious), 4),
+    }
+    print(
+        f"\n== {name}: AUC {figures['roc_auc']:.4f}, recall@1% {figures['recall_at_1pct_fpr']:.1%}, "
+        f"recall@2% {figures['recall_at_2pct_fpr']:.1%}"
+    )
+    print(
+        f"benign:    malicious {figures['benign_malicious']:.2%}, suspicious {figures['benign_suspicious']:.2%}"
+    )
+    print(
+        f"malicious: malicious {figures['malicious_recall']:.1%}, "
+        f"at least suspicious {figures['malicious_at_least_suspicious']:.1%}"
+    )
+    print(f"{'safety score':>12} {'URLs':>6} {'malicious':>9} {'said risk':>9} {'observed':>8}")
+    for band in reversed(reliability_table(labels, risks, EDGES)):
+        top, bottom = 100 - round(band["low"] * 100), 100 - round(band["high"] * 100) + (band["high"] < 1)
+        print(
+            f"{bottom:>5}-{top:<6} {band['count']:>6} {band['malicious']:>9} "
+            f"{band['mean_risk']:>9.1%} {band['observed']:>8.1%}"
+        )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("risks", type=Path, help="JSON written by train_scanner.py --risks-output")
+    parser.add_argument(
+        "data", nargs="?", type=Path, help="the CSV the risks came from, to apply the allow-list"
+    )
+    parser.add_argument(
+        "--malicious", type=float, help="report at these thresholds (e.g. the rounded shipped ones)"
+    )
+    parser.add_argument("--suspicious", type=float)
+    args = parser.parse_args()
+    stored = json.loads(args.risks.read_text(encoding="utf-8"))
+    labels = stored["labels"]
+    splits = {"plain 5-fold": stored["plain"], "grouped 5-fold": stored["grouped"]}
+    if args.data:
+        covered, highs = scan_rules(args.data)
+        if len(covered) != len(labels):
+            raise SystemExit(f"{args.data} has {len(covered)} rows, the risks {len(labels)}")
+        print(
+            f"allow-list covers {sum(covered)} URLs: {sum(c and not lab for c, lab in zip(covered, labels, strict=True))} benign,"
+            f" {sum(c and lab for c, lab in zip(covered, labels, strict=True))} malicious"
+        )
+        splits = {
+            name: [min(r, COMMON_DOMAIN_RISK_CAP) if c else r for r, c in zip(risks, covered, strict=True)]
+            for name, risks in splits.items()
+        }
+    grouped = splits["grouped 5-fold"]
+    malicious = threshold_for_fpr(labels, grouped, MALICIOUS_FPR)
+    suspicious = min(threshold_for_fpr(labels, grouped, SUSPICIOUS_FPR), malicious)
+    print(f"thresholds from grouped CV: malicious risk >= {malicious:.4f}, suspicious >= {suspicious:.4f}")
+    if args.malicious is not None:
+        malicious, suspicious = args.malicious, args.suspicious
+        print(f"figures at the thresholds given: malicious >= {malicious}, suspicious >= {suspicious}")
+    if args.data:
+        # the floors of high findings follow the thresholds, as at run time
+        configure_thresholds(malicious=malicious, suspicious=suspicious)
+        splits = {
+            name: [refloor(r, h) for r, h in zip(risks, highs, strict=True)] for name, risks in splits.items()
+        }
+    for name, risks in splits.items():
+        describe(name, labels, risks, malicious, suspicious)
+
+
+if __name__ == "__main__":
+    main()
