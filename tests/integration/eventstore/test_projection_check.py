@@ -154,3 +154,33 @@ def test_the_periodic_audit_is_off_by_default_and_on_in_deploy():
     compose = (ROOT / "deploy" / "docker-compose.yml").read_text()
     assert "PROJECTION_AUDIT_INTERVAL_SECONDS: ${PROJECTION_AUDIT_INTERVAL_SECONDS:-3600}" in compose
     assert verify_projections.name == "eventstore.tasks.verify_projections"
+
+
+def test_the_application_role_may_audit_but_only_the_owner_rebuilds_and_the_grants_survive():
+    """The serving role (least privilege) runs verify_projections; replay_events needs the owner."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.app_role import app_role_database_url, ensure_app_role
+
+    ensure_app_role()
+    authors = make_authors()
+    rng, posts = random.Random(8), []
+    for _ in range(30):
+        write_once(rng, authors, posts)
+    rebuild_projections(all_projections())  # as the owner: the app role's grants are copied
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "platform_site.settings.test"}
+    env["DATABASE_URL"] = app_role_database_url()
+
+    def manage(*arguments):
+        return subprocess.run(
+            [sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+
+    audit = manage("verify_projections")
+    assert audit.returncode == 0 and "equal the log" in audit.stdout, audit.stdout + audit.stderr
+    live = snapshot_inline()
+    refused = manage("replay_events", "--no-input", "--projection", "community.votes", "--verbosity", "0")
+    assert refused.returncode != 0 and "permission denied" in refused.stderr, refused.stderr[-2000:]
+    assert snapshot_inline() == live
