@@ -8,8 +8,8 @@ superuser, so it can neither disable the log's triggers (`ALTER TABLE`,
 (`manage.py setup_roles`) again.
 
 What the application role gets, in the `public` schema:
-- every table: SELECT, INSERT, UPDATE, DELETE, TRUNCATE (projections are
-  rebuilt by truncating them; replay locks them, which needs one of these);
+- every table: SELECT, INSERT, UPDATE, DELETE, TRUNCATE (a rebuild runs as
+  the owner: it swaps in new tables and copies these grants to them);
 - every append-only table (one whose rows a trigger calling
   `eventstore_refuse_change` protects, e.g. the log and any partition of it):
   SELECT and INSERT only;

@@ -76,7 +76,7 @@ class Projection:
         return [model._meta.db_table for model in self.models]
 
     def reset(self) -> None:
-        """Empty the projection's tables (inside the rebuild's transaction)."""
+        """Empty the projection's live tables (tests comparing ways of applying; a rebuild uses a shadow)."""
         tables = ", ".join(connection.ops.quote_name(t) for t in self.table_names())
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {tables}")

@@ -326,6 +326,8 @@ def follow(
     types: Sequence[str] | None = None,
     below_horizon: bool = True,
     with_data: bool = True,
+    until: int | None = None,
+    limit: int | None = None,
 ) -> Iterator[list[RecordedEvent]]:
     """Stream the log in position order, in batches, through a server-side cursor.
 
@@ -333,23 +335,32 @@ def follow(
     every event visible now; only a caller that holds locks keeping writers of
     its interest out (a projection rebuild) may use it, see eventstore.replay.
     `with_data=False` gives envelopes only (data and metadata empty, nothing
-    opened or upcast): for readers of types, sources and times.
+    opened or upcast): for readers of types, sources and times. `until` (a
+    position, included) and `limit` (events) end the reading early; a caller
+    should read to the end, as closing the generator rolls back its savepoint.
     """
     where = ["position > %s"]
     params: list = [after]
     if below_horizon:
         where.append("position < %s")
         params.append(horizon())
+    if until is not None:
+        where.append("position <= %s")
+        params.append(until)
     if types is not None:
         where.append("type = ANY(%s)")
         params.append(list(types))
+    limit_clause = ""
+    if limit is not None:
+        limit_clause = " LIMIT %s"
+        params.append(limit)
     # Binary rows decode faster (timestamps, uuids); the JSON comes as text for orjson.
     payload = "data::text, metadata::text" if with_data else "NULL, NULL"
     columns = _COLUMNS.replace("data, metadata", payload)
     with transaction.atomic(), connection.connection.cursor(name="eventstore_follow", binary=True) as cursor:
         cursor.itersize = batch_size
         cursor.execute(
-            f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position",
+            f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position{limit_clause}",
             params,
         )
         # Data keys unwrapped for one batch serve the next ones: each batch still reads

@@ -98,3 +98,11 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
 @receiver(events_committed, dispatch_uid="eventstore.kick_relay_after_commit")
 def _kick_relay_after_commit(sender, **_kwargs) -> None:
     relay_waker.after_commit()
+
+
+@shared_task(name="eventstore.tasks.verify_projections", ignore_result=True)
+def verify_projections() -> int:
+    """The periodic consistency audit (PROJECTION_AUDIT_INTERVAL_SECONDS); returns the drifted tables."""
+    from .projection_audit import audit_projections
+
+    return len(audit_projections()["drifted"])

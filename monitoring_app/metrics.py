@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from eventstore.backfills import backfill_counts
 from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
+from eventstore.projection_audit import last_audit
 from eventstore.selectors import delivery_checks, subscriber_status
 from eventstore.subscribers import registered_subscribers
 from platform_site.redis_connection import get_redis
@@ -99,6 +100,33 @@ class PlatformCollector:
         for verdict, count in scans_by_verdict().items():
             scans.add_metric([verdict or "unknown"], count)
         yield scans
+        yield from _audit_metrics()
+
+
+def _audit_metrics():
+    """The last consistency audit (eventstore.projection_audit); nothing before the first one."""
+    audit = last_audit()
+    if audit is None:
+        return
+    yield GaugeMetricFamily(
+        "platform_projection_audit_age_seconds",
+        "Seconds since the last audit of the projections against the log finished.",
+        audit["age_seconds"],
+    )
+    yield GaugeMetricFamily(
+        "platform_projection_audit_drifted_tables",
+        "Projection tables that differed from the log at the last audit (0: all in step).",
+        len(audit["drifted"]),
+    )
+    rows = GaugeMetricFamily(
+        "platform_projection_audit_drift_rows",
+        "Rows of a drifted table only live, only rebuilt or differing, at the last audit.",
+        labels=["projection", "table"],
+    )
+    for drift in audit["drifted"]:
+        count = drift["only_live"] + drift["only_rebuilt"] + drift["differing"]
+        rows.add_metric([drift["projection"], drift["table"]], count)
+    yield rows
 
 
 def _delivery_check_metrics():

@@ -15,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from eventstore.context import parse_uuid
 from eventstore.privacy.redaction import can_read_personal_data
+from eventstore.projection_audit import last_audit
 from eventstore.selectors import delivery_checks, subscriber_status
 from platform_site.redis_connection import get_redis
 
@@ -110,6 +111,7 @@ def dashboard(request):
     context = {
         "health": platform_health(),
         "subscribers": _with_delivery_checks(subscriber_status()),
+        "audit": last_audit(),
         "by_type": type_distribution(now=now),
         "live_url": reverse("monitoring:live"),
         "status_url": reverse("monitoring:status"),

@@ -242,6 +242,15 @@ CELERY_BEAT_SCHEDULE = {
     "relay-and-consume-sweep": {"task": "eventstore.tasks.sweep", "schedule": 2.0},
     "links-retry-failed-scans": {"task": "links_app.tasks.retry_failed_scans", "schedule": 60.0},
 }
+# The consistency audit (eventstore/projection_audit.py): compares every projection with the
+# log. Off by default (0); deploy/ turns it on. Expires after one interval so audits never pile up.
+PROJECTION_AUDIT_INTERVAL_SECONDS = env.int("PROJECTION_AUDIT_INTERVAL_SECONDS", default=0)
+if PROJECTION_AUDIT_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["eventstore-verify-projections"] = {
+        "task": "eventstore.tasks.verify_projections",
+        "schedule": float(PROJECTION_AUDIT_INTERVAL_SECONDS),
+        "options": {"expires": PROJECTION_AUDIT_INTERVAL_SECONDS},
+    }
 # The delivery check (manage.py verify_delivery) reads the subscribers' events of the whole
 # log: off by default (0), hourly in deploy/.
 DELIVERY_CHECK_INTERVAL_SECONDS = env.int("DELIVERY_CHECK_INTERVAL_SECONDS", default=0)

@@ -1,0 +1,137 @@
+"""Building projections into a shadow schema from the log, in short transactions.
+
+One `ShadowBuild` rebuilds a group of projections in one pass over the log:
+each batch read is handed to every projection (the events of its types). The
+log is read below the horizon, one batch per transaction, so the build never
+holds the horizon (or anything a writer needs) for longer than one batch; the
+live tables are not touched until the caller swaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from django.db import transaction
+
+from . import shadow
+from .envelope import RecordedEvent
+from .projections import ASYNC, Projection, registered_projections
+from .reading import collector_paused, follow
+
+ProgressCallback = Callable[[int], None]
+EventFilter = Callable[[RecordedEvent], bool]
+
+
+def build_groups(projections: Sequence[Projection]) -> list[list[Projection]]:
+    """The inline projections together (one pass over the log, one swap, in registration order),
+    then each async projection alone (its own checkpoints)."""
+    order = list(registered_projections())
+    inline = sorted(
+        (p for p in projections if p.mode != ASYNC),
+        key=lambda p: order.index(p.name) if p.name in order else len(order),
+    )
+    return ([inline] if inline else []) + [[p] for p in projections if p.mode == ASYNC]
+
+
+class ShadowBuild:
+    def __init__(
+        self,
+        projections: Sequence[Projection],
+        schema: str,
+        *,
+        batch_size: int,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.projections = list(projections)
+        self.schema = schema
+        self.batch_size = batch_size
+        self.progress = progress
+        self.tables = [t for p in self.projections for t in p.table_names()]
+        self.live_schemas: dict[str, str] = {}  # table -> the schema it is live in
+        self.wanted = {
+            p.name: (None if p.event_types is None else frozenset(p.event_types)) for p in self.projections
+        }
+        every_type = any(types is None for types in self.wanted.values())
+        self.types = None if every_type else sorted(set().union(*self.wanted.values()))
+        self.reads_data = any(p.reads_data for p in self.projections)
+        self.applied = dict.fromkeys(self.wanted, 0)
+        self.position = 0  # the last position read (of these projections' types)
+
+    def create(self) -> None:
+        """(Re)create the shadow tables, empty, and let projections seed them."""
+        # Resolved before the copies exist: temporary ones would be found first.
+        self.live_schemas = {table: shadow.live_schema(table) for table in self.tables}
+        with transaction.atomic():
+            shadow.create_shadow(self.schema, self.live_schemas)
+            with shadow.writing_into(self.schema):
+                for projection in self.projections:
+                    if projection.on_reset is not None:
+                        projection.on_reset()
+
+    def build(self, *, until: int | None = None) -> None:
+        """Apply the log below the horizon (and up to `until`), one batch per transaction."""
+        while True:
+            with transaction.atomic(), shadow.writing_into(self.schema):
+                read = self.read(below_horizon=True, one_batch=True, until=until)
+            if read < self.batch_size or (until is not None and self.position >= until):
+                return
+
+    def read(
+        self,
+        *,
+        below_horizon: bool,
+        one_batch: bool = False,
+        until: int | None = None,
+        keep: EventFilter | None = None,
+    ) -> int:
+        """Apply the events after `self.position`, in the caller's transaction; return how many were read.
+
+        `below_horizon=False` reads every event visible now: only for a caller
+        that locked out the live tables' writers, or reads in one snapshot with
+        the live tables it compares.
+        """
+        batches = follow(
+            after=self.position,
+            batch_size=self.batch_size,
+            types=self.types,
+            below_horizon=below_horizon,
+            with_data=self.reads_data,
+            until=until,
+            limit=self.batch_size if one_batch else None,
+        )
+        read = 0
+        try:
+            while True:
+                # See reading.collector_paused: batches live exactly as long as their application.
+                with collector_paused():
+                    batch = next(batches, None)
+                    if batch is None:
+                        return read
+                    read += len(batch)
+                    self.position = batch[-1].position
+                    self._apply([e for e in batch if keep(e)] if keep is not None else batch)
+                    del batch
+        finally:
+            # A failed batch leaves the reader suspended: close its cursor now, in the transaction.
+            batches.close()
+
+    def _apply(self, batch: list[RecordedEvent]) -> None:
+        for projection in self.projections:
+            types = self.wanted[projection.name]
+            events = batch if types is None else [e for e in batch if e.type in types]
+            if events:
+                projection.apply_batch(events)
+                self.applied[projection.name] += len(events)
+        if self.progress is not None:
+            self.progress(len(batch))
+
+    def saved_state(self) -> tuple[int, dict[str, int]]:
+        return self.position, dict(self.applied)
+
+    def applied_since(self, state: tuple[int, dict[str, int]]) -> int:
+        """Events applied since `state` was saved (for the swap's log line)."""
+        return max(sum(self.applied.values()) - sum(state[1].values()), 0)
+
+    def restore(self, state: tuple[int, dict[str, int]]) -> None:
+        """After a rolled-back transaction: forget what it applied."""
+        self.position, self.applied = state[0], dict(state[1])

@@ -1,0 +1,332 @@
+"""Guarantee 7 while serving: a rebuild runs beside live traffic, and dying halfway changes nothing.
+
+Real threads post, comment, vote and fail logins (each through the services,
+each its own connection) and read every projection while `replay_events`
+rebuilds all of them from the log; a real subprocess rebuilding is killed
+with SIGKILL in the middle of its build.
+"""
+
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+
+from community_app.models import Post
+from eventstore import shadow
+from eventstore.models import ParkedEvent
+from eventstore.projection_diff import check_projections
+from eventstore.projections import registered_projections
+from eventstore.replay import rebuild_projections
+from tests.rebuild_workload import (
+    Traffic,
+    keys_outlive_each_test,  # noqa: F401 (a fixture)
+    make_authors,
+    snapshot_inline,
+    write_once,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("keys_outlive_each_test")]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def all_projections():
+    return list(registered_projections().values())
+
+
+def table_oid(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)::oid", [table])
+        return cursor.fetchone()[0]
+
+
+def assert_no_drift() -> None:
+    for name, (_applied, tables) in check_projections(all_projections(), batch_size=500).items():
+        for table, diff in tables.items():
+            assert diff.identical, f"{name} {table}: {diff}"
+
+
+def test_readers_and_writers_keep_working_while_every_projection_is_rebuilt(caplog):
+    authors = make_authors()
+    rng, posts = random.Random(1), []
+    for _ in range(150):
+        write_once(rng, authors, posts)
+    parked_before = ParkedEvent.objects.count()
+    post_table = table_oid("community_app_post")
+
+    with Traffic(authors) as traffic:
+        while traffic.writes < 5:
+            time.sleep(0.01)
+        writes_before = traffic.writes
+        # Small batches: many build transactions, with writes landing between them.
+        with caplog.at_level(logging.INFO, logger="eventstore.replay"):
+            applied = rebuild_projections(all_projections(), batch_size=25)
+        writes_during = traffic.writes - writes_before
+        latencies = sorted(traffic.write_seconds[writes_before:])
+        reads_during = traffic.reads
+    assert not traffic.errors, traffic.errors[0]
+    assert writes_during > 0 and reads_during > 0, "traffic ran during the rebuild"
+    assert applied["community.posts"] > 0
+    assert table_oid("community_app_post") != post_table, "the rebuilt table was swapped in"
+    assert ParkedEvent.objects.count() == parked_before
+    swaps = [r.getMessage() for r in caplog.records if "swapped in" in r.getMessage()]
+    assert len(swaps) == 2, swaps  # the inline projections together, then the async one
+    print("\n".join(swaps), f"\n{writes_during} writes and {reads_during} reads during the rebuild")
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)]
+    print(
+        f"write latency during the rebuild: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    )
+    # What live processing left equals the log: both now, and after another rebuild.
+    assert_no_drift()
+    live = snapshot_inline()
+    rebuild_projections(all_projections())
+    assert snapshot_inline() == live
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = ANY(%s)",
+            [[shadow.REBUILD_SCHEMA, shadow.RETIRED_SCHEMA]],
+        )
+        assert cursor.fetchone()[0] == 0, "no shadow or retired tables are left behind"
+
+
+def rebuild_subprocess_env() -> dict[str, str]:
+    settings = connection.settings_dict
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "platform_site.settings.test"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    env["DATABASE_URL"] = (
+        f"postgres://{settings['USER'] or 'postgres'}{password}@{settings['HOST'] or '127.0.0.1'}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+    return env
+
+
+def shadow_rows(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f"{shadow.REBUILD_SCHEMA}.{table}"])
+        if cursor.fetchone()[0] is None:
+            return 0
+        cursor.execute(f"SELECT count(*) FROM {shadow.REBUILD_SCHEMA}.{table}")
+        return cursor.fetchone()[0]
+
+
+def test_a_rebuild_killed_halfway_leaves_the_live_state_and_can_run_again():
+    authors = make_authors()
+    rng, posts = random.Random(2), []
+    for _ in range(200):
+        write_once(rng, authors, posts)
+    rebuild_projections(all_projections())
+    live = snapshot_inline()
+    oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    total_posts = len(live["community.posts"]["community_app_post"])
+
+    rebuild = subprocess.Popen(
+        [sys.executable, "manage.py", "replay_events", "--no-input", "--batch-size", "2", "--verbosity", "0"],
+        cwd=ROOT,
+        env=rebuild_subprocess_env(),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (0 < shadow_rows("community_app_post") < total_posts // 2):
+            assert rebuild.poll() is None, "the rebuild ended before it was killed"
+            assert time.monotonic() < deadline, "the rebuild never got halfway"
+            time.sleep(0.005)
+        rebuild.send_signal(signal.SIGKILL)
+    finally:
+        rebuild.wait()
+
+    assert snapshot_inline() == live
+    assert {t: table_oid(t) for t in oids} == oids, "the live tables were never replaced"
+    # The killed session's lock on the shadow goes with its backend; the rerun waits for that.
+    started, deadline = time.monotonic(), time.monotonic() + 30
+    while True:
+        try:
+            rebuild_projections(all_projections())
+            break
+        except shadow.ShadowInUse:
+            assert time.monotonic() < deadline, "the killed rebuild's lock was never released"
+            time.sleep(0.1)
+    print(f"rerun after kill -9 succeeded {time.monotonic() - started:.2f} s after the kill")
+    assert snapshot_inline() == live
+    assert_no_drift()
+
+
+def test_followers_see_events_written_during_a_rebuild_before_it_ends():
+    """The build holds the horizon for one batch at a time, so the relay and subscribers keep going."""
+    from eventstore.reading import horizon
+
+    authors = make_authors()
+    rng, posts = random.Random(6), []
+    for _ in range(150):
+        write_once(rng, authors, posts)
+    written: list[int] = []
+    followable_during_rebuild: list[bool] = []
+
+    def in_own_connection(action):
+        thread = threading.Thread(target=lambda: (action(), connection.close()))
+        thread.start()
+        thread.join(timeout=60)
+
+    def write_one_then_watch_the_horizon(_count: int) -> None:
+        if not written:
+            in_own_connection(lambda: (write_once(rng, authors, posts), written.append(last_position())))
+        elif not followable_during_rebuild:
+            in_own_connection(lambda: horizon() > written[0] and followable_during_rebuild.append(True))
+
+    rebuild_projections(all_projections(), batch_size=10, progress=write_one_then_watch_the_horizon)
+    assert written and followable_during_rebuild == [True]
+
+
+def last_position() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(position) FROM eventstore_event")
+        return cursor.fetchone()[0]
+
+
+def table_structure(table: str) -> dict:
+    """What the migrations made of a table, as the catalog says: columns, indexes, constraints, grants."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull, attidentity FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [table],
+        )
+        columns = cursor.fetchall()
+        cursor.execute(
+            "SELECT c.relname, regexp_replace(pg_get_indexdef(i.indexrelid), ' ON \\S+ ', ' ON t ') "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
+            [table],
+        )
+        indexes = sorted(cursor.fetchall())
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass",
+            [table],
+        )
+        constraints = sorted(cursor.fetchall())
+        cursor.execute("SELECT relacl::text[] FROM pg_class WHERE oid = %s::regclass", [table])
+        grants = sorted(cursor.fetchone()[0] or [])
+    return {"columns": columns, "indexes": indexes, "constraints": constraints, "grants": grants}
+
+
+def test_the_swapped_in_tables_are_what_the_migrations_made_with_their_grants():
+    tables = [t for p in all_projections() for t in p.table_names()]
+    with connection.cursor() as cursor:
+        cursor.execute("GRANT SELECT ON community_app_vote, eventstore_eventstat TO PUBLIC")
+    try:
+        before = {t: table_structure(t) for t in tables}
+        assert any("=r/" in g for g in before["community_app_vote"]["grants"])
+        rebuild_projections(all_projections())
+        after = {t: table_structure(t) for t in tables}
+        assert after == before
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("REVOKE SELECT ON community_app_vote, eventstore_eventstat FROM PUBLIC")
+
+
+def test_a_swap_that_cannot_get_its_locks_lets_readers_through_and_tries_again(caplog):
+    """A transaction holding a live table: the swap gives up after 200 ms at a time, readers never wait longer."""
+    authors = make_authors()
+    rng, posts = random.Random(7), []
+    for _ in range(60):
+        write_once(rng, authors, posts)
+    holding, done = threading.Event(), threading.Event()
+    reader_errors: list[str] = []
+
+    def hold_the_posts_table() -> None:
+        with transaction.atomic():
+            list(Post.objects.all()[:1])  # ACCESS SHARE until commit, as a long report would
+            holding.set()
+            time.sleep(1.5)
+        connection.close()
+
+    def read_under_a_lock_timeout() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '1s'")
+            while not done.is_set():
+                Post.objects.count()
+        except Exception as exc:
+            reader_errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_posts_table)
+    reader = threading.Thread(target=read_under_a_lock_timeout)
+    holder.start()
+    reader.start()
+    holding.wait(timeout=30)
+    try:
+        with caplog.at_level(logging.INFO, logger="eventstore.replay"):
+            rebuild_projections([registered_projections()["community.posts"]])
+    finally:
+        done.set()
+        holder.join(timeout=30)
+        reader.join(timeout=30)
+    (swap,) = [r.getMessage() for r in caplog.records if "swapped in" in r.getMessage()]
+    attempt = int(swap.rsplit("attempt ", 1)[1])
+    assert attempt >= 2, swap
+    assert not reader_errors, reader_errors
+    print(swap)
+
+
+def test_subscribers_keep_delivering_during_a_rebuild_and_the_async_swap_meets_a_live_consumer():
+    """The relay and the event-statistics consumer run all along; afterwards every projection equals the log."""
+    from eventstore import streams
+    from eventstore.consumer import consume
+    from eventstore.models import Checkpoint
+    from eventstore.relay import relay_pending, subscriber_checkpoint_name
+    from tests.conftest import start_at_head, wait_until_followable
+
+    stats = registered_projections()["eventstore.event_stats"]
+    start_at_head()
+    rebuild_projections([stats])
+    names = [subscriber_checkpoint_name(stats.name, p) for p in range(streams.partition_count())]
+
+    def delivered() -> int:
+        return max(Checkpoint.objects.filter(name__in=names).values_list("position", flat=True))
+
+    authors = make_authors()
+    delivery_errors: list[str] = []
+    stop = threading.Event()
+
+    def deliver() -> None:
+        try:
+            while not stop.is_set():
+                relay_pending()
+                for partition in range(streams.partition_count()):
+                    consume(stats.name, partition)
+                time.sleep(0.02)
+        except Exception as exc:
+            delivery_errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    seen: list[int] = []
+    delivery = threading.Thread(target=deliver)
+    delivery.start()
+    try:
+        with Traffic(authors, readers=1) as traffic:
+            while traffic.writes < 5:
+                time.sleep(0.01)
+            at_start = delivered()
+            rebuild_projections(
+                all_projections(), batch_size=25, progress=lambda _n: seen.append(delivered())
+            )
+        assert not traffic.errors, traffic.errors[0]
+    finally:
+        stop.set()
+        delivery.join(timeout=60)
+    assert not delivery_errors, delivery_errors
+    assert max(seen) > at_start, "the subscriber delivered events while the rebuild ran"
+    wait_until_followable(last_position())
+    relay_pending()
+    for partition in range(streams.partition_count()):
+        consume(stats.name, partition)
+    assert_no_drift()
