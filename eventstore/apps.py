@@ -6,5 +6,6 @@ class EventstoreConfig(AppConfig):
     verbose_name = "Event store"
 
     def ready(self) -> None:
-        # Connect the store's receivers to the in-process bus, and the positions' catch-up to new connections.
-        from . import bus, positions, projections, statistics, tasks  # noqa: F401
+        # Connect the store's receivers to the in-process bus, the positions' catch-up to new
+        # connections, and the projection-version check to `manage.py check --database`.
+        from . import bus, positions, projection_versions, projections, statistics, tasks  # noqa: F401

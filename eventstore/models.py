@@ -149,3 +149,17 @@ class DeliveryCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber}: {self.missed} missed, {self.doubled} doubled"
+
+
+class ProjectionVersion(models.Model):
+    """The version of a projection's code that last built its live tables (eventstore.projection_versions).
+
+    A projection without a row was built by its version 1.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    version = models.PositiveIntegerField()
+    rebuilt_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

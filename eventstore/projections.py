@@ -50,6 +50,9 @@ class Projection:
     # False when handlers read only the envelope (type, source, times...), never data or
     # metadata: a rebuild then reads the log without decoding and opening them.
     reads_data: bool = True
+    # Raise it when a change of the handlers or tables changes what the log projects to: the
+    # release step rebuilds the projection (replay_events --outdated) before the code serves.
+    version: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "handlers", handler_table(self.handlers, f"projection {self.name!r}"))

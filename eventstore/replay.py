@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from django.db import OperationalError, transaction
 from django.db.models.fields import AutoFieldMixin
 
-from . import delivery_ledger, shadow, streams
+from . import delivery_ledger, projection_versions, shadow, streams
 from .models import Checkpoint
 from .projection_diff import TableDiff, check_projections
 from .projections import ASYNC, Projection
@@ -93,6 +93,7 @@ def rebuild_projections(
                 shadow.analyze(build.schema, build.tables)
                 shadow.prepare_retired()
                 _swap(build, is_async=group[0].mode == ASYNC)
+                projection_versions.record_rebuilt(group)
             finally:
                 # A failed build leaves its shadow to be dropped here (or by the next rebuild).
                 shadow.drop_shadow(shadow.REBUILD_SCHEMA)

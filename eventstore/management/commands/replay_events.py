@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from tqdm import tqdm
 
+from eventstore import projection_versions
 from eventstore.projection_diff import TableDiff, check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_projections
@@ -65,6 +66,11 @@ class Command(BaseCommand):
             metavar="NAME",
             help="rebuild only this projection (repeatable); --list shows the names",
         )
+        parser.add_argument(
+            "--outdated",
+            action="store_true",
+            help="rebuild only the projections whose version changed since their tables were built (release step)",
+        )
         parser.add_argument("--list", action="store_true", help="list the projections and exit")
         parser.add_argument("--dry-run", action="store_true", help="report differences, change nothing")
         parser.add_argument(
@@ -80,6 +86,7 @@ class Command(BaseCommand):
         self,
         *args,
         projections=None,
+        outdated=False,
         list=False,
         dry_run=False,
         interactive=True,
@@ -96,7 +103,18 @@ class Command(BaseCommand):
             raise CommandError(
                 f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(sorted(available))}"
             )
-        chosen = [available[name] for name in (projections or sorted(available))]
+        if outdated and projections:
+            raise CommandError("--outdated chooses the projections itself; give it without --projection")
+        if outdated:
+            chosen = projection_versions.outdated()
+            if not chosen:
+                self.stdout.write(
+                    "Every projection's tables were built by its current version: nothing to rebuild."
+                )
+                return
+            self.stdout.write("Outdated: " + ", ".join(f"{p.name} (v{p.version})" for p in chosen))
+        else:
+            chosen = [available[name] for name in (projections or sorted(available))]
         if interactive and not dry_run:
             answer = input(f"Rebuild {len(chosen)} projection(s) from the log? Type 'yes' to continue: ")
             if answer.strip().lower() != "yes":

@@ -84,6 +84,8 @@ def test_app_processes_connect_as_the_app_role_and_only_migrate_as_the_owner():
     assert migrate["environment"]["DATABASE_URL"].startswith("postgres://platform:")
     assert migrate["environment"]["APP_DATABASE_ROLE"] == "platform_app"
     assert "manage.py migrate" in migrate["command"][-1] and "manage.py setup_roles" in migrate["command"][-1]
+    # A projection whose version a release raised is rebuilt before the new code serves.
+    assert "manage.py replay_events --outdated --no-input" in migrate["command"][-1]
 
 
 def test_postgres_ends_sessions_left_idle_in_a_transaction():
