@@ -103,3 +103,36 @@ def _fresh_relay_waker():
     relay_waker.reset()
     yield
     relay_waker.reset()
+
+
+_kept_personal_data_keys: list[dict] = []
+
+
+def _commits(request) -> bool:
+    """Whether the test's writes commit (then the log keeps its events after the test's flush)."""
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        return True
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction"))
+
+
+@pytest.fixture(autouse=True)
+def _personal_data_keys_outlive_each_test(request):
+    """Personal-data keys are kept from one test to the next, as in production (where none is ever deleted).
+
+    A test's flush empties the key table while the append-only log keeps the
+    events sealed with those keys. A later test would make a new key for the
+    same subject (failed logins of unknown names share one per day), and
+    reading the whole log (a rebuild) could not open the old values.
+    Set up after pytest-django's database fixtures, so torn down before their flush.
+    """
+    if not _commits(request):
+        yield
+        return
+    from eventstore.models import PersonalDataKey
+
+    PersonalDataKey.objects.bulk_create(
+        [PersonalDataKey(**row) for row in _kept_personal_data_keys], ignore_conflicts=True
+    )
+    yield
+    _kept_personal_data_keys[:] = list(PersonalDataKey.objects.values())

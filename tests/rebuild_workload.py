@@ -9,7 +9,6 @@ import time
 import traceback
 import uuid
 
-import pytest
 from django.db import connection
 
 from auth_app.exceptions import InvalidCredentials, LoginLocked
@@ -111,22 +110,3 @@ class Traffic:
 
     def _read(self) -> None:
         self._run(read_once, "reads")
-
-
-_kept_keys: list[dict] = []
-
-
-@pytest.fixture
-def keys_outlive_each_test(transactional_db):
-    """Personal-data keys kept from one test to the next, as in production.
-
-    Each test's flush empties the key table while the append-only log keeps
-    the events sealed with those keys; a later test would make a new key for
-    the same subject (failed logins share a daily one) and a rebuild of the
-    whole log could not open the old values. Restored here, they open.
-    """
-    from eventstore.models import PersonalDataKey
-
-    PersonalDataKey.objects.bulk_create([PersonalDataKey(**row) for row in _kept_keys], ignore_conflicts=True)
-    yield
-    _kept_keys[:] = list(PersonalDataKey.objects.values())

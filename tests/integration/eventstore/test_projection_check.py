@@ -15,13 +15,12 @@ from eventstore.projection_diff import check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import rebuild_projections
 from tests.rebuild_workload import (
-    keys_outlive_each_test,  # noqa: F401 (a fixture)
     make_authors,
     snapshot_inline,
     write_once,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("keys_outlive_each_test")]
+pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[3]
 
 
