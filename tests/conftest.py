@@ -124,11 +124,12 @@ def _personal_data_keys_outlive_each_test(request):
     events sealed with those keys. A later test would make a new key for the
     same subject (failed logins of unknown names share one per day), and
     reading the whole log (a rebuild) could not open the old values.
-    Set up after pytest-django's database fixtures, so torn down before their flush.
     """
     if not _commits(request):
         yield
         return
+    # Asked for here, so the database is set up before this fixture and flushed only after it.
+    request.getfixturevalue("transactional_db")
     from eventstore.models import PersonalDataKey
 
     PersonalDataKey.objects.bulk_create(

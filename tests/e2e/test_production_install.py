@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.db_sessions import open_session
 from tests.integration.security.production_env import production_env
 
 from .harness import ARTIFACTS, ROOT, Process, free_port, wait_for
@@ -77,7 +78,19 @@ def production_install(tmp_path_factory):
     return app
 
 
-def production_environment(platform, app: Path) -> dict[str, str]:
+@pytest.fixture
+def production_database():
+    """A database of its own: production keys seal what it records, which the test database's key could not open."""
+    name = f"{connection.settings_dict['NAME']}_production"[:63]
+    with open_session(dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with open_session(dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def production_environment(platform, app: Path, database: str) -> dict[str, str]:
     settings = connection.settings_dict
     # No PYTHONPATH or settings of the developer's shell: only what a production host sets.
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "TMPDIR"}}
@@ -86,7 +99,7 @@ def production_environment(platform, app: Path) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="platform_site.settings.production",
         DATABASE_URL=(
             f"postgres://{settings['USER'] or 'postgres'}@{settings['HOST'] or '127.0.0.1'}:"
-            f"{settings['PORT'] or 5432}/{platform.database_name}"
+            f"{settings['PORT'] or 5432}/{database}"
         ),
         REDIS_URL=platform.redis_url,
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -134,11 +147,11 @@ def start_procfile(platform, app: Path, env: dict[str, str], web_port: int) -> P
 
 
 def test_a_requirements_only_install_runs_every_process_of_procfile_prod(
-    platform, accounts, production_install
+    platform, accounts, production_install, production_database
 ):
     app = production_install
     web_port = free_port()  # honcho gives the first line, web, this PORT
-    env = production_environment(platform, app)
+    env = production_environment(platform, app, production_database)
 
     collected = run_in(app, env, "python", "manage.py", "collectstatic", "--no-input", "--verbosity", "0")
     assert collected.returncode == 0, collected.stderr
