@@ -130,10 +130,36 @@ def _personal_data_keys_outlive_each_test(request):
         return
     # Asked for here, so the database is set up before this fixture and flushed only after it.
     request.getfixturevalue("transactional_db")
+    _in_a_thread(_restore_personal_data_keys)
+    yield
+    _in_a_thread(_keep_personal_data_keys)
+
+
+def _in_a_thread(work) -> None:
+    """Browser tests run an event loop in the test's thread, where Django refuses the ORM."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def run():
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
+
+
+def _restore_personal_data_keys() -> None:
     from eventstore.models import PersonalDataKey
 
     PersonalDataKey.objects.bulk_create(
         [PersonalDataKey(**row) for row in _kept_personal_data_keys], ignore_conflicts=True
     )
-    yield
+
+
+def _keep_personal_data_keys() -> None:
+    from eventstore.models import PersonalDataKey
+
     _kept_personal_data_keys[:] = list(PersonalDataKey.objects.values())
