@@ -73,7 +73,8 @@ class RelayWaker:
     first time one is owed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock  # a monotonic clock; tests put one of their own here
         self._generation = 0
         self._condition: threading.Condition | None = None
         self._sender: threading.Thread | None = None
@@ -96,7 +97,7 @@ class RelayWaker:
 
     def after_commit(self) -> None:
         """A transaction that recorded events has committed: wake the relay, now or soon."""
-        now = time.monotonic()
+        now = self.clock()
         with self._condition:
             if self.runner_woken_at is not None and now - self.runner_woken_at < KICK_INTERVAL_SECONDS:
                 return
@@ -118,7 +119,7 @@ class RelayWaker:
         with self._condition:
             owed, self._owed = self._owed, False
         if owed:
-            self._wake(time.monotonic())
+            self._wake(self.clock())
 
     def _send_owed(self, generation: int) -> None:
         condition = self._condition
@@ -128,12 +129,12 @@ class RelayWaker:
                     condition.wait()
                 if generation != self._generation:
                     return
-                delay = self._quiet_until - time.monotonic()
+                delay = self._quiet_until - self.clock()
                 if delay > 0:
                     condition.wait(delay)
                     continue  # look again: the window may have moved, or the owed one been flushed
                 self._owed = False
-                now = time.monotonic()
+                now = self.clock()
                 self._quiet_until = now + COALESCE_SECONDS
             self._wake(now)
 

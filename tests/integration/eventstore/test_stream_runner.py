@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.db import transaction
 
-from eventstore import streams
+from eventstore import streams, wakeups
 from eventstore.bus import publish
 from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
 from eventstore.wakeups import relay_waker
@@ -161,14 +161,29 @@ def test_the_subscribers_command_and_metrics_say_which_partitions_a_runner_consu
         runner.stop()
 
 
+def count_wake_up_calls(monkeypatch) -> list:
+    """Count the waker's calls to Redis (its one script), each still made for real."""
+    calls = []
+    real_script = wakeups._kick_relay_script()
+
+    def counting_script(**kwargs):
+        calls.append(kwargs["keys"])
+        return real_script(**kwargs)
+
+    monkeypatch.setattr(wakeups, "_kick_relay_script", lambda: counting_script)
+    return calls
+
+
 def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_commits(monkeypatch):
     def just_woke_it() -> None:
         monkeypatch.setattr(relay_waker, "runner_woken_at", time.monotonic())
 
+    redis_calls = count_wake_up_calls(monkeypatch)
     runner = StreamRunner(poll_seconds=60)
     runner.start()
     try:
         first = publish_one()  # wakes the runner: one call to Redis
+        assert len(redis_calls) == 1
         assert wait_for_effects([first]) == [1]
         # Commits that make no Redis call: the woken relay is watching the log
         # (polling only every 60 s, it handles them only because it watches).
@@ -176,6 +191,7 @@ def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_c
         for _ in range(5):
             just_woke_it()
             later.append(publish_one())
+        assert len(redis_calls) == 1, "a commit right after a wake-up called Redis"
         assert wait_for_effects(later) == [1] * 5
     finally:
         runner.stop()
@@ -183,8 +199,10 @@ def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_c
     # call for its next commit (beat's sweep relays it), so no task is queued ...
     just_woke_it()
     publish_one()
+    assert len(redis_calls) == 1
     assert get_redis().llen(CELERY_QUEUE) == 0
     # ... until the interval is over: then commits queue a relay task again.
     monkeypatch.setattr(relay_waker, "runner_woken_at", time.monotonic() - KICK_INTERVAL_SECONDS)
     publish_one()
+    assert len(redis_calls) == 2
     assert get_redis().llen(CELERY_QUEUE) == 1
