@@ -72,6 +72,7 @@ def test_an_append_that_begins_its_transaction_rolls_back_with_it():
     assert read_stream(stream_id) == []
 
 
+@pytest.mark.performance_guard
 def test_the_first_append_of_a_transaction_sends_begin_and_the_statement_in_one_round_trip():
     def append_in_a_transaction():
         with transaction.atomic():
@@ -86,6 +87,7 @@ def test_the_first_append_of_a_transaction_sends_begin_and_the_statement_in_one_
     assert sent[first_sync + 1 :] == ["Query"]  # COMMIT, and nothing else
 
 
+@pytest.mark.performance_guard
 def test_an_append_later_in_the_transaction_sends_no_begin_and_takes_the_next_position():
     stream_id = stream()
     with transaction.atomic():

@@ -34,6 +34,22 @@ def batch(count: int = LONG, label: str = "b") -> list[tuple]:
     return [(THING_HAPPENED, {"label": f"{label}{n}", "size": n}) for n in range(count)]
 
 
+def wait_until_another_session_waits_on_a_lock(timeout: float = 30.0) -> bool:
+    """Poll pg_stat_activity (from inside the caller's transaction) for a session of this database blocked on a lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # the view is cached per transaction otherwise
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.01)
+    return False
+
+
 def labels(stream_id: str) -> list[str]:
     return [e.data["label"] for e in read_stream(stream_id)]
 
@@ -46,18 +62,27 @@ def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positi
         with transaction.atomic():
             recorded.extend(publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM))
 
-    connection.close()  # a new connection: nothing prepared on it yet
-    sent = protocol_messages_sent(append)
-    # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query) ...
-    assert sent.count("Execute") == 3 + 4
-    # ... each prepared once: the first chunk's statement and the one for the later three.
-    assert sent.count("Parse") == 3 + 2
+    append()
     stored = read_stream(stream_id)
     assert [e.stream_version for e in stored] == list(range(1, LONG + 1))
     assert [e.position for e in stored] == sorted(e.position for e in stored)
     assert stored[-1].position - stored[0].position == LONG - 1  # one transaction, no gaps
     assert recorded == stored
     assert len({e.id for e in stored}) == LONG
+
+
+@pytest.mark.performance_guard
+def test_a_long_batch_is_sent_as_four_chunks_each_statement_prepared_once():
+    def append() -> None:
+        with transaction.atomic():
+            publish_many(stream(), batch(), expected_version=ExpectedVersion.NO_STREAM)
+
+    connection.close()  # a new connection: nothing prepared on it yet
+    sent = protocol_messages_sent(append)
+    # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query) ...
+    assert sent.count("Execute") == 3 + 4
+    # ... each prepared once: the first chunk's statement and the one for the later three.
+    assert sent.count("Parse") == 3 + 2
 
 
 def test_an_invalid_event_midway_stores_nothing_and_leaves_the_transaction_usable():
@@ -183,7 +208,8 @@ def test_a_batch_that_races_another_writer_for_its_versions_keeps_nothing_and_re
         with transaction.atomic():
             publish(THING_HAPPENED, stream_id=stream_id, data={"label": "other"})
             holding.set()
-            time.sleep(1.0)  # the batch is waiting on this transaction's version 1 now
+            # Commit only once the batch waits on this transaction's version 1.
+            assert wait_until_another_session_waits_on_a_lock()
 
     def batch_writer(_index: int) -> list:
         holding.wait(30)
