@@ -23,11 +23,10 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
-from platform_site.redis_connection import get_redis
-
 from . import prepared, streams, tracing
 from .models import Checkpoint
 from .reading import HORIZON_SQL, refuse_unless_gap_safe
+from .redis import get_redis
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)

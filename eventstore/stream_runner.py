@@ -34,12 +34,11 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from platform_site.redis_connection import get_redis
-from platform_site.redis_location import RedisLocation
-
 from . import streams
 from .consumer import HeldPartition, LockLost
 from .outage import Outage, service_of
+from .redis import get_redis
+from .redis_location import RedisLocation
 from .relay import HeldRelay, RelayResult, newest_position, relay_pending
 from .subscribers import registered_subscribers
 

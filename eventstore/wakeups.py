@@ -30,9 +30,8 @@ import threading
 import time
 from functools import lru_cache
 
-from platform_site.redis_connection import get_redis
-
 from . import streams
+from .redis import get_redis
 from .stream_runner import KICK_INTERVAL_SECONDS
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from eventstore.backfills import backfill_counts
 from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
 from eventstore.projection_audit import last_audit
+from eventstore.redis import get_redis
 from eventstore.selectors import delivery_checks, subscriber_status
 from eventstore.subscribers import registered_subscribers
-from platform_site.redis_connection import get_redis
 
 from .selectors import events_by_type_total, scans_by_verdict
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from eventstore.horizon_report import horizon_report
 from eventstore.models import Checkpoint, EventStat
 from eventstore.monitoring import head_position, relay_lag
+from eventstore.redis import get_redis
 from eventstore.selectors import subscriber_status
-from platform_site.redis_connection import get_redis
 
 logger = logging.getLogger(__name__)
 WINDOW_MINUTES = 60

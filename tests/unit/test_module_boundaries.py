@@ -43,3 +43,9 @@ def test_an_app_uses_other_apps_only_through_their_public_modules(app):
 def test_the_event_store_imports_no_domain_app():
     offending = [f"{p}: {m}" for p, m in imported_modules("eventstore") if m.split(".")[0] in DOMAIN_APPS]
     assert offending == []
+
+
+def test_the_event_store_imports_nothing_of_the_site_package():
+    """The store owns its Redis access (eventstore/redis.py); the site configures it through settings."""
+    offending = [f"{p}: {m}" for p, m in imported_modules("eventstore") if m.split(".")[0] == "platform_site"]
+    assert offending == []
