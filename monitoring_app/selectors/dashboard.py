@@ -56,16 +56,6 @@ def events_by_type_total() -> list[tuple[str, str, int]]:
     return [(row["type"], row["source"], row["total"]) for row in rows]
 
 
-def scans_by_verdict() -> dict[str, int]:
-    """Completed link scans per verdict, counted from `link:scan_completed` events."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT data->>'verdict', count(*) FROM eventstore_event "
-            "WHERE type = 'link:scan_completed' GROUP BY 1 ORDER BY 1"
-        )
-        return dict(cursor.fetchall())
-
-
 def _check_redis() -> dict:
     try:
         get_redis().ping()
