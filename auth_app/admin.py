@@ -10,7 +10,7 @@ from eventstore.admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal
 from eventstore.privacy.redaction import REDACTED, can_read_personal_data, redact_event
 from eventstore.read_only_admin import ReadOnlyAdmin
 
-from .exceptions import AlreadyForgotten
+from .errors import AlreadyForgotten
 from .forms import LockoutAdminAuthenticationForm
 from .models import LoginLockout, User
 from .selectors import user_security_events

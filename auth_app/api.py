@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from platform_site.correlation import client_ip
 
 from . import serializers as s
-from .exceptions import InvalidCredentials, LoginLocked
+from .errors import InvalidCredentials, LoginLocked
 from .services import user_login, user_logout, user_logout_all, user_password_change, user_register
 from .throttles import RegisterRateThrottle
 

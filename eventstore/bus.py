@@ -21,7 +21,7 @@ from django.dispatch import Signal, receiver
 from . import privacy, store, tracing
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
-from .exceptions import NotInTransaction
+from .errors import NotInTransaction
 from .registry import EventData, EventType, get_event_type
 from .store import refusal, streaming
 

@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transac
 
 from . import privacy
 from .envelope import RecordedEvent
-from .exceptions import GapSafetyUnavailable, UnknownEventType
+from .errors import GapSafetyUnavailable, UnknownEventType
 from .models import Event
 from .privacy.crypto import SEALED_MARK
 from .registry import EventType, get_event_type

@@ -13,7 +13,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from eventstore.exceptions import ConcurrencyConflict, EventIdConflict, TransactionEventLimit
+from eventstore.errors import ConcurrencyConflict, EventIdConflict, TransactionEventLimit
 
 from .database_errors import database_unavailable_response
 

@@ -9,8 +9,8 @@ from eventstore import privacy
 from eventstore.bus import publish
 from eventstore.commands import atomic_command
 
+from ..errors import AlreadyForgotten
 from ..events import USER_FORGOTTEN, user_stream
-from ..exceptions import AlreadyForgotten
 
 
 def forgotten_email(user_id: int) -> str:

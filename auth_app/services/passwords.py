@@ -9,8 +9,8 @@ from knox.models import AuthToken
 from eventstore.bus import publish
 from eventstore.commands import atomic_command
 
+from ..errors import InvalidCredentials
 from ..events import PASSWORD_CHANGE, user_stream
-from ..exceptions import InvalidCredentials
 from .login_attempts import login_credentials_check
 from .sessions import end_token_session
 

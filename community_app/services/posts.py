@@ -7,7 +7,7 @@ import uuid
 from eventstore.bus import publish
 from eventstore.commands import atomic_command
 from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import ConcurrencyConflict
+from eventstore.errors import ConcurrencyConflict
 
 from ..errors import NotAllowed
 from ..events import POST_CREATED, POST_DELETED, POST_UPDATED, post_stream

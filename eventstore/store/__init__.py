@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
-from ..exceptions import TransactionEventLimit
+from ..errors import TransactionEventLimit
 from . import refusal
 from .statements import (
     APPEND_BATCH,

@@ -26,7 +26,7 @@ from psycopg import pq
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
-from ..exceptions import TransactionEventLimit
+from ..errors import TransactionEventLimit
 from ..registry import get_event_type
 from . import append, outcome
 from .statements import APPEND_BATCH, APPEND_CONTINUED, MAX_EVENTS_PER_TRANSACTION
