@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from eventstore.read_only_admin import ReadOnlyAdmin
+from eventstore import ReadOnlyAdmin
 
 from .errors import PostNotFound
 from .models import Comment, Post

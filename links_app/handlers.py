@@ -12,8 +12,7 @@ import logging
 import uuid
 
 from community_app.events import POST_CREATED, POST_UPDATED
-from eventstore.envelope import RecordedEvent
-from eventstore.subscribers import Subscriber, register_subscriber
+from eventstore import RecordedEvent, Subscriber, register_subscriber
 
 from .events import SCAN_REQUESTED
 from .scanner import InvalidURL

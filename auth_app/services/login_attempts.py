@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from eventstore.commands import atomic_command
+from eventstore import atomic_command
 
 from .. import lockout, login_rate
 from ..errors import InvalidCredentials, LoginLocked, LoginRateLimited

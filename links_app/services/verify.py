@@ -6,8 +6,7 @@ import uuid
 
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, publish
 
 from ..events import LINK_VERIFIED, LinkVerified, link_stream
 from ..models import Link, Verdict
