@@ -12,6 +12,8 @@ import importlib
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 import eventstore
 
@@ -96,6 +98,23 @@ def test_the_facade_names_what_its_modules_define():
 def test_the_facade_refuses_a_name_it_does_not_export():
     with pytest.raises(AttributeError, match="no attribute 'bus_internals'"):
         eventstore.bus_internals  # noqa: B018
+
+
+@pytest.mark.parametrize("app", ["eventstore", *APPS])
+def test_errors_live_in_one_module_per_app_and_none_is_an_http_error(app):
+    """The API maps domain errors to statuses in one place (platform_site/api_errors.py)."""
+    assert not (ROOT / app / "exceptions.py").exists()
+    errors = ROOT / app / "errors.py"
+    if not errors.exists():
+        return
+    module = importlib.import_module(f"{app}.errors")
+    http_errors = (Http404, PermissionDenied)
+    offending = [
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, Exception) and issubclass(value, http_errors)
+    ]
+    assert offending == []
 
 
 def test_the_event_store_imports_no_app():
