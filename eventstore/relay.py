@@ -22,6 +22,7 @@ from typing import NamedTuple
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from redis.exceptions import ResponseError
 
 from . import prepared, streams, tracing
 from .models import Checkpoint
@@ -66,8 +67,8 @@ def ensure_groups(redis, partitions: range | None = None) -> None:
         for name in registered_subscribers():
             try:
                 redis.xgroup_create(key, streams.group_name(name), id="0", mkstream=True)
-            except Exception as exc:  # BUSYGROUP: it exists already
-                if "BUSYGROUP" not in str(exc):
+            except ResponseError as exc:  # Redis names its error first: BUSYGROUP, the group exists already
+                if not str(exc).startswith("BUSYGROUP"):
                     raise
 
 
