@@ -115,8 +115,5 @@ def _chunks(events: Iterable[NewEvent]) -> Iterator[list[NewEvent]]:
 
 
 def _params(stream_id: str, chunk: list[NewEvent], expected_version: int) -> dict:
-    rows = [
-        (e.id, e.type, e.schema_version, e.data, e.metadata, e.source, e.correlation_id, e.causation_id)
-        for e in chunk
-    ]
+    rows = [e.row() for e in chunk]
     return {"stream_id": stream_id, "expected": expected_version, "events": orjson.dumps(rows).decode()}
