@@ -117,6 +117,41 @@ def test_errors_live_in_one_module_per_app_and_none_is_an_http_error(app):
     assert offending == []
 
 
+# Exception classes that are no error a caller handles, kept beside the code that raises and catches them.
+SIGNALS_OUTSIDE_ERRORS = {
+    "eventstore.consumer.partition": {
+        "AlreadyProcessed": "a batch another consumer handled first; the consumer skips it",
+        "LockLost": "the consumer's session lost its lock; the stream runner takes it again",
+    },
+}
+
+
+def _modules_of(package: str):
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        yield importlib.import_module(name)
+
+
+@pytest.mark.parametrize("package", ["eventstore", *APPS])
+def test_every_error_class_is_defined_in_the_errors_module(package):
+    offending = []
+    for module in _modules_of(package):
+        if module.__name__ == f"{package}.errors":
+            continue
+        allowed = SIGNALS_OUTSIDE_ERRORS.get(module.__name__, {})
+        offending += [
+            f"{module.__name__}.{name}"
+            for name, value in vars(module).items()
+            if isinstance(value, type)
+            and issubclass(value, BaseException)
+            and value.__module__ == module.__name__
+            and name not in allowed
+        ]
+    assert offending == []
+
+
 def test_the_event_store_imports_no_app():
     offending = [f"{p}: {m}" for p, m, _ in imported_modules("eventstore") if m.split(".")[0] in APPS]
     assert offending == []
