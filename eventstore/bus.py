@@ -116,7 +116,7 @@ def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
 
 
 def _require_transaction() -> None:
-    # The wrapper, not the `connection` proxy: one lookup of this thread's connection instead of two.
+    # The event rows and the caller's state changes must commit together, or neither.
     if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
 

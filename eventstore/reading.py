@@ -117,8 +117,9 @@ def collector_paused() -> Iterator[None]:
     survive it and form no reference cycles. Each allocation threshold crossed
     meanwhile makes the collector walk them (and the previous batch, which the
     caller still holds), and their promotion triggers full collections of the
-    whole heap: measured, a third of follow()'s time. Paused, the collector
-    meets them at its next run after the batch, as it would any other objects.
+    whole heap, a large share of follow()'s time (docs/benchmarks.md). Paused,
+    the collector meets them at its next run after the batch, as it would any
+    other objects.
     """
     if not gc.isenabled():
         yield

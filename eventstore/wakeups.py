@@ -14,8 +14,8 @@ as rarely as it safely can:
   owed, and the process's waker thread sends it when the window ends. Every commit is therefore
   followed by a wake-up sent after it, at most COALESCE_SECONDS late, so the
   relay task that wake-up leads to reads the commit's events. Under load this
-  turns a round trip per commit into one per window; alone, a commit is woken
-  for at once, as before.
+  turns a round trip per commit into one per window; a lone commit's wake-up
+  leaves at once.
 
 Should a process die with a wake-up owed, or Redis be down, beat's sweep
 relays what waits (every 2 s): nothing is lost, only later.

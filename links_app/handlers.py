@@ -1,6 +1,6 @@
 """Reactions to events after commit, run by the subscriber machinery (at least once).
 
-- "links": scan the URLs of community posts (contract.md).
+- "links": scan the URLs of community posts (docs/architecture.md, "The flows").
 - "links-scanner": perform each requested scan, so scans run on the Celery
   workers that consume the log: a request can never be lost between the
   commit and a task queue.

@@ -31,7 +31,8 @@ from ..registry import get_event_type
 from . import append, outcome
 from .statements import APPEND_BATCH, APPEND_CONTINUED, MAX_EVENTS_PER_TRANSACTION
 
-# A 100-event batch goes in four chunks; 34 or 50 a chunk measured the same (docs/benchmarks.md).
+# Events per chunk: the client sends a chunk while Postgres inserts the one before;
+# sizes from 25 to 50 do alike (docs/benchmarks.md).
 CHUNK = 25
 _SAVEPOINT = b"SAVEPOINT eventstore_batch"
 _ROLLBACK = b"ROLLBACK TO SAVEPOINT eventstore_batch"
