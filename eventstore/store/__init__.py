@@ -16,7 +16,7 @@ import orjson
 from django.db import connection, transaction
 
 from .. import prepared
-from ..envelope import APPENDED_COLUMNS, ExpectedVersion, NewEvent, RecordedEvent
+from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
 from ..errors import TransactionEventLimit
 from . import refusal
 from .statements import (
@@ -89,14 +89,19 @@ def _statement_for(
 ) -> tuple[tuple[bytes, bytes], dict]:
     if len(events) == 1:
         (e,) = events
-        params = dict(zip(APPENDED_COLUMNS, e.row(), strict=True))
-        params.update(
-            stream_id=stream_id,
-            expected=expected_version,
-            data=orjson.dumps(e.data).decode(),
-            metadata=orjson.dumps(e.metadata).decode(),
-        )
-        return APPEND_NEW_STREAM if expected_version == ExpectedVersion.NO_STREAM else APPEND_ONE, params
+        # NewEvent.row() by name, as the one-event statements take it (tests/unit/test_event_row.py).
+        return APPEND_NEW_STREAM if expected_version == ExpectedVersion.NO_STREAM else APPEND_ONE, {
+            "stream_id": stream_id,
+            "expected": expected_version,
+            "id": e.id,
+            "type": e.type,
+            "schema_version": e.schema_version,
+            "data": orjson.dumps(e.data).decode(),
+            "metadata": orjson.dumps(e.metadata).decode(),
+            "source": e.source,
+            "correlation_id": e.correlation_id,
+            "causation_id": e.causation_id,
+        }
     rows = [e.row() for e in events]
     return APPEND_BATCH, {
         "stream_id": stream_id,
