@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
+from redis.exceptions import ResponseError
 
 from .. import delivery_ledger, prepared, privacy, streams, tracing
 from ..advisory_locks import session_pid, still_holds
@@ -182,7 +183,7 @@ class _PartitionConsumer:
         self._unacknowledged = []
         for reply in replies:
             if isinstance(reply, Exception):
-                if "NOGROUP" not in str(reply):
+                if not (isinstance(reply, ResponseError) and str(reply).startswith("NOGROUP")):
                     raise reply
                 ensure_groups(self.redis, range(self.partition, self.partition + 1))
                 return []
