@@ -6,11 +6,16 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.html import format_html, format_html_join
 
-from eventstore.admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
-from eventstore.privacy.redaction import REDACTED, can_read_personal_data, redact_event
-from eventstore.read_only_admin import ReadOnlyAdmin
+from eventstore import (
+    REDACTED,
+    ReadOnlyAdmin,
+    ViewerAwareAdminMixin,
+    can_read_personal_data,
+    redact_event,
+    viewer_reads_personal_data,
+)
 
-from .exceptions import AlreadyForgotten
+from .errors import AlreadyForgotten
 from .forms import LockoutAdminAuthenticationForm
 from .models import LoginLockout, User
 from .selectors import user_security_events

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth import logout, update_session_auth_hash
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -17,19 +16,12 @@ from rest_framework.views import APIView
 from platform_site.correlation import client_ip
 
 from . import serializers as s
-from .exceptions import InvalidCredentials, LoginLocked
 from .services import user_login, user_logout, user_logout_all, user_password_change, user_register
 from .throttles import RegisterRateThrottle
 
-INVALID_CREDENTIALS = "Invalid username or password."
-LOGIN_LOCKED = "Too many failed login attempts."
 hide_passwords = method_decorator(
     sensitive_post_parameters("password", "old_password", "new_password"), "dispatch"
 )
-
-
-def _field_errors(invalid: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(invalid.message_dict)
 
 
 @hide_passwords
@@ -43,10 +35,7 @@ class RegisterView(APIView):
     def post(self, request):
         data = s.RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            user = user_register(**data.validated_data)
-        except DjangoValidationError as invalid:
-            raise _field_errors(invalid) from None
+        user = user_register(**data.validated_data)
         return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,16 +58,9 @@ class LoginView(APIView):
     def post(self, request):
         data = s.LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            login = user_login(
-                **data.validated_data,
-                ip=client_ip(request),
-                user_agent=request.headers.get("User-Agent", ""),
-            )
-        except InvalidCredentials:
-            raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS) from None
-        except LoginLocked as locked:
-            raise exceptions.Throttled(wait=locked.retry_after, detail=LOGIN_LOCKED) from None
+        login = user_login(
+            **data.validated_data, ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")
+        )
         return Response(s.LoginOutput({"token": login.token, "user": login.user}).data)
 
 
@@ -127,14 +109,9 @@ class PasswordChangeView(APIView):
         data = s.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         current_token = request.auth if isinstance(request.auth, AuthToken) else None
-        try:
-            user_password_change(
-                user=request.user, **data.validated_data, current_token=current_token, ip=client_ip(request)
-            )
-        except DjangoValidationError as invalid:
-            raise _field_errors(invalid) from None
-        except LoginLocked as locked:
-            raise exceptions.Throttled(wait=locked.retry_after, detail=LOGIN_LOCKED) from None
+        user_password_change(
+            user=request.user, **data.validated_data, current_token=current_token, ip=client_ip(request)
+        )
         if current_token is None:
             update_session_auth_hash(request._request, request.user)  # keep this browser signed in
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,7 +3,7 @@
 knox deletes a user's expired tokens while it authenticates each request:
 one query over all of that user's tokens, every time, growing with each
 sign-in. The profile of `POST /api/posts/` showed it as the largest single
-cost of authentication (docs/benchmarks.md, figure 6). Here only the token in
+cost of authentication (docs/benchmarks.md, its profile). Here only the token in
 hand is checked: once past its expiry (`REST_KNOX["TOKEN_TTL"]` after its last
 use; knox's AUTO_REFRESH moves it on each use) it is refused with 401, deleted
 and its session recorded as ended (`auth:logout`, reason `expired`). Expired

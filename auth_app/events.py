@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from eventstore.registry import EventData, define_event
+from eventstore import EventData, define_event
 
 # Why an attempt failed. `locked` and `ip_locked` are refusals: the password
 # was not even checked because the username or the ip is locked out.

@@ -7,7 +7,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 
 from platform_site.correlation import client_ip
 
-from .exceptions import InvalidCredentials, LoginLocked
+from .errors import InvalidCredentials, LoginLocked
 from .services import login_credentials_check
 
 LOCKED_MESSAGE = "Too many failed login attempts. Try again later."

@@ -21,9 +21,7 @@ from collections.abc import Sequence
 from django.db import IntegrityError
 from django.db.models import Q
 
-from eventstore import privacy
-from eventstore.envelope import RecordedEvent
-from eventstore.projections import Projection, insert_rows, register_projection
+from eventstore import Projection, RecordedEvent, insert_rows, privacy, register_projection
 
 from . import lockout
 from .events import FAILED_LOGIN_ATTEMPT, USER_FORGOTTEN

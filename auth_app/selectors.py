@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from eventstore.envelope import RecordedEvent
-from eventstore.reading import read_stream
-from eventstore.store import stream_version
+from eventstore import RecordedEvent, read_stream, stream_version
 
 from . import lockout
 from .events import user_stream

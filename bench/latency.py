@@ -58,7 +58,7 @@ def _handled(expected: int, timeout: float) -> dict[int, float]:
 
 
 def _redis():
-    from platform_site.redis_connection import get_redis
+    from eventstore.redis import get_redis
 
     return get_redis()
 

@@ -54,7 +54,7 @@ def reset_relay() -> None:
     from django.db import connection
 
     from eventstore.models import Checkpoint
-    from platform_site.redis_connection import get_redis
+    from eventstore.redis import get_redis
 
     get_redis().flushdb()
     Checkpoint.objects.filter(name__startswith="relay").update(position=0)

@@ -45,9 +45,9 @@ def catch_up_everything() -> None:
 
     from eventstore import streams
     from eventstore.models import Checkpoint
+    from eventstore.redis import get_redis
     from eventstore.relay import RELAY_CHECKPOINT, relay_partition_checkpoint, subscriber_checkpoint_name
     from eventstore.subscribers import registered_subscribers
-    from platform_site.redis_connection import get_redis
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_event")
@@ -65,7 +65,7 @@ def catch_up_everything() -> None:
 def stream_runner(log: Path) -> Iterator[subprocess.Popen]:
     """`manage.py run_event_streams`, alive (its keys in Redis) before the block starts."""
     from eventstore import stream_runner as runner
-    from platform_site.redis_connection import get_redis
+    from eventstore.redis import get_redis
 
     process = start([str(VENV_BIN / "python"), "manage.py", "run_event_streams"], log)
     try:

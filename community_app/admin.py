@@ -8,11 +8,10 @@ request's correlation id and metadata, set by the middleware).
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 
-from eventstore.read_only_admin import ReadOnlyAdmin
+from eventstore import ReadOnlyAdmin
 
-from .errors import PostNotFound
+from .errors import NotAllowed, PostNotFound
 from .models import Comment, Post
 from .services import post_delete, post_flag, post_unflag
 
@@ -25,7 +24,7 @@ def _run_for_each(modeladmin, request, queryset, command, done: str) -> None:
                 changed += 1
         except PostNotFound:
             continue
-        except PermissionDenied as refusal:
+        except NotAllowed as refusal:
             modeladmin.message_user(request, str(refusal), level=messages.ERROR)
             return
     modeladmin.message_user(request, f"{changed} post(s) {done}.")

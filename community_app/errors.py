@@ -1,18 +1,20 @@
-"""What the community's services refuse, as exceptions the API maps to 4xx.
+"""What the community's services refuse.
 
-They subclass Django's Http404 and PermissionDenied, which DRF answers with
-404 and 403; the admin shows their message.
+The API answers them in one place (platform_site/api_errors.py): PostNotFound
+with 404, NotAllowed with 403, each with its message as the detail; the admin
+shows their message.
 """
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+
+class CommunityError(Exception):
+    """Base class of the community's refusals."""
 
 
-class PostNotFound(Http404):
+class PostNotFound(CommunityError):
     """No such post, or it was deleted (a deleted post is gone for every verb)."""
 
 
-class NotAllowed(PermissionDenied):
+class NotAllowed(CommunityError):
     """The user may not do this to this post."""
 
 

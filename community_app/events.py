@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from eventstore.registry import EventData, define_event
+from eventstore import EventData, define_event
 
 VoteValue = Literal[-1, 0, 1]
 BodyFormat = Literal["plain"]

@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 
-from eventstore.envelope import RecordedEvent
-from eventstore.subscribers import Subscriber, register_subscriber
+from eventstore import RecordedEvent, Subscriber, register_subscriber
 from links_app.events import LINK_VERIFIED, THREAT_DETECTED
 from links_app.selectors import link_summaries
 

@@ -19,9 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auth_app.events import USER_FORGOTTEN
-from eventstore import privacy
-from eventstore.envelope import RecordedEvent
-from eventstore.projections import Projection, execute_with_arrays, insert_rows, register_projection
+from eventstore import (
+    Projection,
+    RecordedEvent,
+    execute_with_arrays,
+    insert_rows,
+    privacy,
+    register_projection,
+)
 
 from .events import (
     COMMENT_CREATED,

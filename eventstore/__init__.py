@@ -1,0 +1,73 @@
+"""The event store's public facade: apps import from here and nowhere else in `eventstore`.
+
+    from eventstore import ExpectedVersion, atomic_command, publish
+
+Writing: `atomic_command`, `publish`, `ExpectedVersion`, and the errors a
+writer may catch (`ConcurrencyConflict` and its `StreamOrderConflict`,
+`EventIdConflict`, `TransactionEventLimit`, their base `EventStoreError`).
+Event types: `define_event`, `EventData`; what handlers receive: `RecordedEvent`.
+Reading: `read_stream`, `follow`, `stream_version`. Reacting:
+`Subscriber`/`register_subscriber` (asynchronous, after commit) and
+`Projection`/`register_projection` with its row helpers (`insert_rows`,
+`execute_with_arrays`). Context: `event_context`. Personal data: `privacy`
+(crypto-shredding) and, for admin pages, `ReadOnlyAdmin`,
+`ViewerAwareAdminMixin`, `viewer_reads_personal_data`,
+`can_read_personal_data`, `redact_event`, `REDACTED`.
+
+Each name is imported on first use. This package is imported before Django's
+app registry is ready (it is an installed app, and settings import
+`eventstore.redis_location`), and most of these names sit beside models, so
+importing them here up front would fail. tests/unit/test_module_boundaries.py
+checks that every name below resolves and that apps import only these.
+"""
+
+from importlib import import_module
+
+# Public name -> the module that defines it.
+_HOMES = {
+    "atomic_command": "eventstore.commands",
+    "publish": "eventstore.bus",
+    "ExpectedVersion": "eventstore.envelope",
+    "RecordedEvent": "eventstore.envelope",
+    "EventStoreError": "eventstore.errors",
+    "ConcurrencyConflict": "eventstore.errors",
+    "StreamOrderConflict": "eventstore.errors",
+    "EventIdConflict": "eventstore.errors",
+    "TransactionEventLimit": "eventstore.errors",
+    "define_event": "eventstore.registry",
+    "EventData": "eventstore.registry",
+    "read_stream": "eventstore.reading",
+    "follow": "eventstore.reading",
+    "stream_version": "eventstore.store",
+    "Subscriber": "eventstore.subscribers",
+    "register_subscriber": "eventstore.subscribers",
+    "Projection": "eventstore.projections",
+    "register_projection": "eventstore.projections",
+    "insert_rows": "eventstore.projections",
+    "execute_with_arrays": "eventstore.projections",
+    "event_context": "eventstore.context",
+    "ReadOnlyAdmin": "eventstore.read_only_admin",
+    "ViewerAwareAdminMixin": "eventstore.admin_viewer",
+    "viewer_reads_personal_data": "eventstore.admin_viewer",
+    "can_read_personal_data": "eventstore.privacy.redaction",
+    "redact_event": "eventstore.privacy.redaction",
+    "REDACTED": "eventstore.privacy.redaction",
+}
+# Subpackages that are public as a whole.
+_PUBLIC_SUBPACKAGES = ("privacy",)
+
+__all__ = sorted([*_HOMES, *_PUBLIC_SUBPACKAGES])
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC_SUBPACKAGES:
+        return import_module(f"eventstore.{name}")
+    if name not in _HOMES:
+        raise AttributeError(f"module 'eventstore' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,5 +7,6 @@ class EventstoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the store's receivers to the in-process bus, the positions' catch-up to new
-        # connections, and the projection-version check to `manage.py check --database`.
-        from . import bus, positions, projection_versions, projections, statistics, tasks  # noqa: F401
+        # connections, the projection-version check to `manage.py check --database`, and the
+        # timing constants' check to `manage.py check`.
+        from . import bus, positions, projection_versions, projections, statistics, tasks, timing_checks  # noqa: F401

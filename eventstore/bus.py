@@ -21,7 +21,7 @@ from django.dispatch import Signal, receiver
 from . import privacy, store, tracing
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
-from .exceptions import NotInTransaction
+from .errors import NotInTransaction
 from .registry import EventData, EventType, get_event_type
 from .store import refusal, streaming
 
@@ -116,7 +116,7 @@ def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
 
 
 def _require_transaction() -> None:
-    # The wrapper, not the `connection` proxy: one lookup of this thread's connection instead of two.
+    # The event rows and the caller's state changes must commit together, or neither.
     if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
 

@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 from django.db import connection, transaction
 
 from . import positions
-from .exceptions import ConcurrencyConflict, StreamOrderConflict
+from .errors import ConcurrencyConflict, StreamOrderConflict
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")

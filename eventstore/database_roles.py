@@ -32,16 +32,14 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from psycopg import sql
 
+from .errors import RoleSetupError
+
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
 APPEND_ONLY_TRIGGER_FUNCTION = "eventstore_refuse_change"
 # Tables the application only reads: the schema's history, and the position base that
 # only the owner's SECURITY DEFINER function may raise (skipped where it does not exist).
 READ_ONLY_TABLES = ("django_migrations", "eventstore_position_base")
 STATISTICS_ROLE = "pg_read_all_stats"
-
-
-class RoleSetupError(Exception):
-    """The application role cannot be made least-privileged as asked (it would own or be the owner)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,20 @@ class ExpectedVersion:
     NO_STREAM = 0  # the stream must not exist yet
 
 
+# What an append inserts for each event, in the order of `NewEvent.row()`; the append
+# statements (eventstore/store/statements.py) take the values by these names and positions.
+APPENDED_COLUMNS = (
+    "id",
+    "type",
+    "schema_version",
+    "data",
+    "metadata",
+    "source",
+    "correlation_id",
+    "causation_id",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event about to be appended: validated data, context filled in."""
@@ -27,6 +41,19 @@ class NewEvent:
     causation_id: uuid.UUID | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def row(self) -> tuple:
+        """The values an append inserts for this event, in the order of `APPENDED_COLUMNS`."""
+        return (
+            self.id,
+            self.type,
+            self.schema_version,
+            self.data,
+            self.metadata,
+            self.source,
+            self.correlation_id,
+            self.causation_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,10 @@ import logging
 import redis
 from django.db import connection
 
-from platform_site.redis_connection import get_redis
-
 from . import streams
 from .models import Checkpoint
 from .reading import horizon
+from .redis import get_redis
 
 logger = logging.getLogger(__name__)
 

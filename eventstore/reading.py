@@ -19,7 +19,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transac
 
 from . import privacy
 from .envelope import RecordedEvent
-from .exceptions import GapSafetyUnavailable, UnknownEventType
+from .errors import GapSafetyUnavailable, UnknownEventType
 from .models import Event
 from .privacy.crypto import SEALED_MARK
 from .registry import EventType, get_event_type
@@ -117,8 +117,9 @@ def collector_paused() -> Iterator[None]:
     survive it and form no reference cycles. Each allocation threshold crossed
     meanwhile makes the collector walk them (and the previous batch, which the
     caller still holds), and their promotion triggers full collections of the
-    whole heap: measured, a third of follow()'s time. Paused, the collector
-    meets them at its next run after the batch, as it would any other objects.
+    whole heap, a large share of follow()'s time (docs/benchmarks.md). Paused,
+    the collector meets them at its next run after the batch, as it would any
+    other objects.
     """
     if not gc.isenabled():
         yield

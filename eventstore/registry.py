@@ -15,7 +15,7 @@ from typing import Any
 
 import pydantic
 
-from .exceptions import InvalidEventData, UnknownEventType
+from .errors import InvalidEventData, UnknownEventType
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -22,12 +22,13 @@ from typing import NamedTuple
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-
-from platform_site.redis_connection import get_redis
+from redis.exceptions import ResponseError
 
 from . import prepared, streams, tracing
+from .advisory_locks import session_pid, still_holds
 from .models import Checkpoint
 from .reading import HORIZON_SQL, refuse_unless_gap_safe
+from .redis import get_redis
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ def ensure_groups(redis, partitions: range | None = None) -> None:
         for name in registered_subscribers():
             try:
                 redis.xgroup_create(key, streams.group_name(name), id="0", mkstream=True)
-            except Exception as exc:  # BUSYGROUP: it exists already
-                if "BUSYGROUP" not in str(exc):
+            except ResponseError as exc:  # Redis names its error first: BUSYGROUP, the group exists already
+                if not str(exc).startswith("BUSYGROUP"):
                     raise
 
 
@@ -143,9 +144,7 @@ class HeldRelay:
             raise
 
     def _lead(self) -> bool:
-        raw = connection.connection
-        session_kept = raw is not None and not raw.closed and raw.info.backend_pid == self.backend_pid
-        if self.checkpoints is not None and session_kept:
+        if self.checkpoints is not None and still_holds(self.backend_pid):
             return True
         self.checkpoints = None
         with connection.cursor() as cursor:
@@ -154,7 +153,7 @@ class HeldRelay:
                 return False
         with transaction.atomic():
             self.checkpoints = _checkpoints()
-        self.backend_pid = connection.connection.info.backend_pid
+        self.backend_pid = session_pid()
         return True
 
 

@@ -44,7 +44,7 @@ from .relay import subscriber_checkpoint_name
 from .shadow_build import ProgressCallback, ShadowBuild, build_groups
 
 # Events per batch (and per build transaction): large batches mean fewer statements and
-# one personal-data key load per batch (measured: 20,000 is ~15 % faster than 5,000).
+# one personal-data key load per batch (docs/benchmarks.md, "Measurements behind constants").
 REBUILD_BATCH_SIZE = 20_000
 # How long the swap waits for its locks before it lets go and tries again (see shadow).
 SWAP_LOCK_TIMEOUT_MS = 200

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from .errors import ShadowInUse
+
 REBUILD_SCHEMA = "projection_rebuild"  # what replay_events builds and swaps in
 # What --dry-run and verify_projections build: the session's temporary tables. They need
 # only the TEMP privilege (the serving role has it), vanish with a killed session, and
@@ -192,7 +194,3 @@ def exclusive_use(schema: str) -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"eventstore.shadow:{schema}"])
-
-
-class ShadowInUse(RuntimeError):
-    pass

@@ -34,18 +34,19 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from platform_site.redis_connection import get_redis
-from platform_site.redis_location import RedisLocation
-
 from . import streams
 from .consumer import HeldPartition, LockLost
 from .outage import Outage, service_of
+from .redis import get_redis
+from .redis_location import RedisLocation
 from .relay import HeldRelay, RelayResult, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
 
-ALIVE_SECONDS = 3  # how long the runner's key outlives its last renewal
+# The runner's key outlives its last renewal by ALIVE_SECONDS; renewed more often than
+# that (eventstore/timing_checks.py checks these pairs).
+ALIVE_SECONDS = 3
 HEARTBEAT_SECONDS = 1.0
 # Capped low: after Redis or Postgres comes back, a loop resumes within this
 # long (the pause doubles from 0.5 s while the service stays down).
@@ -54,8 +55,7 @@ STOP_CHECK_SECONDS = 1.0
 HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an open transaction
 # After a wake-up (or while events come), the relay looks at the newest position
 # this often, for this long; writers that woke it less than KICK_INTERVAL_SECONDS
-# ago do not wake it again (eventstore.wakeups). ACTIVE must exceed the interval,
-# with room for the wake-up's own delay.
+# ago do not wake it again (eventstore.wakeups).
 FAST_POLL_SECONDS = 0.002
 ACTIVE_SECONDS = 2.0
 KICK_INTERVAL_SECONDS = 0.5

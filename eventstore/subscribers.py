@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .envelope import RecordedEvent
-from .exceptions import UnknownEventType
+from .errors import UnknownEventType
 from .registry import EventType, get_event_type
 
 EVERY_TYPE = "*"  # a handler under this key receives every event

@@ -7,12 +7,11 @@ import logging
 from celery import shared_task
 from django.dispatch import receiver
 
-from platform_site.redis_connection import get_redis
-
 from . import delivery_ledger, streams
 from .bus import events_committed
 from .consumer import consume
 from .outage import skipped_during_outages
+from .redis import get_redis
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers

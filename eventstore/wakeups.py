@@ -14,8 +14,8 @@ as rarely as it safely can:
   owed, and the process's waker thread sends it when the window ends. Every commit is therefore
   followed by a wake-up sent after it, at most COALESCE_SECONDS late, so the
   relay task that wake-up leads to reads the commit's events. Under load this
-  turns a round trip per commit into one per window; alone, a commit is woken
-  for at once, as before.
+  turns a round trip per commit into one per window; a lone commit's wake-up
+  leaves at once.
 
 Should a process die with a wake-up owed, or Redis be down, beat's sweep
 relays what waits (every 2 s): nothing is lost, only later.
@@ -30,9 +30,8 @@ import threading
 import time
 from functools import lru_cache
 
-from platform_site.redis_connection import get_redis
-
 from . import streams
+from .redis import get_redis
 from .stream_runner import KICK_INTERVAL_SECONDS
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from eventstore.read_only_admin import ReadOnlyAdmin
+from eventstore import ReadOnlyAdmin
 
 from .models import Link, Scan, Verdict
 from .services import link_verify

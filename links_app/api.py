@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -22,7 +21,7 @@ from .serializers import (
     ScanRequestInputSerializer,
     VerifyInputSerializer,
 )
-from .services import LinkNotFound, link_scan_request, link_verify
+from .services import link_scan_request, link_verify
 
 
 class IsModerator(BasePermission):
@@ -120,10 +119,5 @@ class LinkVerifyApi(APIView):
     def post(self, request, link_id: uuid.UUID):
         params = VerifyInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            link = link_verify(link_id=link_id, moderator=request.user, **params.validated_data)
-        except LinkNotFound:
-            raise NotFound("No such link.") from None
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
+        link = link_verify(link_id=link_id, moderator=request.user, **params.validated_data)
         return Response(LinkSafetySerializer(link).data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from eventstore.registry import EventData, define_event
+from eventstore import EventData, define_event
 
 VerdictName = Literal["safe", "suspicious", "malicious"]
 SeverityName = Literal["info", "low", "medium", "high"]

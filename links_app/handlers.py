@@ -1,6 +1,6 @@
 """Reactions to events after commit, run by the subscriber machinery (at least once).
 
-- "links": scan the URLs of community posts (contract.md).
+- "links": scan the URLs of community posts (docs/architecture.md, "The flows").
 - "links-scanner": perform each requested scan, so scans run on the Celery
   workers that consume the log: a request can never be lost between the
   commit and a task queue.
@@ -12,8 +12,7 @@ import logging
 import uuid
 
 from community_app.events import POST_CREATED, POST_UPDATED
-from eventstore.envelope import RecordedEvent
-from eventstore.subscribers import Subscriber, register_subscriber
+from eventstore import RecordedEvent, Subscriber, register_subscriber
 
 from .events import SCAN_REQUESTED
 from .scanner import InvalidURL

@@ -19,8 +19,7 @@ from types import SimpleNamespace
 
 from django.db import IntegrityError
 
-from eventstore.envelope import RecordedEvent
-from eventstore.projections import Projection, insert_rows, register_projection
+from eventstore import Projection, RecordedEvent, insert_rows, register_projection
 
 from .events import (
     LINK_VERIFIED,

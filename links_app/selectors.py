@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from .models import Link, Scan, ScanStatus
 from .services.policy import max_scan_attempts
@@ -61,6 +61,17 @@ def scan_get(*, scan_id: uuid.UUID) -> Scan | None:
 
 def latest_scan_of(*, link: Link) -> Scan | None:
     return Scan.objects.select_related("link").filter(link=link).order_by("-requested_at").first()
+
+
+def completed_scans_by_verdict() -> dict[str | None, int]:
+    """Completed scans per scanner verdict (a scan completes at most once: one per `link:scan_completed`)."""
+    rows = (
+        Scan.objects.filter(status=ScanStatus.COMPLETED)
+        .values("verdict")
+        .annotate(total=Count("id"))
+        .order_by("verdict")
+    )
+    return {row["verdict"]: row["total"] for row in rows}
 
 
 def scans_due_for_retry(*, now: dt.datetime, limit: int = 100) -> list[uuid.UUID]:

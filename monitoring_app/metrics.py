@@ -15,11 +15,12 @@ from eventstore.backfills import backfill_counts
 from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
 from eventstore.monitoring import head_position, relay_lag, runner_partitions
 from eventstore.projection_audit import last_audit
+from eventstore.redis import get_redis
 from eventstore.selectors import delivery_checks, subscriber_status
 from eventstore.subscribers import registered_subscribers
-from platform_site.redis_connection import get_redis
+from links_app.selectors import completed_scans_by_verdict
 
-from .selectors import events_by_type_total, scans_by_verdict
+from .selectors import events_by_type_total
 
 
 class PlatformCollector:
@@ -97,7 +98,7 @@ class PlatformCollector:
         scans = CounterMetricFamily(
             "platform_link_scans", "Completed link scans by verdict.", labels=["verdict"]
         )
-        for verdict, count in scans_by_verdict().items():
+        for verdict, count in completed_scans_by_verdict().items():
             scans.add_metric([verdict or "unknown"], count)
         yield scans
         yield from _audit_metrics()

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from auth_app.exceptions import InvalidCredentials, LoginLocked
+from auth_app.errors import InvalidCredentials, LoginLocked
 from auth_app.services import user_login, user_register
 from community_app.services import comment_create, post_create, post_vote
-from eventstore.context import event_context
+from eventstore import event_context
 
 USER_AGENTS = [
     "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",

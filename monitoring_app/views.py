@@ -13,11 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from eventstore import can_read_personal_data
 from eventstore.context import parse_uuid
-from eventstore.privacy.redaction import can_read_personal_data
 from eventstore.projection_audit import last_audit
+from eventstore.redis import get_redis
 from eventstore.selectors import delivery_checks, subscriber_status
-from platform_site.redis_connection import get_redis
 
 from .access import metrics_access, staff_required
 from .forms import EventFilterForm

@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from .redis_connection import get_redis
+from eventstore.redis import get_redis
 
 logger = logging.getLogger(__name__)
 

@@ -90,7 +90,7 @@ def start_at_head() -> int:
 @pytest.fixture(scope="session", autouse=True)
 def _empty_test_redis():
     """Start every run with an empty test Redis database (rate-limit counters, streams, queues)."""
-    from platform_site.redis_connection import get_redis
+    from eventstore.redis import get_redis
 
     get_redis().flushdb()
 

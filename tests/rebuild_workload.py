@@ -11,7 +11,7 @@ import uuid
 
 from django.db import connection
 
-from auth_app.exceptions import InvalidCredentials, LoginLocked
+from auth_app.errors import InvalidCredentials, LoginLocked
 from auth_app.models import LoginFailure
 from auth_app.services import user_login, user_register
 from community_app import services as community

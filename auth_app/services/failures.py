@@ -5,9 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
-from eventstore.envelope import RecordedEvent
+from eventstore import RecordedEvent, atomic_command, publish
 
 from .. import lockout
 from ..events import (

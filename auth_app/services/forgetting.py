@@ -5,12 +5,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from knox.models import AuthToken
 
-from eventstore import privacy
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, privacy, publish
 
+from ..errors import AlreadyForgotten
 from ..events import USER_FORGOTTEN, user_stream
-from ..exceptions import AlreadyForgotten
 
 
 def forgotten_email(user_id: int) -> str:

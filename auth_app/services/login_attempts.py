@@ -11,10 +11,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from eventstore.commands import atomic_command
+from eventstore import atomic_command
 
 from .. import lockout, login_rate
-from ..exceptions import InvalidCredentials, LoginLocked, LoginRateLimited
+from ..errors import InvalidCredentials, LoginLocked, LoginRateLimited
 from ..selectors import LoginBlock, login_block
 from .failures import login_failure_record, login_limit_record
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, publish
 
 from ..events import MODERATOR_GRANTED, user_stream
 

@@ -6,11 +6,10 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from knox.models import AuthToken
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, publish
 
+from ..errors import InvalidCredentials
 from ..events import PASSWORD_CHANGE, user_stream
-from ..exceptions import InvalidCredentials
 from .login_attempts import login_credentials_check
 from .sessions import end_token_session
 

@@ -7,9 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
-from eventstore.envelope import ExpectedVersion
+from eventstore import ExpectedVersion, atomic_command, publish
 
 from ..events import USER_CREATED, user_stream
 from ..usernames import normalize_username, username_problem

@@ -17,8 +17,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from knox.models import AuthToken
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, publish
 
 from ..events import LOGIN, LOGOUT, user_stream
 from .login_attempts import login_credentials_check

@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 from eventstore.envelope import RecordedEvent
+from eventstore.redis import get_redis
 from eventstore.subscribers import Subscriber, register_subscriber
-from platform_site.redis_connection import get_redis
 
 LATENCY_KEY = "bench:latency"
 

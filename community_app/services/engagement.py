@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
-from eventstore.envelope import ExpectedVersion
+from eventstore import ExpectedVersion, atomic_command, publish
 
 from ..errors import InvalidInput
 from ..events import COMMENT_CREATED, POST_VOTED, comment_stream, vote_stream

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, publish
 
 from ..errors import NotAllowed
 from ..events import POST_FLAGGED, POST_UNFLAGGED, post_stream

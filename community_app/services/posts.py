@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
-from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import ConcurrencyConflict
+from eventstore import ConcurrencyConflict, ExpectedVersion, atomic_command, publish
 
 from ..errors import NotAllowed
 from ..events import POST_CREATED, POST_DELETED, POST_UPDATED, post_stream

@@ -21,9 +21,8 @@ import zlib
 
 from django.db import connection
 
-from platform_site.redis_connection import get_redis
-
 from .. import streams
+from ..redis import get_redis
 from ..subscribers import get_subscriber
 from .partition import AlreadyProcessed, LockLost, _PartitionConsumer, read_together
 

@@ -7,8 +7,10 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
+from redis.exceptions import ResponseError
 
 from .. import delivery_ledger, prepared, privacy, streams, tracing
+from ..advisory_locks import session_pid, still_holds
 from ..backfills import record_backfill
 from ..context import caused_by
 from ..envelope import RecordedEvent
@@ -90,8 +92,8 @@ class _PartitionConsumer:
         self._forget_cached_state()
         self._unacknowledged: list = []
         self.handled = 0
-        # The session-level lock belongs to this backend; see _ensure_lock_held.
-        self.backend_pid = connection.connection.info.backend_pid
+        # The session-level lock belongs to this backend (eventstore/advisory_locks.py).
+        self.backend_pid = session_pid()
 
     def reload_checkpoint(self) -> None:
         """Read the checkpoint again: a rebuild may have moved it while this consumer waited.
@@ -119,8 +121,7 @@ class _PartitionConsumer:
         return bool(self._unacknowledged)
 
     def holds_lock(self) -> bool:
-        raw = connection.connection
-        return raw is not None and not raw.closed and raw.info.backend_pid == self.backend_pid
+        return still_holds(self.backend_pid)
 
     def _ensure_lock_held(self) -> None:
         if not self.holds_lock():
@@ -182,7 +183,7 @@ class _PartitionConsumer:
         self._unacknowledged = []
         for reply in replies:
             if isinstance(reply, Exception):
-                if "NOGROUP" not in str(reply):
+                if not (isinstance(reply, ResponseError) and str(reply).startswith("NOGROUP")):
                     raise reply
                 ensure_groups(self.redis, range(self.partition, self.partition + 1))
                 return []

@@ -130,8 +130,8 @@ class Pipeline:
         self._open = False
         try:
             pgconn.pipeline_sync()
-            # Separate waits on psycopg's C generators: chaining them in one Python
-            # generator, for a single wait, measured a third slower.
+            # Separate waits on psycopg's C generators: cheaper than one chained Python
+            # generator with a single wait (docs/benchmarks.md).
             conn.wait(generators.send(pgconn))
             answers = [conn.wait(generators.fetch_many(pgconn)) for _ in self._expected]
             conn.wait(generators.fetch(pgconn))  # the Sync's own result

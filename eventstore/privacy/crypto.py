@@ -24,13 +24,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+from ..errors import KeyUnwrapError
+
 SEALED_MARK = "$pii"  # the key that identifies a sealed value in stored JSON
 SEALED_FORMAT = 1
 _NONCE_BYTES = 12
-
-
-class KeyUnwrapError(Exception):
-    """No configured master key opens this wrapped data key."""
 
 
 @cache

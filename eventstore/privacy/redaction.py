@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any
 
 from ..envelope import RecordedEvent
-from ..exceptions import UnknownEventType
+from ..errors import UnknownEventType
 from ..registry import get_event_type
 from .sealing import ERASED, METADATA_PERSONAL_FIELDS
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..envelope import NewEvent, RecordedEvent
-from ..exceptions import UnknownEventType
+from ..errors import UnknownEventType
 from ..registry import EventType, get_event_type
 from . import crypto
 from .keys import KeyRing

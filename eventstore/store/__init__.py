@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
-from ..exceptions import TransactionEventLimit
+from ..errors import TransactionEventLimit
 from . import refusal
 from .statements import (
     APPEND_BATCH,
@@ -89,6 +89,7 @@ def _statement_for(
 ) -> tuple[tuple[bytes, bytes], dict]:
     if len(events) == 1:
         (e,) = events
+        # NewEvent.row() by name, as the one-event statements take it (tests/unit/test_event_row.py).
         return APPEND_NEW_STREAM if expected_version == ExpectedVersion.NO_STREAM else APPEND_ONE, {
             "stream_id": stream_id,
             "expected": expected_version,
@@ -101,10 +102,7 @@ def _statement_for(
             "correlation_id": e.correlation_id,
             "causation_id": e.causation_id,
         }
-    rows = [
-        (e.id, e.type, e.schema_version, e.data, e.metadata, e.source, e.correlation_id, e.causation_id)
-        for e in events
-    ]
+    rows = [e.row() for e in events]
     return APPEND_BATCH, {
         "stream_id": stream_id,
         "expected": expected_version,

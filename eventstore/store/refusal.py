@@ -26,7 +26,7 @@ import orjson
 from django.db import connection
 
 from ..envelope import NewEvent, RecordedEvent
-from ..exceptions import (
+from ..errors import (
     ConcurrencyConflict,
     EventIdConflict,
     EventStoreError,

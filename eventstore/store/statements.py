@@ -94,7 +94,7 @@ def _statements(rows: str) -> tuple[bytes, bytes]:
 # The first event of a new stream, in a statement that begins its transaction (a
 # command creating something): its position and version are known in advance, so
 # it is a plain INSERT, without the general statement's plan (CTEs, a sort, a
-# join) to run on every execution (measured in docs/benchmarks.md, fifth pass).
+# join) to run on every execution (docs/benchmarks.md).
 _FIRST_OF_NEW_STREAM = f"""
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                               data, metadata, source, correlation_id, causation_id)

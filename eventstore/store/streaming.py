@@ -26,12 +26,13 @@ from psycopg import pq
 
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
-from ..exceptions import TransactionEventLimit
+from ..errors import TransactionEventLimit
 from ..registry import get_event_type
 from . import append, outcome
 from .statements import APPEND_BATCH, APPEND_CONTINUED, MAX_EVENTS_PER_TRANSACTION
 
-# A 100-event batch goes in four chunks; 34 or 50 a chunk measured the same (docs/benchmarks.md).
+# Events per chunk: the client sends a chunk while Postgres inserts the one before;
+# sizes from 25 to 50 do alike (docs/benchmarks.md).
 CHUNK = 25
 _SAVEPOINT = b"SAVEPOINT eventstore_batch"
 _ROLLBACK = b"ROLLBACK TO SAVEPOINT eventstore_batch"
@@ -115,8 +116,5 @@ def _chunks(events: Iterable[NewEvent]) -> Iterator[list[NewEvent]]:
 
 
 def _params(stream_id: str, chunk: list[NewEvent], expected_version: int) -> dict:
-    rows = [
-        (e.id, e.type, e.schema_version, e.data, e.metadata, e.source, e.correlation_id, e.causation_id)
-        for e in chunk
-    ]
+    rows = [e.row() for e in chunk]
     return {"stream_id": stream_id, "expected": expected_version, "events": orjson.dumps(rows).decode()}

@@ -5,8 +5,8 @@ Public API::
     from links_app.scanner import normalize_url, InvalidURL, scan_url, registered_domain
 """
 
+from ..errors import InvalidURL
 from .domains import registered_domain
-from .errors import InvalidURL
 from .normalize import normalize_url
 from .providers import ProviderAnswer, ThreatProvider, configure_providers
 from .results import Finding, ScanResult

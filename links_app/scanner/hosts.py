@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import idna
 
-from .errors import InvalidURL
+from ..errors import InvalidURL
 
 _ASCII_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
 _NUMBER_LIKE = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")

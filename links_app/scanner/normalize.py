@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from .errors import InvalidURL
+from ..errors import InvalidURL
 from .hosts import CanonicalHost, canonicalize_host
 
 MAX_URL_LENGTH = 2048

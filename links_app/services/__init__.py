@@ -3,10 +3,9 @@
 from .perform import link_scan_perform, link_scan_retry
 from .policy import link_id_for
 from .requests import ScanRequestOutcome, link_scan_request
-from .verify import LinkNotFound, link_verify
+from .verify import link_verify
 
 __all__ = [
-    "LinkNotFound",
     "ScanRequestOutcome",
     "link_id_for",
     "link_scan_perform",

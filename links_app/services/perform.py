@@ -7,9 +7,7 @@ import uuid
 
 from django.db import transaction
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
-from eventstore.context import event_context
+from eventstore import atomic_command, event_context, publish
 
 from ..events import (
     SCAN_COMPLETED,

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
-from eventstore.envelope import ExpectedVersion
+from eventstore import ExpectedVersion, atomic_command, publish
 
 from ..events import SCAN_REQUESTED, ScanRequested, link_stream
 from ..models import Link, Scan, ScanStatus

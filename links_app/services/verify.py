@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 
-from eventstore.bus import publish
-from eventstore.commands import atomic_command
+from eventstore import atomic_command, publish
 
+from ..errors import LinkNotFound, NotAModerator
 from ..events import LINK_VERIFIED, LinkVerified, link_stream
 from ..models import Link, Verdict
 
 MAX_NOTE_LENGTH = 1000
 
 
-class LinkNotFound(LookupError):
-    """No link with that id (nothing was ever scanned under it)."""
-
-
 @atomic_command(retry_conflicts=True)
 def link_verify(*, link_id: uuid.UUID, verdict: str, note: str = "", moderator) -> Link:
     """Record `link:link_verified`: `moderator` (who must be one) judges the link by hand.
 
-    Raises PermissionDenied for a non-moderator, ValidationError for a verdict
+    Raises NotAModerator for a non-moderator, ValidationError for a verdict
     or note that does not fit, LinkNotFound for an unknown link. Safe to rerun
     on a conflict (e.g. with a scan completing meanwhile): the moderator's
     decision does not depend on the link's other state.
     """
     if not getattr(moderator, "is_moderator", False):
-        raise PermissionDenied("Only moderators can verify links.")
+        raise NotAModerator("Only moderators can verify links.")
     if verdict not in Verdict.values:
         raise ValidationError({"verdict": f"Must be one of: {', '.join(Verdict.values)}."})
     if len(note) > MAX_NOTE_LENGTH:

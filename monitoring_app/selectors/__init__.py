@@ -5,7 +5,6 @@ from .dashboard import (
     events_by_type_total,
     events_per_minute,
     platform_health,
-    scans_by_verdict,
     type_distribution,
 )
 from .explorer import (
@@ -29,7 +28,6 @@ __all__ = [
     "events_per_minute",
     "known_types_and_sources",
     "platform_health",
-    "scans_by_verdict",
     "stream_history",
     "type_distribution",
 ]

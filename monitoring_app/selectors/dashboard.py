@@ -13,8 +13,8 @@ from django.utils import timezone
 from eventstore.horizon_report import horizon_report
 from eventstore.models import Checkpoint, EventStat
 from eventstore.monitoring import head_position, relay_lag
+from eventstore.redis import get_redis
 from eventstore.selectors import subscriber_status
-from platform_site.redis_connection import get_redis
 
 logger = logging.getLogger(__name__)
 WINDOW_MINUTES = 60
@@ -54,16 +54,6 @@ def events_by_type_total() -> list[tuple[str, str, int]]:
     """(type, source, count) over the whole log, from the event-statistics projection."""
     rows = EventStat.objects.values("type", "source").annotate(total=Sum("count")).order_by("type")
     return [(row["type"], row["source"], row["total"]) for row in rows]
-
-
-def scans_by_verdict() -> dict[str, int]:
-    """Completed link scans per verdict, counted from `link:scan_completed` events."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT data->>'verdict', count(*) FROM eventstore_event "
-            "WHERE type = 'link:scan_completed' GROUP BY 1 ORDER BY 1"
-        )
-        return dict(cursor.fetchall())
 
 
 def _check_redis() -> dict:

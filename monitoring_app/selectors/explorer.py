@@ -6,9 +6,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from eventstore import read_stream
 from eventstore.models import Event
 from eventstore.privacy.redaction import redact_event, redact_event_dict
-from eventstore.reading import read_stream
 from eventstore.registry import registered_event_types
 from eventstore.selectors import READ_PAGE_LIMIT, causal_chain
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import environ
 
+from eventstore.redis_location import cache_location, celery_broker
 from platform_site.logging import logging_config
-from platform_site.redis_location import cache_location, celery_broker
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 env = environ.Env()
@@ -118,7 +118,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# redis://, rediss:// or sentinel://host:port,host:port/service/db (platform_site/redis_location.py).
+# redis://, rediss:// or sentinel://host:port,host:port/service/db (eventstore/redis_location.py).
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Short timeouts: a Redis outage must be reported quickly (health 503), not hang requests.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)

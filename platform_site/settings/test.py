@@ -1,6 +1,6 @@
 """Settings for the test suite: the real Postgres and Redis, kept apart from dev data."""
 
-from platform_site.redis_location import cache_location, celery_broker
+from eventstore.redis_location import cache_location, celery_broker
 
 from .base import *  # noqa: F403
 from .base import env

@@ -12,8 +12,8 @@ import time
 from eventstore.backfills import backfill_counts
 from eventstore.models import ParkedEvent
 from eventstore.monitoring import relay_lag
+from eventstore.redis_location import RedisLocation
 from eventstore.selectors import subscriber_status
-from platform_site.redis_location import RedisLocation
 
 from .harness import wait_for
 

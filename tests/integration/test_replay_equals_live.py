@@ -14,7 +14,7 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from auth_app.exceptions import InvalidCredentials
+from auth_app.errors import InvalidCredentials
 from auth_app.services import user_login, user_register
 from community_app import services as community
 from eventstore import streams

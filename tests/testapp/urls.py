@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 
 from eventstore.bus import publish
-from platform_site.redis_connection import get_redis
+from eventstore.redis import get_redis
 from platform_site.urls import handler400, handler404, handler500  # noqa: F401  (Django reads them from the root URLconf only)
 from tests.sample_events import THING_HAPPENED
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from eventstore.exceptions import UnknownEventType
+from eventstore.errors import UnknownEventType
 from eventstore.projections import ALL_TYPES, Projection
 from eventstore.subscribers import Subscriber, registered_subscribers
 from tests.sample_events import THING_HAPPENED

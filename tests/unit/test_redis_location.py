@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from platform_site.redis_location import RedisLocation, cache_location, celery_broker
+from eventstore.redis_location import RedisLocation, cache_location, celery_broker
 
 
 def test_a_single_server_url_is_used_as_it_is():

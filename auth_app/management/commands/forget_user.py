@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from auth_app.exceptions import AlreadyForgotten
+from auth_app.errors import AlreadyForgotten
 from auth_app.services import user_forget
 
 

@@ -9,10 +9,10 @@ from django.db import connection
 from tqdm import tqdm
 
 from eventstore import projection_versions
+from eventstore.errors import ShadowInUse
 from eventstore.projection_diff import TableDiff, check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_projections
-from eventstore.shadow import ShadowInUse
 
 
 def _count_events(types: list[str] | None) -> int:

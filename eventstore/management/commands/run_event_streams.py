@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from eventstore import streams
-from eventstore.exceptions import GapSafetyUnavailable
+from eventstore.errors import GapSafetyUnavailable
 from eventstore.reading import horizon
 from eventstore.stream_runner import StreamRunner
 

@@ -9,7 +9,8 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eventstore.database_roles import RoleSetupError, grant_app_role
+from eventstore.database_roles import grant_app_role
+from eventstore.errors import RoleSetupError
 
 
 class Command(BaseCommand):

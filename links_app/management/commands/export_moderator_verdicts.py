@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eventstore.reading import follow
+from eventstore import follow
 from links_app.events import LINK_VERIFIED
 
 LABEL_FOR_VERDICT = {"malicious": "malicious", "safe": "benign"}

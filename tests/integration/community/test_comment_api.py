@@ -52,9 +52,9 @@ def test_anonymous_cannot_comment(api_client, make_post):
 
 def test_comment_on_unknown_post_is_404(stranger, client_for):
     client = client_for(stranger)
-    assert (
-        client.post(f"/api/posts/{uuid.uuid4()}/comments/", {"body": "x"}, format="json").status_code == 404
-    )
+    response = client.post(f"/api/posts/{uuid.uuid4()}/comments/", {"body": "x"}, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such post."}
     assert client.get(f"/api/posts/{uuid.uuid4()}/comments/").status_code == 404
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from community_app import services
 from community_app.events import post_stream, vote_stream
 from community_app.models import Post, Vote
-from eventstore.exceptions import ConcurrencyConflict
+from eventstore.errors import ConcurrencyConflict
 from eventstore.reading import read_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)

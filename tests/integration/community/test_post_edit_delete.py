@@ -56,6 +56,7 @@ def test_someone_else_cannot_edit(stranger, moderator, client_for, make_post, st
     for user in (stranger, moderator):
         response = client_for(user).patch(f"/api/posts/{post.id}/", {"title": "Yours"}, format="json")
         assert response.status_code == 403
+        assert response.json() == {"detail": "Only the author can edit a post."}
     assert stream_types(post_stream(post.id)) == ["community:post_created"]
 
 

@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 from psycopg import errors
 
-from eventstore.database_roles import RoleSetupError, append_only_tables, grant_app_role
+from eventstore.database_roles import append_only_tables, grant_app_role
+from eventstore.errors import RoleSetupError
 from eventstore.reading import HORIZON_SQL
 from tests.app_role import app_role_name, connect_as_app_role, ensure_app_role
 from tests.db_sessions import open_session

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from eventstore.bus import publish
 from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import (
+from eventstore.errors import (
     ConcurrencyConflict,
     EventIdConflict,
     InvalidEventData,

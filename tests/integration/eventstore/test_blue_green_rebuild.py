@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from community_app.models import Post
 from eventstore import shadow
+from eventstore.errors import ShadowInUse
 from eventstore.models import ParkedEvent
 from eventstore.projection_diff import check_projections
 from eventstore.projections import registered_projections
@@ -149,7 +150,7 @@ def test_a_rebuild_killed_halfway_leaves_the_live_state_and_can_run_again():
         try:
             rebuild_projections(all_projections())
             break
-        except shadow.ShadowInUse:
+        except ShadowInUse:
             assert time.monotonic() < deadline, "the killed rebuild's lock was never released"
             time.sleep(0.1)
     print(f"rerun after kill -9 succeeded {time.monotonic() - started:.2f} s after the kill")

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from eventstore.bus import publish
 from eventstore.commands import atomic_command
-from eventstore.exceptions import ConcurrencyConflict, StreamOrderConflict
+from eventstore.errors import ConcurrencyConflict, StreamOrderConflict
 from eventstore.reading import read_all, read_stream
 from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED

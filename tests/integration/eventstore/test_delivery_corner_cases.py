@@ -19,9 +19,9 @@ from eventstore.bus import publish
 from eventstore.consumer import HeldConsumer, _PartitionConsumer, consume
 from eventstore.models import Checkpoint, ParkedEvent
 from eventstore.parking import parked_event_retry
+from eventstore.redis import get_redis
 from eventstore.relay import relay_pending, subscriber_checkpoint_name
 from eventstore.subscribers import get_subscriber
-from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head, wait_until_followable
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count

@@ -17,9 +17,9 @@ from eventstore.bus import publish
 from eventstore.consumer import consume
 from eventstore.models import Checkpoint, DeliveryCheck, ParkedEvent
 from eventstore.parking import parked_event_retry
+from eventstore.redis import get_redis
 from eventstore.relay import relay_pending, subscriber_checkpoint_name
 from monitoring_app.metrics import render_metrics
-from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head, wait_until_followable
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import FAIL_LABEL, effect_count

@@ -9,7 +9,7 @@ tested with a real replica in tests/e2e/test_read_replica.py.)
 import pytest
 from django.db import connection, transaction
 
-from eventstore.exceptions import GapSafetyUnavailable
+from eventstore.errors import GapSafetyUnavailable
 from eventstore.reading import follow, horizon, read_all
 from eventstore.relay import relay_pending
 

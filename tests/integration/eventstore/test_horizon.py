@@ -8,8 +8,8 @@ from django.db import connection, transaction
 
 from eventstore.bus import publish
 from eventstore.reading import horizon
+from eventstore.redis import get_redis
 from eventstore.store import POSITION_SHIFT
-from platform_site.redis_connection import get_redis
 from tests.db_sessions import open_session
 from tests.sample_events import THING_HAPPENED
 

@@ -21,7 +21,7 @@ from community_app.events import COMMENT_CREATED, comment_stream
 from community_app.models import Comment, Post
 from eventstore.bus import publish, publish_many
 from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import (
+from eventstore.errors import (
     ConcurrencyConflict,
     EventIdConflict,
     TransactionEventLimit,

@@ -13,7 +13,7 @@ from django.db import DataError, IntegrityError, OperationalError, ProgrammingEr
 from eventstore import prepared
 from eventstore.bus import publish
 from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import ConcurrencyConflict
+from eventstore.errors import ConcurrencyConflict
 from eventstore.reading import read_stream
 from tests.conftest import protocol_messages_sent
 from tests.sample_events import THING_HAPPENED

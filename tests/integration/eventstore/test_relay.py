@@ -11,8 +11,8 @@ from eventstore.bus import publish
 from eventstore.consumer import consume
 from eventstore.models import Checkpoint, ParkedEvent
 from eventstore.parking import parked_event_retry
+from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
-from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head, wait_until_followable
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count

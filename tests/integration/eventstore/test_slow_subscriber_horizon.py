@@ -16,9 +16,9 @@ from eventstore.bus import publish
 from eventstore.consumer import _PartitionConsumer
 from eventstore.models import Checkpoint
 from eventstore.reading import horizon, read_stream
+from eventstore.redis import get_redis
 from eventstore.relay import subscriber_checkpoint_name
 from eventstore.subscribers import Subscriber
-from platform_site.redis_connection import get_redis
 from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED
 

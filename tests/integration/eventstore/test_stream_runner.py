@@ -13,9 +13,9 @@ from django.db import transaction
 
 from eventstore import streams, wakeups
 from eventstore.bus import publish
+from eventstore.redis import get_redis
 from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
 from eventstore.wakeups import relay_waker
-from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count

@@ -15,7 +15,7 @@ from eventstore.bus import STREAMED_BATCH, publish, publish_many
 from eventstore.commands import atomic_command
 from eventstore.context import event_context
 from eventstore.envelope import ExpectedVersion
-from eventstore.exceptions import ConcurrencyConflict, InvalidEventData
+from eventstore.errors import ConcurrencyConflict, InvalidEventData
 from eventstore.reading import read_stream
 from eventstore.store import streaming
 from tests.conftest import protocol_messages_sent

@@ -11,8 +11,8 @@ from eventstore import streams
 from eventstore.bus import publish
 from eventstore.consumer import consume
 from eventstore.monitoring import relay_lag
+from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
-from platform_site.redis_connection import get_redis
 from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED
 

@@ -13,8 +13,8 @@ from django.db import transaction
 
 from eventstore import wakeups
 from eventstore.bus import publish
+from eventstore.redis import get_redis
 from eventstore.wakeups import relay_dirty_key, relay_waker
-from platform_site.redis_connection import get_redis
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -100,7 +100,9 @@ def test_bad_verification_is_400_and_records_nothing(api_client, moderator, scan
 
 def test_verifying_an_unknown_link_is_404(api_client, moderator):
     api_client.force_authenticate(moderator)
-    assert verify(api_client, uuid.uuid4(), {"verdict": "safe"}).status_code == 404
+    response = verify(api_client, uuid.uuid4(), {"verdict": "safe"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such link."}
 
 
 def test_moderator_verdict_overrides_the_scanner_in_every_read(api_client, moderator, scanned_link):

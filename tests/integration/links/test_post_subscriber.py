@@ -1,4 +1,4 @@
-"""The "links" subscriber: scans for the URLs of new and edited posts (contract.md)."""
+"""The "links" subscriber: scans for the URLs of new and edited posts."""
 
 import uuid
 

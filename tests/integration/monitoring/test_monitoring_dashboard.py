@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from eventstore import streams
 from eventstore.bus import publish
+from eventstore.redis import get_redis
 from eventstore.statistics import count_event
 from monitoring_app.live import live_events
-from platform_site.redis_connection import get_redis
 from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED
 

@@ -24,8 +24,8 @@ from auth_app.services import user_register
 from eventstore import privacy, streams
 from eventstore.models import Event
 from eventstore.reading import read_stream
+from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
-from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head, wait_until_followable
 from tests.integration.privacy.test_crypto_shredding import projection_rows_containing
 

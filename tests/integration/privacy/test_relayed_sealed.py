@@ -10,8 +10,8 @@ from eventstore.bus import publish
 from eventstore.consumer import consume
 from eventstore.context import event_context
 from eventstore.reading import reveal_event
+from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
-from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head, wait_until_followable
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count

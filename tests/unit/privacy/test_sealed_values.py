@@ -4,6 +4,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from community_app.events import post_created_v1_to_v2
+from eventstore.errors import KeyUnwrapError
 from eventstore.privacy import crypto
 
 
@@ -22,7 +23,7 @@ def test_a_wrapped_key_unwraps_only_for_its_subject():
     key = crypto.new_data_key()
     wrapped = crypto.wrap("user-1", key)
     assert key not in wrapped and crypto.unwrap("user-1", wrapped) == key
-    with pytest.raises(crypto.KeyUnwrapError):
+    with pytest.raises(KeyUnwrapError):
         crypto.unwrap("user-2", wrapped)
 
 

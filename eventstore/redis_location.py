@@ -7,8 +7,9 @@
   failover asks again and follows it by itself. The password is the data
   servers'; Sentinels are reached without one.
 
-Settings call `cache_location` and `celery_broker` with `REDIS_URL`;
-`platform_site.redis_connection` builds the platform's own clients with
+Settings call `cache_location` and `celery_broker` with `REDIS_URL` (this
+module imports nothing of Django but its configuration error, so settings can
+import it); `eventstore.redis` builds the event store's client with
 `RedisLocation.client`.
 """
 

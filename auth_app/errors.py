@@ -1,4 +1,4 @@
-"""What a login can fail with; the API turns these into 401 and 429.
+"""What a login can fail with; the API answers these with 401 and 429 (platform_site/api_errors.py).
 
 Field-level problems (registration, password change) are Django
 ValidationErrors keyed by field, which the API answers with 400.

@@ -84,3 +84,15 @@ class TransactionEventLimit(EventStoreError):
         super().__init__(
             f"this transaction holds {already} events; {more} more exceed the limit of {limit} per transaction"
         )
+
+
+class KeyUnwrapError(EventStoreError):
+    """No configured master key opens this wrapped data key."""
+
+
+class ShadowInUse(RuntimeError):
+    """Another rebuild is using the shadow schema (its advisory lock is taken)."""
+
+
+class RoleSetupError(EventStoreError):
+    """The application role cannot be made least-privileged as asked (it would own or be the owner)."""

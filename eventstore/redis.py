@@ -1,0 +1,23 @@
+"""The event store's Redis client, one per process: streams, pub/sub, wakeups, runner locks.
+
+Configured by the settings `REDIS_URL` and `REDIS_SOCKET_TIMEOUT`. The site's
+health checks and the dashboard ping Redis through it too. redis-py's pool
+reconnects by itself, so a Redis restart needs no restart of ours; with
+Sentinel (eventstore/redis_location.py) it finds the new primary after a failover.
+"""
+
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+from .redis_location import RedisLocation
+
+
+@lru_cache(maxsize=1)
+def get_redis() -> redis.Redis:
+    return RedisLocation.parse(settings.REDIS_URL).client(
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        health_check_interval=30,
+    )
