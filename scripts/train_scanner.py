@@ -9,9 +9,12 @@ Two stages, both scored in pure Python at run time (``links_app/scanner/model.py
    plus a few scaled counts. A token is kept only if it occurs on at least
    MIN_DOMAINS registered domains, so the model cannot memorise single sites.
 2. A small gradient-boosted tree ensemble over structural counts
-   (``structure.py``) plus the regression's log-odds. The trees are trained on
-   *out-of-fold* log-odds from domain-grouped folds, so they learn how far to
-   trust the regression on sites it never saw, not on sites it memorised.
+   (``structure.py``) plus the regression's log-odds and its host and path
+   parts. The trees are trained on *out-of-fold* log-odds from domain-grouped
+   folds, so they learn how far to trust the regression on sites it never
+   saw, not on sites it memorised.
+
+Each URL is weighted by 1/sqrt(URLs on its registered domain) in both stages.
 
 The final log-odds blend both stages (LEXICAL_SHARE). Two cross-validations of
 the full score (model + rule floors, what safety_score is built from) are
@@ -39,9 +42,15 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from links_app.scanner.errors import InvalidURL
-from links_app.scanner.features import NUMERIC_FEATURES, numeric_features, token_features
+from links_app.scanner.features import (
+    HOST_TOKEN_PREFIXES,
+    NUMERIC_FEATURES,
+    PATH_TOKEN_PREFIXES,
+    numeric_features,
+    token_features,
+)
 from links_app.scanner.metrics import recall_at_fpr
-from links_app.scanner.model import LEXICAL_SHARE, WEIGHTS_PATH
+from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, WEIGHTS_PATH
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
 from links_app.scanner.scoring import combined_risk
@@ -97,6 +106,13 @@ class Dataset:
             (np.ones(len(rows)), (rows, cols)), shape=(len(token_sets), len(self.tokens))
         )
         _, self.group_ids = np.unique(self.groups, return_inverse=True)
+        # per token column: 0 host token, 1 path token, 2 other (as model.lexical_parts splits them)
+        self.token_part = np.full(len(self.tokens), 2)
+        for token, column in self.tokens.items():
+            if token.startswith(HOST_TOKEN_PREFIXES):
+                self.token_part[column] = 0
+            elif token.startswith(PATH_TOKEN_PREFIXES):
+                self.token_part[column] = 1
         self.weights = 1.0 / np.bincount(self.group_ids)[self.group_ids] ** DOMAIN_WEIGHT_POWER
 
     def sample_weights(self, rows) -> np.ndarray:
@@ -128,6 +144,14 @@ class Lexical:
     def log_odds(self, rows) -> np.ndarray:
         return self.model.decision_function(self._design(rows))
 
+    def stacked(self, rows) -> np.ndarray:
+        """What the trees see of this stage (STACKED_FEATURES): host part, path part, log-odds."""
+        tokens = self.data.matrix[rows][:, self.columns]
+        weights = self.model.coef_[0][: len(self.columns)]
+        parts = self.data.token_part[self.columns]
+        host, path = (tokens @ np.where(parts == part, weights, 0.0) for part in (0, 1))
+        return np.column_stack([host, path, self.log_odds(rows)])
+
 
 def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -139,9 +163,9 @@ def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
 
 def fit(data: Dataset, train):
     """Both stages on ``train``: the trees see out-of-fold (grouped) log-odds."""
-    out_of_fold = np.zeros(len(data.labels))
+    out_of_fold = np.zeros((len(data.labels), len(STACKED_FEATURES)))
     for inner_train, inner_test in grouped_folds(data, train, INNER_FOLDS, seed=SEED + 1):
-        out_of_fold[inner_test] = Lexical(data, inner_train).log_odds(inner_test)
+        out_of_fold[inner_test] = Lexical(data, inner_train).stacked(inner_test)
     trees = GradientBoostingClassifier(**TREE_PARAMS)
     trees.fit(
         np.column_stack([data.structure[train], out_of_fold[train]]),
@@ -152,9 +176,9 @@ def fit(data: Dataset, train):
 
 
 def predict_log_odds(data: Dataset, lexical: Lexical, trees, rows) -> np.ndarray:
-    lexical_log_odds = lexical.log_odds(rows)
-    tree_log_odds = trees.decision_function(np.column_stack([data.structure[rows], lexical_log_odds]))
-    return LEXICAL_SHARE * lexical_log_odds + (1 - LEXICAL_SHARE) * tree_log_odds
+    stacked = lexical.stacked(rows)
+    tree_log_odds = trees.decision_function(np.column_stack([data.structure[rows], stacked]))
+    return LEXICAL_SHARE * stacked[:, -1] + (1 - LEXICAL_SHARE) * tree_log_odds
 
 
 def cross_validate(data: Dataset, grouped: bool) -> np.ndarray:
@@ -212,7 +236,7 @@ def export_trees(trees) -> dict:
             }
         )
     return {
-        "features": [*STRUCTURE_FEATURES, "lexical_log_odds"],
+        "features": [*STRUCTURE_FEATURES, *STACKED_FEATURES],
         "base": round(float(np.log(prior / (1 - prior))), 6),
         "trees": exported,
     }
