@@ -98,8 +98,9 @@ class Dataset:
         self.groups, self.labels = np.array(groups), np.array(labels)
         self.tokens: dict[str, int] = {}
         rows, cols = [], []
+        # sorted, so columns are numbered alike in every process (a set's order follows the hash seed)
         for row, tokens in enumerate(token_sets):
-            for token in tokens:
+            for token in sorted(tokens):
                 cols.append(self.tokens.setdefault(token, len(self.tokens)))
                 rows.append(row)
         self.matrix = sparse.csr_matrix(
