@@ -9,9 +9,12 @@ Two stages, both scored in pure Python at run time (``links_app/scanner/model.py
    plus a few scaled counts. A token is kept only if it occurs on at least
    MIN_DOMAINS registered domains, so the model cannot memorise single sites.
 2. A small gradient-boosted tree ensemble over structural counts
-   (``structure.py``) plus the regression's log-odds. The trees are trained on
-   *out-of-fold* log-odds from domain-grouped folds, so they learn how far to
-   trust the regression on sites it never saw, not on sites it memorised.
+   (``structure.py``) plus the regression's log-odds and its host and path
+   parts. The trees are trained on *out-of-fold* log-odds from domain-grouped
+   folds, so they learn how far to trust the regression on sites it never
+   saw, not on sites it memorised.
+
+Each URL is weighted by 1/sqrt(URLs on its registered domain) in both stages.
 
 The final log-odds blend both stages (LEXICAL_SHARE). Two cross-validations of
 the full score (model + rule floors, what safety_score is built from) are
@@ -39,9 +42,15 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from links_app.scanner.errors import InvalidURL
-from links_app.scanner.features import NUMERIC_FEATURES, numeric_features, token_features
+from links_app.scanner.features import (
+    HOST_TOKEN_PREFIXES,
+    NUMERIC_FEATURES,
+    PATH_TOKEN_PREFIXES,
+    numeric_features,
+    token_features,
+)
 from links_app.scanner.metrics import recall_at_fpr
-from links_app.scanner.model import LEXICAL_SHARE, WEIGHTS_PATH
+from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, WEIGHTS_PATH
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
 from links_app.scanner.scoring import combined_risk
@@ -58,6 +67,11 @@ INNER_FOLDS = 3  # folds for the out-of-fold log-odds the trees learn from
 # without lowering grouped AUC; depth 4-5 or a learning rate of 0.05 were no better.
 TREE_PARAMS = {"n_estimators": 400, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.6, "random_state": 0}
 SEED = 20240611
+# Each URL weighs 1/sqrt(URLs of its registered domain): a domain with hundreds
+# of URLs (a hosting platform, one phishing campaign) still counts more than a
+# single-URL site, but no longer drowns the thousands of sites seen once, which
+# is what new links mostly are. Power 1 (every domain equal) was worse.
+DOMAIN_WEIGHT_POWER = 0.5
 
 
 class Dataset:
@@ -84,14 +98,28 @@ class Dataset:
         self.groups, self.labels = np.array(groups), np.array(labels)
         self.tokens: dict[str, int] = {}
         rows, cols = [], []
+        # sorted, so columns are numbered alike in every process (a set's order follows the hash seed)
         for row, tokens in enumerate(token_sets):
-            for token in tokens:
+            for token in sorted(tokens):
                 cols.append(self.tokens.setdefault(token, len(self.tokens)))
                 rows.append(row)
         self.matrix = sparse.csr_matrix(
             (np.ones(len(rows)), (rows, cols)), shape=(len(token_sets), len(self.tokens))
         )
         _, self.group_ids = np.unique(self.groups, return_inverse=True)
+        # per token column: 0 host token, 1 path token, 2 other (as model.lexical_parts splits them)
+        self.token_part = np.full(len(self.tokens), 2)
+        for token, column in self.tokens.items():
+            if token.startswith(HOST_TOKEN_PREFIXES):
+                self.token_part[column] = 0
+            elif token.startswith(PATH_TOKEN_PREFIXES):
+                self.token_part[column] = 1
+        self.weights = 1.0 / np.bincount(self.group_ids)[self.group_ids] ** DOMAIN_WEIGHT_POWER
+
+    def sample_weights(self, rows) -> np.ndarray:
+        """Domain weights of ``rows``, scaled to mean 1 so C means what it meant unweighted."""
+        weights = self.weights[rows]
+        return weights * len(weights) / weights.sum()
 
     def vocabulary_columns(self, train) -> np.ndarray:
         """Token columns present on >= MIN_DOMAINS distinct registered domains of ``train``."""
@@ -108,7 +136,7 @@ class Lexical:
         self.data, self.columns = data, data.vocabulary_columns(train)
         self.means, self.scales = data.numbers[train].mean(axis=0), data.numbers[train].std(axis=0) + 1e-6
         self.model = LogisticRegression(C=REGULARISATION_C, solver="newton-cg", max_iter=500)
-        self.model.fit(self._design(train), data.labels[train])
+        self.model.fit(self._design(train), data.labels[train], sample_weight=data.sample_weights(train))
 
     def _design(self, rows):
         scaled = (self.data.numbers[rows] - self.means) / self.scales
@@ -116,6 +144,14 @@ class Lexical:
 
     def log_odds(self, rows) -> np.ndarray:
         return self.model.decision_function(self._design(rows))
+
+    def stacked(self, rows) -> np.ndarray:
+        """What the trees see of this stage (STACKED_FEATURES): host part, path part, log-odds."""
+        tokens = self.data.matrix[rows][:, self.columns]
+        weights = self.model.coef_[0][: len(self.columns)]
+        parts = self.data.token_part[self.columns]
+        host, path = (tokens @ np.where(parts == part, weights, 0.0) for part in (0, 1))
+        return np.column_stack([host, path, self.log_odds(rows)])
 
 
 def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
@@ -128,18 +164,22 @@ def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
 
 def fit(data: Dataset, train):
     """Both stages on ``train``: the trees see out-of-fold (grouped) log-odds."""
-    out_of_fold = np.zeros(len(data.labels))
+    out_of_fold = np.zeros((len(data.labels), len(STACKED_FEATURES)))
     for inner_train, inner_test in grouped_folds(data, train, INNER_FOLDS, seed=SEED + 1):
-        out_of_fold[inner_test] = Lexical(data, inner_train).log_odds(inner_test)
+        out_of_fold[inner_test] = Lexical(data, inner_train).stacked(inner_test)
     trees = GradientBoostingClassifier(**TREE_PARAMS)
-    trees.fit(np.column_stack([data.structure[train], out_of_fold[train]]), data.labels[train])
+    trees.fit(
+        np.column_stack([data.structure[train], out_of_fold[train]]),
+        data.labels[train],
+        sample_weight=data.sample_weights(train),
+    )
     return Lexical(data, train), trees
 
 
 def predict_log_odds(data: Dataset, lexical: Lexical, trees, rows) -> np.ndarray:
-    lexical_log_odds = lexical.log_odds(rows)
-    tree_log_odds = trees.decision_function(np.column_stack([data.structure[rows], lexical_log_odds]))
-    return LEXICAL_SHARE * lexical_log_odds + (1 - LEXICAL_SHARE) * tree_log_odds
+    stacked = lexical.stacked(rows)
+    tree_log_odds = trees.decision_function(np.column_stack([data.structure[rows], stacked]))
+    return LEXICAL_SHARE * stacked[:, -1] + (1 - LEXICAL_SHARE) * tree_log_odds
 
 
 def cross_validate(data: Dataset, grouped: bool) -> np.ndarray:
@@ -197,7 +237,7 @@ def export_trees(trees) -> dict:
             }
         )
     return {
-        "features": [*STRUCTURE_FEATURES, "lexical_log_odds"],
+        "features": [*STRUCTURE_FEATURES, *STACKED_FEATURES],
         "base": round(float(np.log(prior / (1 - prior))), 6),
         "trees": exported,
     }
@@ -276,6 +316,7 @@ def main() -> None:
         "rows": len(data.labels),
         "min_domains_per_token": MIN_DOMAINS,
         "C": REGULARISATION_C,
+        "domain_weight_power": DOMAIN_WEIGHT_POWER,
         "trees": {k: v for k, v in TREE_PARAMS.items() if k != "random_state"},
         "lexical_share": LEXICAL_SHARE,
         "cv": figures,

@@ -22,6 +22,12 @@ _SPLIT_HOST = re.compile(r"[.\-]+")
 _WORDS = re.compile(r"[a-z]+|[0-9]+")
 _HEXISH = re.compile(r"[0-9a-f]{16,}")
 
+# Token families by the part of the URL they describe; the trees see stage 1's
+# log-odds split into these parts (model.py), so they can weigh an ordinary
+# host against a phishing-looking path (a compromised site) on their own.
+HOST_TOKEN_PREFIXES = ("h:", "hw:", "tld:", "host:")
+PATH_TOKEN_PREFIXES = ("p:", "pw:", "ext:")
+
 NUMERIC_FEATURES = (
     "log_url_length",
     "log_host_length",

@@ -3,7 +3,8 @@
 Weights live in ``model_weights.json`` next to this file, written by
 ``scripts/train_scanner.py``. Stage 1 (logistic regression over named tokens)
 is good at words and n-grams; stage 2 (a small tree ensemble, ``trees.py``)
-sees the structural counts of ``structure.py`` plus stage 1's log-odds, so it
+sees the structural counts of ``structure.py`` plus stage 1's log-odds (whole,
+and the host's and the path's share of it), so it
 learns shapes a linear model cannot (e.g. a long query is fine on a big
 domain, odd on a random-looking one). The final log-odds blend the two.
 A token the model has no weight for counts 0, so rules added after training
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .features import NUMERIC_FEATURES
+from .features import HOST_TOKEN_PREFIXES, NUMERIC_FEATURES, PATH_TOKEN_PREFIXES
 from .structure import STRUCTURE_FEATURES
 from .trees import TreeEnsemble
 
@@ -28,6 +29,20 @@ WEIGHTS_PATH = Path(__file__).with_name("model_weights.json")
 # directly steadies the ranking on unseen domains (grouped CV), where the
 # trees alone were slightly worse in AUC.
 LEXICAL_SHARE = 0.5
+# What the trees see of stage 1, after the structural counts: the summed
+# weights of the host tokens and of the path tokens, then the whole log-odds.
+STACKED_FEATURES = ("lexical_host", "lexical_path", "lexical_log_odds")
+
+
+def lexical_parts(contributions: Sequence[tuple[str, float]]) -> tuple[float, float]:
+    """Summed stage-1 weights of the host tokens and of the path tokens."""
+    host = path = 0.0
+    for token, weight in contributions:
+        if token.startswith(HOST_TOKEN_PREFIXES):
+            host += weight
+        elif token.startswith(PATH_TOKEN_PREFIXES):
+            path += weight
+    return host, path
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class LexicalModel:
         if data.get("numeric_features") != list(NUMERIC_FEATURES):
             raise ValueError("model_weights.json was trained with different numeric features; retrain")
         tree_data = data.get("trees")
-        if tree_data is not None and tree_data.get("features") != [*STRUCTURE_FEATURES, "lexical_log_odds"]:
+        if tree_data is not None and tree_data.get("features") != [*STRUCTURE_FEATURES, *STACKED_FEATURES]:
             raise ValueError("model_weights.json was trained with different structure features; retrain")
         self.bias: float = data["bias"]
         self.token_weights: dict[str, float] = data["token_weights"]
@@ -81,7 +96,7 @@ class LexicalModel:
         """
         logit, contributions = self.lexical_log_odds(tokens, numbers)
         if self.trees is not None and structure is not None:
-            tree_logit = self.trees.log_odds([*structure, logit])
+            tree_logit = self.trees.log_odds([*structure, *lexical_parts(contributions), logit])
             logit = LEXICAL_SHARE * logit + (1.0 - LEXICAL_SHARE) * tree_logit
         probability = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
         top = tuple(sorted((c for c in contributions if c[1] > 0), key=lambda c: -c[1])[:explain])

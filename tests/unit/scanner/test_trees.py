@@ -1,6 +1,6 @@
 import pytest
 
-from links_app.scanner.model import LEXICAL_SHARE, LexicalModel
+from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, LexicalModel, lexical_parts
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
 from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features
@@ -53,7 +53,7 @@ def _tiny_model(trees: dict | None) -> LexicalModel:
     return LexicalModel(
         {
             "bias": -1.0,
-            "token_weights": {"h:abc": 3.0},
+            "token_weights": {"h:abc": 3.0, "p:xyz": -0.5, "rule:long_url": 0.25},
             "numeric_features": list(NUMERIC_FEATURES),
             "numeric_means": [0.0] * width,
             "numeric_scales": [1.0] * width,
@@ -65,7 +65,7 @@ def _tiny_model(trees: dict | None) -> LexicalModel:
 
 def test_model_blends_lexical_and_tree_log_odds():
     # One stump on the last input, the lexical log-odds (here -1 + 3 = 2).
-    last = len(STRUCTURE_FEATURES)
+    last = len(STRUCTURE_FEATURES) + len(STACKED_FEATURES) - 1
     stump = {
         "feature": [last, -1, -1],
         "threshold": [1.0, 0, 0],
@@ -73,9 +73,7 @@ def test_model_blends_lexical_and_tree_log_odds():
         "right": [2, -1, -1],
         "value": [0, -4.0, 4.0],
     }
-    model = _tiny_model(
-        {"features": [*STRUCTURE_FEATURES, "lexical_log_odds"], "base": 0.0, "trees": [stump]}
-    )
+    model = _tiny_model({"features": [*STRUCTURE_FEATURES, *STACKED_FEATURES], "base": 0.0, "trees": [stump]})
     numbers = [0.0] * len(model.numeric_weights)
     structure = [0.0] * len(STRUCTURE_FEATURES)
     lexical_only = model.score({"h:abc"}, numbers)
@@ -84,6 +82,35 @@ def test_model_blends_lexical_and_tree_log_odds():
     assert lexical_only.probability == pytest.approx(1 / (1 + 2.718281828459045**-2.0))
     assert blended.probability == pytest.approx(1 / (1 + 2.718281828459045**-expected_logit))
     assert blended.top_features == (("h:abc", 3.0),)
+
+
+def test_lexical_parts_split_the_weights_into_host_and_path_tokens():
+    contributions = [("h:abc", 3.0), ("hw:login", 1.0), ("tld:tk", 0.5), ("p:xyz", -0.5), ("pw:id", 0.25)]
+    contributions.append(("rule:long_url", 2.0))  # neither host nor path: only in the whole log-odds
+    assert lexical_parts(contributions) == (4.5, -0.25)
+
+
+def test_trees_see_the_host_part_of_the_lexical_log_odds():
+    # A stump on lexical_host: the host token h:abc (+3) sends it right, the path token does not count.
+    host_input = len(STRUCTURE_FEATURES) + STACKED_FEATURES.index("lexical_host")
+    stump = {
+        "feature": [host_input, -1, -1],
+        "threshold": [1.0, 0, 0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0, -4.0, 4.0],
+    }
+    model = _tiny_model({"features": [*STRUCTURE_FEATURES, *STACKED_FEATURES], "base": 0.0, "trees": [stump]})
+    numbers = [0.0] * len(model.numeric_weights)
+    structure = [0.0] * len(STRUCTURE_FEATURES)
+    host_only = model.score({"h:abc"}, numbers, structure)  # lexical -1 + 3 = 2, host part 3 > 1
+    path_only = model.score({"p:xyz"}, numbers, structure)  # lexical -1.5, host part 0
+    assert host_only.probability == pytest.approx(
+        1 / (1 + 2.718281828459045 ** -(LEXICAL_SHARE * 2.0 + (1 - LEXICAL_SHARE) * 4.0))
+    )
+    assert path_only.probability == pytest.approx(
+        1 / (1 + 2.718281828459045 ** -(LEXICAL_SHARE * -1.5 - (1 - LEXICAL_SHARE) * 4.0))
+    )
 
 
 def test_model_refuses_trees_trained_on_other_structure_features():
@@ -111,7 +138,7 @@ def test_compiled_trees_match_the_walk_on_the_shipped_model():
     urls = ["http://example.com/", "http://paypal-secure-login.example.tk/verify/account.php?id=12345"]
     for url in urls:
         view = UrlView(normalize_parts(url), url)
-        x = [*structure_features(view, run_rules(view)), 1.5]
+        x = [*structure_features(view, run_rules(view)), 0.5, 1.0, 1.5]  # host part, path part, log-odds
         assert ensemble.log_odds(x) == pytest.approx(ensemble.walk(x), abs=1e-12)
 
 
