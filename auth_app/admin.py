@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.html import format_html, format_html_join
 
 from eventstore.admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
+from eventstore.privacy.receipts import failed_places
 from eventstore.privacy.redaction import REDACTED, can_read_personal_data, redact_event
 from eventstore.read_only_admin import ReadOnlyAdmin
 
@@ -14,7 +15,7 @@ from .exceptions import AlreadyForgotten
 from .forms import LockoutAdminAuthenticationForm
 from .models import LoginLockout, User
 from .selectors import user_security_events
-from .services import user_forget
+from .services import user_forget_with_receipt
 
 # The admin login answers for the same lockout as the API login.
 admin.site.login_form = LockoutAdminAuthenticationForm
@@ -45,15 +46,24 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
         description="Forget selected users (crypto-shred their personal data)", permissions=["delete"]
     )
     def forget_users(self, request, queryset):
-        forgotten, skipped = [], []
+        forgotten, unconfirmed, skipped = [], [], []
         for user in queryset:
             try:
-                user_forget(username=user.username, forgotten_by=request.user)
-                forgotten.append(user.username)
+                receipt = user_forget_with_receipt(username=user.username, forgotten_by=request.user)
             except AlreadyForgotten:
                 skipped.append(user.username)
+                continue
+            if receipt.passed:
+                forgotten.append(f"{user.username} (receipt #{receipt.pk})")
+            else:
+                places = ", ".join(failed_places(receipt))
+                unconfirmed.append(
+                    f"{user.username}: readable copies remain in {places} (receipt #{receipt.pk})"
+                )
         if forgotten:
             self.message_user(request, f"Forgotten: {', '.join(forgotten)}.", messages.SUCCESS)
+        for line in unconfirmed:
+            self.message_user(request, f"Key destroyed but erasure NOT confirmed for {line}.", messages.ERROR)
         if skipped:
             self.message_user(
                 request, f"Already forgotten, unchanged: {', '.join(skipped)}.", messages.WARNING
