@@ -6,9 +6,15 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.html import format_html, format_html_join
 
-from eventstore.admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
+from eventstore import privacy
+from eventstore.admin_viewer import (
+    ViewerAwareAdminMixin,
+    note_shown_events,
+    note_shown_value,
+    viewer_reads_personal_data,
+)
 from eventstore.privacy.receipts import failed_places
-from eventstore.privacy.redaction import REDACTED, can_read_personal_data, redact_event
+from eventstore.privacy.redaction import REDACTED, redact_event
 from eventstore.read_only_admin import ReadOnlyAdmin
 
 from .exceptions import AlreadyForgotten
@@ -72,7 +78,9 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
     def get_fieldsets(self, request, obj=None):
         # Without the personal-data permission the email is shown redacted, and not editable.
         fieldsets = super().get_fieldsets(request, obj)
-        if can_read_personal_data(request.user):
+        if viewer_reads_personal_data():
+            if obj is not None:
+                note_shown_value(privacy.user_subject(obj.pk), "account.email", obj.email)
             return fieldsets
         return [
             (
@@ -85,7 +93,7 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
     def get_search_fields(self, request):
         # A search that matches on emails would confirm a guessed email to staff who may not read them.
         fields = super().get_search_fields(request)
-        if can_read_personal_data(request.user):
+        if viewer_reads_personal_data():
             return fields
         return tuple(f for f in fields if f.lstrip("=^@") != "email")
 
@@ -94,14 +102,19 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
 
     @admin.display(description="email address", ordering="email")
     def shown_email(self, obj: User) -> str:
-        return obj.email if viewer_reads_personal_data() else REDACTED
+        if not viewer_reads_personal_data():
+            return REDACTED
+        note_shown_value(privacy.user_subject(obj.pk), "account.email", obj.email)
+        return obj.email
 
     @admin.display(description="recent security events")
     def recent_security_events(self, obj: User):
         if obj.pk is None:
             return "—"
         events = user_security_events(user_id=obj.pk, limit=25)
-        if not viewer_reads_personal_data():
+        if viewer_reads_personal_data():
+            note_shown_events(events)
+        else:
             events = [redact_event(event) for event in events]
         if not events:
             return "No events yet."

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
-from .admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
+from .admin_viewer import ViewerAwareAdminMixin, note_shown_events, viewer_reads_personal_data
 from .context import parse_uuid
 from .models import Checkpoint, ErasureReceipt, Event, ParkedEvent, PersonalDataView
 from .parking import parked_event_retry
@@ -27,7 +27,11 @@ def _as_read(obj: Event):
     """The event as this viewer may read it: personal values opened (or redacted), data upcast."""
     if not hasattr(obj, "_as_read"):
         event = read_events_by_id([obj.id])[0]
-        obj._as_read = event if viewer_reads_personal_data() else redact_event(event)
+        if viewer_reads_personal_data():
+            note_shown_events([event])
+            obj._as_read = event
+        else:
+            obj._as_read = redact_event(event)
     return obj._as_read
 
 
