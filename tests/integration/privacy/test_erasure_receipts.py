@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import io
 import logging
+import uuid
 
 import orjson
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 
 from eventstore import privacy, streams
-from eventstore.models import ErasureReceipt
+from eventstore.bus import publish
+from eventstore.models import ErasureReceipt, ParkedEvent
 from eventstore.monitoring import head_position
 from eventstore.relay import relay_pending
 from platform_site.redis_connection import get_redis
 from tests.conftest import start_at_head, wait_until_followable
+from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +111,20 @@ def test_a_plaintext_copy_planted_in_a_projection_fails_the_forget_and_names_the
     assert privacy.is_forgotten(privacy.user_subject(trail.user.pk))  # the key is gone all the same
 
 
+def test_an_event_quoting_a_value_in_a_field_that_is_not_sealed_fails_the_forget(trail):
+    with transaction.atomic():  # the log is append-only: a copy written into it stays readable
+        copy = publish(THING_HAPPENED, stream_id=f"thing-{uuid.uuid4().hex[:8]}", data={"label": trail.body})
+
+    message = forget_failing(trail.user.username)
+
+    assert "event log" in message and trail.body not in message
+    check = check_at(receipt_of(trail.user), "event log")
+    assert (
+        check["status"] == "failed"
+        and f"position {copy.position} (plain text in the payload)" in check["detail"]
+    )
+
+
 def test_a_redis_stream_entry_with_a_plaintext_copy_fails_the_forget_and_names_the_entry(trail):
     redis = get_redis()
     key = streams.partition_key(0)
@@ -122,6 +139,23 @@ def test_a_redis_stream_entry_with_a_plaintext_copy_fails_the_forget_and_names_t
     assert "Redis event streams" in message and trail.comment not in message
     check = check_at(receipt_of(trail.user), "Redis event streams")
     assert check["status"] == "failed" and f"{key} entry {planted.decode()}" in check["detail"]
+
+
+def test_a_parked_event_whose_error_quotes_a_value_fails_the_forget(trail):
+    parked = ParkedEvent.objects.create(
+        subscriber="mailer",
+        event_id=uuid.uuid4(),
+        position=1,
+        stream_id=f"user-{trail.user.pk}",
+        event_type="user:created",
+        error=f"SMTPRecipientsRefused: {trail.email}",  # an exception message that quoted the value
+    )
+
+    message = forget_failing(trail.user.username)
+
+    assert "parked events" in message and trail.email not in message
+    check = check_at(receipt_of(trail.user), "parked events")
+    assert check["status"] == "failed" and f"parked event {parked.pk} of mailer" in check["detail"]
 
 
 def test_a_log_file_holding_a_copy_fails_the_forget(trail, tmp_path):
