@@ -10,7 +10,10 @@ from eventstore import (
     REDACTED,
     ReadOnlyAdmin,
     ViewerAwareAdminMixin,
-    can_read_personal_data,
+    failed_places,
+    note_shown_events,
+    note_shown_value,
+    privacy,
     redact_event,
     viewer_reads_personal_data,
 )
@@ -19,7 +22,7 @@ from .errors import AlreadyForgotten
 from .forms import LockoutAdminAuthenticationForm
 from .models import LoginLockout, User
 from .selectors import user_security_events
-from .services import user_forget
+from .services import user_forget_with_receipt
 
 # The admin login answers for the same lockout as the API login.
 admin.site.login_form = LockoutAdminAuthenticationForm
@@ -50,15 +53,24 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
         description="Forget selected users (crypto-shred their personal data)", permissions=["delete"]
     )
     def forget_users(self, request, queryset):
-        forgotten, skipped = [], []
+        forgotten, unconfirmed, skipped = [], [], []
         for user in queryset:
             try:
-                user_forget(username=user.username, forgotten_by=request.user)
-                forgotten.append(user.username)
+                receipt = user_forget_with_receipt(username=user.username, forgotten_by=request.user)
             except AlreadyForgotten:
                 skipped.append(user.username)
+                continue
+            if receipt.passed:
+                forgotten.append(f"{user.username} (receipt #{receipt.pk})")
+            else:
+                places = ", ".join(failed_places(receipt))
+                unconfirmed.append(
+                    f"{user.username}: readable copies remain in {places} (receipt #{receipt.pk})"
+                )
         if forgotten:
             self.message_user(request, f"Forgotten: {', '.join(forgotten)}.", messages.SUCCESS)
+        for line in unconfirmed:
+            self.message_user(request, f"Key destroyed but erasure NOT confirmed for {line}.", messages.ERROR)
         if skipped:
             self.message_user(
                 request, f"Already forgotten, unchanged: {', '.join(skipped)}.", messages.WARNING
@@ -67,7 +79,9 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
     def get_fieldsets(self, request, obj=None):
         # Without the personal-data permission the email is shown redacted, and not editable.
         fieldsets = super().get_fieldsets(request, obj)
-        if can_read_personal_data(request.user):
+        if viewer_reads_personal_data():
+            if obj is not None:
+                note_shown_value(privacy.user_subject(obj.pk), "account.email", obj.email)
             return fieldsets
         return [
             (
@@ -80,7 +94,7 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
     def get_search_fields(self, request):
         # A search that matches on emails would confirm a guessed email to staff who may not read them.
         fields = super().get_search_fields(request)
-        if can_read_personal_data(request.user):
+        if viewer_reads_personal_data():
             return fields
         return tuple(f for f in fields if f.lstrip("=^@") != "email")
 
@@ -89,14 +103,19 @@ class PlatformUserAdmin(ViewerAwareAdminMixin, UserAdmin):
 
     @admin.display(description="email address", ordering="email")
     def shown_email(self, obj: User) -> str:
-        return obj.email if viewer_reads_personal_data() else REDACTED
+        if not viewer_reads_personal_data():
+            return REDACTED
+        note_shown_value(privacy.user_subject(obj.pk), "account.email", obj.email)
+        return obj.email
 
     @admin.display(description="recent security events")
     def recent_security_events(self, obj: User):
         if obj.pk is None:
             return "—"
         events = user_security_events(user_id=obj.pk, limit=25)
-        if not viewer_reads_personal_data():
+        if viewer_reads_personal_data():
+            note_shown_events(events)
+        else:
             events = [redact_event(event) for event in events]
         if not events:
             return "No events yet."

@@ -12,7 +12,11 @@ Reading: `read_stream`, `follow`, `stream_version`. Reacting:
 `execute_with_arrays`). Context: `event_context`. Personal data: `privacy`
 (crypto-shredding) and, for admin pages, `ReadOnlyAdmin`,
 `ViewerAwareAdminMixin`, `viewer_reads_personal_data`,
-`can_read_personal_data`, `redact_event`, `REDACTED`.
+`can_read_personal_data`, `redact_event`, `REDACTED`, and the record of what
+staff were shown (`note_shown_events`, `note_shown_value`, `Shown`,
+`record_view`). Erasure receipts: `collect_traces`, `verify_erasure`,
+`ErasureCheck` with `CHECK_PASSED`/`CHECK_FAILED`, `ErasureReceipt`,
+`failed_places`, `receipt_lines`.
 
 Each name is imported on first use. This package is imported before Django's
 app registry is ready (it is an installed app, and settings import
@@ -52,6 +56,20 @@ _HOMES = {
     "can_read_personal_data": "eventstore.privacy.redaction",
     "redact_event": "eventstore.privacy.redaction",
     "REDACTED": "eventstore.privacy.redaction",
+    # Personal data shown to staff is recorded (who saw which subject's fields).
+    "note_shown_events": "eventstore.admin_viewer",
+    "note_shown_value": "eventstore.admin_viewer",
+    "Shown": "eventstore.privacy.disclosures",
+    "record_view": "eventstore.privacy.disclosures",
+    # Erasure receipts: what forgetting a subject destroyed and where no readable copy is left.
+    "collect_traces": "eventstore.privacy.erasure_traces",
+    "verify_erasure": "eventstore.privacy.receipts",
+    "failed_places": "eventstore.privacy.receipts",
+    "receipt_lines": "eventstore.privacy.receipts",
+    "ErasureCheck": "eventstore.privacy.erasure_checks",
+    "CHECK_PASSED": "eventstore.privacy.erasure_checks",
+    "CHECK_FAILED": "eventstore.privacy.erasure_checks",
+    "ErasureReceipt": "eventstore.models",
 }
 # Subpackages that are public as a whole.
 _PUBLIC_SUBPACKAGES = ("privacy",)

@@ -7,10 +7,11 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
-from .admin_viewer import ViewerAwareAdminMixin, viewer_reads_personal_data
+from .admin_viewer import ViewerAwareAdminMixin, note_shown_events, viewer_reads_personal_data
 from .context import parse_uuid
-from .models import Checkpoint, Event, ParkedEvent
+from .models import Checkpoint, ErasureReceipt, Event, ParkedEvent, PersonalDataView
 from .parking import parked_event_retry
+from .privacy.receipts import failed_places
 from .privacy.redaction import redact_event
 from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
@@ -26,7 +27,11 @@ def _as_read(obj: Event):
     """The event as this viewer may read it: personal values opened (or redacted), data upcast."""
     if not hasattr(obj, "_as_read"):
         event = read_events_by_id([obj.id])[0]
-        obj._as_read = event if viewer_reads_personal_data() else redact_event(event)
+        if viewer_reads_personal_data():
+            note_shown_events([event])
+            obj._as_read = event
+        else:
+            obj._as_read = redact_event(event)
     return obj._as_read
 
 
@@ -145,3 +150,44 @@ class ParkedEventAdmin(ReadOnlyAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # a dead letter is resolved by a retry, never deleted
         return actions
+
+
+@admin.register(ErasureReceipt)
+class ErasureReceiptAdmin(ReadOnlyAdmin):
+    """What each forget erased and where it checked; written only by the forget (eventstore.privacy.receipts)."""
+
+    list_display = ("subject", "passed", "failed_places", "finished_at", "requested_by_id")
+    list_filter = ("passed",)
+    search_fields = ("=subject",)
+    readonly_fields = (
+        "subject",
+        "passed",
+        "started_at",
+        "finished_at",
+        "requested_by_id",
+        "pretty_erased",
+        "pretty_checks",
+    )
+    exclude = ("erased", "checks")
+
+    @admin.display(description="readable copies in")
+    def failed_places(self, obj):
+        return ", ".join(failed_places(obj)) or "—"
+
+    @admin.display(description="erased")
+    def pretty_erased(self, obj):
+        return _pretty(obj.erased)
+
+    @admin.display(description="checks")
+    def pretty_checks(self, obj):
+        return _pretty(obj.checks)
+
+
+@admin.register(PersonalDataView)
+class PersonalDataViewAdmin(ReadOnlyAdmin):
+    """Which staff account was shown which personal fields, where and when (never the values)."""
+
+    list_display = ("viewed_at", "viewer_id", "place", "reference", "field_names")
+    list_filter = ("place",)
+    search_fields = ("=viewer_id", "=reference")
+    readonly_fields = ("viewed_at", "viewer_id", "place", "reference", "subjects", "event_ids", "field_names")

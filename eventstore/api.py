@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .privacy.redaction import events_for
+from .privacy.disclosures import events_shown_to
 from .reading import read_all, read_stream
 from .selectors import causal_chain
 from .serializers import (
@@ -36,7 +36,9 @@ class EventListApi(APIView):
             correlation_id=params.get("correlation_id"),
         )
         next_after = events[-1].position if events else params["after"]
-        page = {"results": [e.as_dict() for e in events_for(request.user, events)], "next_after": next_after}
+        reference = params.get("stream_id") or params.get("correlation_id") or ""
+        shown = events_shown_to(request.user, events, place="api:events", reference=reference)
+        page = {"results": [e.as_dict() for e in shown], "next_after": next_after}
         return Response(EventPageSerializer(page).data)
 
 
@@ -50,7 +52,8 @@ class StreamApi(APIView):
             raise ValidationError({"stream_id": ["Not a stream id."]})
         query = StreamQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        events = events_for(request.user, read_stream(stream_id, **query.validated_data))
+        events = read_stream(stream_id, **query.validated_data)
+        events = events_shown_to(request.user, events, place="api:stream", reference=stream_id)
         return Response(EventSerializer([e.as_dict() for e in events], many=True).data)
 
 
@@ -65,7 +68,9 @@ class CorrelationApi(APIView):
         full = len(chain) == query.validated_data["limit"]
         page = {
             "correlation_id": correlation_id,
-            "results": events_for(request.user, chain),
+            "results": events_shown_to(
+                request.user, chain, place="api:correlation", reference=correlation_id
+            ),
             "next_after": chain[-1]["position"] if full else None,
         }
         return Response(CorrelationSerializer(page).data)

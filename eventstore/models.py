@@ -163,3 +163,50 @@ class ProjectionVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+
+class ErasureReceipt(models.Model):
+    """What forgetting one subject erased and where it then looked for readable copies (docs/privacy.md).
+
+    Free of personal data by construction: the subject is its key name
+    (`user-<id>`), `requested_by_id` a user id, and `erased` and `checks` hold
+    counts, place names (tables, Redis keys, log files), positions and
+    statuses, never a value that was looked for.
+    """
+
+    subject = models.CharField(max_length=200, db_index=True)
+    requested_by_id = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    passed = models.BooleanField()
+    # {"what": count or flag, ...}: keys destroyed, sealed values now unreadable, account row scrubbed.
+    erased = models.JSONField(default=dict)
+    # [{"place", "status", "checked", "found", "detail"}]; status: passed, failed, not_stored, none_configured.
+    checks = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {'erased' if self.passed else 'NOT confirmed'} at {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+class PersonalDataView(models.Model):
+    """One page or API answer that showed a staff account personal values (eventstore.privacy.disclosures).
+
+    Names where, which events and subjects, and which fields; never the values.
+    """
+
+    viewer_id = models.BigIntegerField(db_index=True)
+    viewed_at = models.DateTimeField(db_index=True)
+    place = models.CharField(max_length=100)  # e.g. "explorer:stream", "api:events", "admin:event"
+    reference = models.CharField(max_length=200, blank=True)  # the stream, correlation or event asked for
+    subjects = models.JSONField(default=list)  # key names, e.g. ["user-7"]
+    event_ids = models.JSONField(default=list)
+    field_names = models.JSONField(default=list)  # e.g. ["data.email", "metadata.ip"]
+
+    class Meta:
+        ordering = ["-viewed_at"]
+
+    def __str__(self) -> str:
+        return f"user {self.viewer_id} viewed {', '.join(self.field_names)} at {self.place}"

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from eventstore import can_read_personal_data
+from eventstore import Shown, can_read_personal_data, record_view
 from eventstore.context import parse_uuid
 from eventstore.projection_audit import last_audit
 from eventstore.redis import get_redis
@@ -72,9 +72,12 @@ def stream_detail(request, stream_id: str):
         after_version = max(0, min(int(request.GET.get("after_version", 0)), 2**31 - 1))
     except ValueError:
         after_version = 0
-    history, next_after = stream_history(
-        stream_id, after_version=after_version, personal_data=can_read_personal_data(request.user)
-    )
+    personal = can_read_personal_data(request.user)
+    history, next_after = stream_history(stream_id, after_version=after_version, personal_data=personal)
+    if personal and not _recorded(
+        request, [entry["event"] for entry in history], "explorer:stream", stream_id
+    ):
+        history, next_after = stream_history(stream_id, after_version=after_version, personal_data=False)
     if not history:
         return _not_found(request, f"No events in stream “{stream_id}”.")
     for entry in history:
@@ -93,10 +96,18 @@ def stream_detail(request, stream_id: str):
 @require_GET
 @staff_required
 def correlation_detail(request, correlation_id: uuid.UUID):
+    # The tree names types, streams and timings, no personal value: no audit row (docs/privacy.md).
     tree = correlation_tree(correlation_id, personal_data=can_read_personal_data(request.user))
     if tree is None:
         return _not_found(request, f"No events carry the correlation id {correlation_id}.")
     return render(request, "monitoring/correlation.html", {"tree": tree})
+
+
+def _recorded(request, events: list, place: str, reference) -> bool:
+    """Record the personal values these events show the viewer (one row); False when that failed."""
+    shown = Shown()
+    shown.add_events(events)
+    return record_view(request.user, shown, place=place, reference=str(reference))
 
 
 def _with_delivery_checks(rows: list[dict]) -> list[dict]:

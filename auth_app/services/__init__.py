@@ -4,7 +4,7 @@ Split by topic; import from here: `from auth_app.services import user_register`.
 """
 
 from .failures import login_failure_record
-from .forgetting import forgotten_email, user_forget
+from .forgetting import forgotten_email, user_forget, user_forget_with_receipt
 from .login_attempts import login_credentials_check
 from .moderators import MODERATORS_GROUP, moderator_grant
 from .passwords import user_password_change
@@ -34,6 +34,7 @@ __all__ = [
     "token_expiry_record",
     "token_session_id",
     "user_forget",
+    "user_forget_with_receipt",
     "user_login",
     "user_logout",
     "user_logout_all",
