@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from ..exceptions import UnknownEventType
+from ..errors import UnknownEventType
 from ..models import PersonalDataView
 from ..registry import get_event_type
 from .redaction import REDACTED, can_read_personal_data, redact_event, redact_event_dict

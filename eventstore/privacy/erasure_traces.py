@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from ..envelope import RecordedEvent
-from ..exceptions import UnknownEventType
+from ..errors import UnknownEventType
 from ..reading import read_events_by_id
 from ..registry import get_event_type, registered_event_types
 from .sealing import ERASED, METADATA_PERSONAL_FIELDS, data_subject, metadata_subject
