@@ -11,7 +11,7 @@ from platform_site.redis_connection import get_redis
 
 from . import delivery_ledger, streams
 from .bus import events_committed
-from .consumer import consume
+from .consumer import drain_subscriber_partition
 from .outage import skipped_during_outages
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
@@ -45,7 +45,10 @@ def consume_partition(partition: int) -> int:
     overhead is paid once for all subscribers, and partitions still spread
     over the workers.
     """
-    return sum(consume(name, partition, hand_off=True) for name in sorted(registered_subscribers()))
+    return sum(
+        drain_subscriber_partition(name, partition, hand_off=True)
+        for name in sorted(registered_subscribers())
+    )
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
@@ -79,7 +82,7 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
     """Mark every subscriber of the partition dirty; send a task unless one is due anyway.
 
     A subscriber that was dirty already has a task queued or running that will
-    see the mark (consume() clears it before draining and checks it after).
+    see the mark (drain_subscriber_partition() clears it before draining and checks it after).
     While a stream runner is alive, its partition loop is woken instead.
     """
     redis = get_redis()
