@@ -6,6 +6,6 @@ class EventstoreConfig(AppConfig):
     verbose_name = "Event store"
 
     def ready(self) -> None:
-        # Connect the store's receivers to the in-process bus, the positions' catch-up to new
-        # connections, and the projection-version check to `manage.py check --database`.
-        from . import bus, positions, projection_versions, projections, statistics, tasks  # noqa: F401
+        # Register the store's own projection (statistics) and Celery tasks, connect the positions'
+        # catch-up to new connections, and the projection-version check to `manage.py check --database`.
+        from . import positions, projection_versions, statistics, tasks  # noqa: F401

@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.dispatch import receiver
 
 from platform_site.redis_connection import get_redis
 
 from . import delivery_ledger, streams
-from .bus import events_committed
 from .consumer import drain_subscriber_partition
 from .outage import skipped_during_outages
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
-from .wakeups import DIRTY_TTL_SECONDS, relay_dirty_key, relay_waker
+from .wakeups import DIRTY_TTL_SECONDS, relay_dirty_key
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +94,6 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
         pipe.set(streams.dirty_key(name, partition), 1, nx=True, ex=DIRTY_TTL_SECONDS)
     if any(pipe.execute()) or force:
         consume_partition.apply_async((partition,), retry=False)
-
-
-@receiver(events_committed, dispatch_uid="eventstore.kick_relay_after_commit")
-def _kick_relay_after_commit(sender, **_kwargs) -> None:
-    relay_waker.after_commit()
 
 
 @shared_task(name="eventstore.tasks.verify_projections", ignore_result=True)
