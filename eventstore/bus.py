@@ -92,7 +92,20 @@ def publish_many(
     merged = _metadata(metadata)
     correlation_id, causation_id = _cause()
 
+    traced = tracing.recording()
+
     def new_event(event_type, data) -> NewEvent:
+        if traced:
+            # A span of its own per event, as publish() makes: the event's metadata carries
+            # it, so the relay and the handlers of this event continue from this span.
+            with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
+                return _new_event(
+                    event_type,
+                    data,
+                    metadata=_metadata(metadata),
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                )
         # Each event gets its own copy: code changing one event's metadata must not change another's.
         return _new_event(
             event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
