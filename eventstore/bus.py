@@ -26,7 +26,7 @@ from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .exceptions import NotInTransaction
 from .projections import apply_inline_projections
 from .registry import EventData, EventType, get_event_type
-from .store import refusal, streaming
+from .store import refusal
 
 __all__ = ["events_committed", "publish", "publish_many"]  # the signal, beside what sends it
 
@@ -83,8 +83,7 @@ def publish_many(
     The events get consecutive versions; `expected_version` applies to the
     first. For imports and batches: all of them land, or none. Outside any
     event context, the call is one unit of work: its events share one new
-    correlation id. A long batch with nothing personal to seal is validated
-    while its first events are already on their way (eventstore.store.streaming).
+    correlation id.
     """
     if not events:
         return []
@@ -111,18 +110,7 @@ def publish_many(
             event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
         )
 
-    if len(events) >= STREAMED_BATCH and not _holds_personal(events, merged):
-        return _record(stream_id, streaming.ValidatedAsRead(events, new_event), expected_version)
     return _record(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
-
-
-# Batches at least this long, with nothing personal to seal, are validated as the store sends them.
-STREAMED_BATCH = 2 * streaming.CHUNK
-
-
-def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
-    types = {event_type for event_type, _ in events}  # names or EventTypes (hashable by identity)
-    return any(privacy.needs_sealing(get_event_type(t) if isinstance(t, str) else t, metadata) for t in types)
 
 
 def _require_transaction() -> None:
@@ -166,26 +154,20 @@ def _new_event(
     )
 
 
-def _record(
-    stream_id: str, events: list[NewEvent] | streaming.ValidatedAsRead, expected_version: int
-) -> list[RecordedEvent]:
+def _record(stream_id: str, events: list[NewEvent], expected_version: int) -> list[RecordedEvent]:
     """Append `events` in the caller's transaction, apply inline projections, queue the wake-up.
 
     Personal values are sealed before they reach the table (docs/privacy.md).
     Inline projections and the caller get the event as a reader sees it now:
     plaintext, or the erased marker for a subject forgotten before.
     """
-    if isinstance(events, streaming.ValidatedAsRead):  # nothing to seal, as publish_many made sure
-        appended = streaming.append_streaming(stream_id, events, expected_version)
-        keyring = None  # one is made only for an event that holds sealed values after all
-    else:
-        keyring = privacy.KeyRing()
-        sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
-        appended = store.append(stream_id, sealed, expected_version)
+    keyring = privacy.KeyRing()
+    sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
+    appended = store.append(stream_id, sealed, expected_version)
     if isinstance(appended, refusal.AlreadyStored):
         # Every id was stored before: the same events again (else EventIdConflict) and no
         # second effect: no inline projection runs and nothing new is announced (guarantee 4).
-        refusal.require_same_data(events if isinstance(events, list) else appended.given, appended)
+        refusal.require_same_data(events, appended)
         return list(appended)
     recorded = [privacy.open_event(e, keyring) for e in appended]
     for event in recorded:

@@ -4,7 +4,7 @@ The statement checks the expected stream version, numbers the new events and
 inserts them in one round trip. `ON CONFLICT DO NOTHING` turns both kinds of
 clash (an event id already stored; a stream version taken by a concurrent
 writer) into "fewer rows returned" instead of an aborted transaction, and the
-store tells them apart (`outcome`). Long batches go in chunks (`streaming`).
+store tells them apart (`outcome`).
 """
 
 from __future__ import annotations

@@ -108,28 +108,3 @@ RETURNING position, stream_version, recorded_at
 APPEND_ONE = _statements(_ONE_ROW)
 APPEND_NEW_STREAM = (_append_sql(_ONE_ROW, opening=False, new_stream=True), _FIRST_OF_NEW_STREAM)
 APPEND_BATCH = _statements(_BATCH_ROWS)
-
-# A later chunk of a streamed batch (eventstore.store.streaming): it appends only
-# behind this transaction's own head of the stream, which the batch's earlier
-# chunks wrote just before it, so that head is also the last position the
-# transaction took. If an earlier chunk did not land, the head is not the
-# transaction's own and nothing is inserted: a batch lands whole or not at all.
-APPEND_CONTINUED = f"""
-WITH head AS (
-    SELECT stream_version AS version, position FROM eventstore_event
-    WHERE stream_id = %(stream_id)s ORDER BY stream_version DESC LIMIT 1
-), tx AS (
-    SELECT {TX_BASE} AS base
-)
-INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
-                              data, metadata, source, correlation_id, causation_id)
-SELECT head.position + v.ord, v.id, %(stream_id)s, head.version + v.ord, v.type,
-       v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
-FROM {_BATCH_ROWS},
-     head, tx
-WHERE head.position > tx.base AND head.position + v.ord < tx.base + {1 << POSITION_SHIFT}
-  AND (%(expected)s::int < 0 OR head.version = %(expected)s::int)
-ORDER BY v.ord
-ON CONFLICT DO NOTHING
-RETURNING position, stream_version, recorded_at
-""".encode()
