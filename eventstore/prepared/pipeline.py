@@ -21,7 +21,7 @@ _NO_SUCH_STATEMENT = "26000"
 
 
 class Pipeline:
-    """One exchange on the connection; use through `eventstore.prepared.pipeline()`.
+    """One exchange on the connection; opened by `eventstore.prepared`'s calls (`_ConnectionPipeline`).
 
     Until `finish` (or `close`) no other statement may run on the connection,
     through Django or psycopg: it would read this pipeline's results as its own.
@@ -48,11 +48,16 @@ class Pipeline:
                 self._expected.append(("begin", None))
 
     def send(
-        self, sql: bytes, params: Params = None, *, opening: bytes | None = None, prepare: bool | None = True
+        self,
+        sql: bytes,
+        params: Params = None,
+        *,
+        first_in_transaction: bytes | None = None,
+        prepare: bool | None = True,
     ) -> None:
-        """Queue a statement; `opening` is its variant for when it begins the transaction."""
-        if opening is not None and self.begins and not self.statements:
-            sql = opening
+        """Queue a statement; `first_in_transaction` is its variant for when it begins the transaction."""
+        if first_in_transaction is not None and self.begins and not self.statements:
+            sql = first_in_transaction
         query, values, formats = bind(sql, params)
         tx = self._session.transformer
         dumped = tx.dump_sequence(values, formats) if values else ()
