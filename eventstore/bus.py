@@ -78,10 +78,11 @@ def publish_many(
     expected_version: int = ExpectedVersion.ANY,
     metadata: dict[str, Any] | None = None,
 ) -> list[RecordedEvent]:
-    """Record several events of one stream in one round trip (same rules as publish()).
+    """Record several events of one stream in one statement (same rules as publish()).
 
     The events get consecutive versions; `expected_version` applies to the
-    first. For imports and batches: all of them land, or none. Outside any
+    first; all of them land, or none. For a command that records several
+    events of one stream, and for imports. Outside any
     event context, the call is one unit of work: its events share one new
     correlation id.
     """
@@ -90,7 +91,6 @@ def publish_many(
     _require_transaction()
     merged = _metadata(metadata)
     correlation_id, causation_id = _cause()
-
     traced = tracing.recording()
 
     def new_event(event_type, data) -> NewEvent:
