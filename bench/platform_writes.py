@@ -1,7 +1,7 @@
 """The platform's appends, through its public function `eventstore.bus.publish`.
 
 Each event goes the whole way a service's event goes: schema validation,
-context, the `event_published` signal, the one-statement append, inline
+context, the one-statement append, inline
 projections (none handle the bench type), and the after-commit wake-up of
 the relay. Runs in worker processes set up with bench.settings.
 """

@@ -2,14 +2,14 @@
 
     from eventstore import ExpectedVersion, atomic_command, publish
 
-Writing: `atomic_command`, `publish`, `ExpectedVersion`, and the errors a
+Writing: `atomic_command`, `publish`, `publish_many`, `ExpectedVersion`, and the errors a
 writer may catch (`ConcurrencyConflict` and its `StreamOrderConflict`,
 `EventIdConflict`, `TransactionEventLimit`, their base `EventStoreError`).
 Event types: `define_event`, `EventData`; what handlers receive: `RecordedEvent`.
 Reading: `read_stream`, `follow`, `stream_version`. Reacting:
 `Subscriber`/`register_subscriber` (asynchronous, after commit) and
 `Projection`/`register_projection` with its row helpers (`insert_rows`,
-`execute_with_arrays`). Context: `event_context`. Personal data: `privacy`
+`execute_with_arrays`). Context: `event_context`. After a commit: the `events_committed` signal. Personal data: `privacy`
 (crypto-shredding) and, for admin pages, `ReadOnlyAdmin`,
 `ViewerAwareAdminMixin`, `viewer_reads_personal_data`,
 `can_read_personal_data`, `redact_event`, `REDACTED`, and the record of what
@@ -31,6 +31,8 @@ from importlib import import_module
 _HOMES = {
     "atomic_command": "eventstore.commands",
     "publish": "eventstore.bus",
+    "publish_many": "eventstore.bus",
+    "events_committed": "eventstore.after_commit",
     "ExpectedVersion": "eventstore.envelope",
     "RecordedEvent": "eventstore.envelope",
     "EventStoreError": "eventstore.errors",

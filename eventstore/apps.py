@@ -6,7 +6,7 @@ class EventstoreConfig(AppConfig):
     verbose_name = "Event store"
 
     def ready(self) -> None:
-        # Connect the store's receivers to the in-process bus, the positions' catch-up to new
-        # connections, the projection-version check to `manage.py check --database`, and the
-        # timing constants' check to `manage.py check`.
-        from . import bus, positions, projection_versions, projections, statistics, tasks, timing_checks  # noqa: F401
+        # Register the store's own projection (statistics) and Celery tasks, connect the positions'
+        # catch-up to new connections, the projection-version check to `manage.py check --database`,
+        # and the timing constants' check to `manage.py check`.
+        from . import positions, projection_versions, statistics, tasks, timing_checks  # noqa: F401

@@ -1,11 +1,14 @@
-"""The in-process bus: domain code publishes, Django signals carry the event.
+"""Publishing: the one way services record events, as plain calls from publish to the wake-up.
 
-`publish()` is the one function services call. It validates the data against
-the type's schema, fills correlation and causation from the context, and sends
-`event_published`; the event store's receiver appends it in the caller's
-transaction and then sends `event_recorded`, which inline projections receive
-in that same transaction. Signals are sent with `send` (not `send_robust`) on
-purpose: a failing receiver raises, and the whole transaction rolls back.
+`publish()` (one event) and `publish_many()` (several events of one stream)
+validate the data against the type's schema, fill correlation and causation
+from the context, and call `_record()`, which, in the caller's transaction,
+seals personal values, appends (`eventstore.store.append`), applies the inline
+projections (`eventstore.projections.apply_inline_projections`) and queues the
+after-commit step (`eventstore.after_commit`: wake the relay, then send
+`events_committed`, the one signal, for code outside the event store). A
+failing inline projection raises, and the whole transaction rolls back. The
+steps after the commit are listed in docs/eventstore.md, "Event lifecycle".
 """
 
 from __future__ import annotations
@@ -15,23 +18,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.dispatch import Signal, receiver
 
 from . import privacy, store, tracing
+from .after_commit import announce_after_commit, events_committed
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .errors import NotInTransaction
+from .projections import apply_inline_projections
 from .registry import EventData, EventType, get_event_type
-from .store import refusal, streaming
+from .store import refusal
 
-# Sent by publish(); the store's receiver appends. Arguments: stream_id, events (a list of
-# NewEvent, or a store.streaming.ValidatedAsRead for a long batch), expected_version.
-event_published = Signal()
-# Sent after an append, inside the same transaction. Argument: event (RecordedEvent).
-event_recorded = Signal()
-# Sent once the transaction that recorded events has committed. Argument: events.
-events_committed = Signal()
+__all__ = ["events_committed", "publish", "publish_many"]  # the signal, beside what sends it
 
 
 def publish(
@@ -71,7 +68,7 @@ def _publish(event_type, stream_id, data, expected_version, event_id, metadata) 
         causation_id=causation_id,
     )
     with about_event(new_event.id):  # log lines of the append and inline projections name it
-        return _send(stream_id, [new_event], expected_version)[0]
+        return _record(stream_id, [new_event], expected_version)[0]
 
 
 def publish_many(
@@ -81,38 +78,39 @@ def publish_many(
     expected_version: int = ExpectedVersion.ANY,
     metadata: dict[str, Any] | None = None,
 ) -> list[RecordedEvent]:
-    """Record several events of one stream in one round trip (same rules as publish()).
+    """Record several events of one stream in one statement (same rules as publish()).
 
     The events get consecutive versions; `expected_version` applies to the
-    first. For imports and batches: all of them land, or none. Outside any
+    first; all of them land, or none. For a command that records several
+    events of one stream, and for imports. Outside any
     event context, the call is one unit of work: its events share one new
-    correlation id. A long batch with nothing personal to seal is validated
-    while its first events are already on their way (eventstore.store.streaming).
+    correlation id.
     """
     if not events:
         return []
     _require_transaction()
     merged = _metadata(metadata)
     correlation_id, causation_id = _cause()
+    traced = tracing.recording()
 
     def new_event(event_type, data) -> NewEvent:
-        # Each event gets its own copy: a receiver changing one event's metadata must not change another's.
+        if traced:
+            # A span of its own per event, as publish() makes: the event's metadata carries
+            # it, so the relay and the handlers of this event continue from this span.
+            with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
+                return _new_event(
+                    event_type,
+                    data,
+                    metadata=_metadata(metadata),
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                )
+        # Each event gets its own copy: code changing one event's metadata must not change another's.
         return _new_event(
             event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
         )
 
-    if len(events) >= STREAMED_BATCH and not _holds_personal(events, merged):
-        return _send(stream_id, streaming.ValidatedAsRead(events, new_event), expected_version)
-    return _send(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
-
-
-# Batches at least this long, with nothing personal to seal, are validated as the store sends them.
-STREAMED_BATCH = 2 * streaming.CHUNK
-
-
-def _holds_personal(events: Sequence[tuple], metadata: dict[str, Any]) -> bool:
-    types = {event_type for event_type, _ in events}  # names or EventTypes (hashable by identity)
-    return any(privacy.needs_sealing(get_event_type(t) if isinstance(t, str) else t, metadata) for t in types)
+    return _record(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
 
 
 def _require_transaction() -> None:
@@ -156,70 +154,23 @@ def _new_event(
     )
 
 
-def _send(
-    stream_id: str, events: list[NewEvent] | streaming.ValidatedAsRead, expected_version: int
-) -> list[RecordedEvent]:
-    responses = event_published.send(
-        sender=events.source if isinstance(events, streaming.ValidatedAsRead) else events[0].source,
-        stream_id=stream_id,
-        events=events,
-        expected_version=expected_version,
-    )
-    return next(r for func, r in responses if func is append_published_events)
+def _record(stream_id: str, events: list[NewEvent], expected_version: int) -> list[RecordedEvent]:
+    """Append `events` in the caller's transaction, apply inline projections, queue the wake-up.
 
-
-@receiver(event_published, dispatch_uid="eventstore.append_published_events")
-def append_published_events(sender, *, stream_id, events, expected_version, **_kwargs) -> list[RecordedEvent]:
-    # Personal values are sealed before they reach the table (docs/privacy.md).
-    # Inline projections and the caller get the event as a reader sees it now:
-    # plaintext, or the erased marker for a subject forgotten before.
-    if isinstance(events, streaming.ValidatedAsRead):  # nothing to seal, as publish_many made sure
-        appended = streaming.append_streaming(stream_id, events, expected_version)
-        keyring = None  # one is made only for an event that holds sealed values after all
-    else:
-        keyring = privacy.KeyRing()
-        sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
-        appended = store.append(stream_id, sealed, expected_version)
+    Personal values are sealed before they reach the table (docs/privacy.md).
+    Inline projections and the caller get the event as a reader sees it now:
+    plaintext, or the erased marker for a subject forgotten before.
+    """
+    keyring = privacy.KeyRing()
+    sealed = [privacy.seal_event(stream_id, event, keyring) for event in events]
+    appended = store.append(stream_id, sealed, expected_version)
     if isinstance(appended, refusal.AlreadyStored):
         # Every id was stored before: the same events again (else EventIdConflict) and no
         # second effect: no inline projection runs and nothing new is announced (guarantee 4).
-        refusal.require_same_data(events if isinstance(events, list) else appended.given, appended)
+        refusal.require_same_data(events, appended)
         return list(appended)
     recorded = [privacy.open_event(e, keyring) for e in appended]
     for event in recorded:
-        event_recorded.send(sender=event.source, event=event)
-    _announce_after_commit(connections[DEFAULT_DB_ALIAS], recorded)
+        apply_inline_projections(event)
+    announce_after_commit(connections[DEFAULT_DB_ALIAS], recorded)
     return recorded
-
-
-def _announce_after_commit(db: BaseDatabaseWrapper, recorded: list[RecordedEvent]) -> None:
-    """Send `events_committed` once this transaction commits (one signal per transaction).
-
-    The announcement is a wake-up call for the relay, not a source of truth:
-    followers always read the log itself. `db` is the wrapper itself, not the
-    `connection` proxy, whose every attribute access looks the wrapper up again.
-    """
-    pending = getattr(db, "_eventstore_pending", None)
-    # A rollback discards on_commit callbacks without telling us, so the batch is
-    # reused only while its callback is surely still queued: Django gives the
-    # connection a new list of callbacks at every commit and rollback (of a
-    # savepoint too), so the list it was queued in must still be the current one.
-    # After a savepoint's rollback that kept it, a second announcement is queued
-    # beside it, which is harmless.
-    if pending is None or pending.queued_in is not db.run_on_commit:
-        pending = _PendingAnnouncement()
-        db._eventstore_pending = pending
-        db.on_commit(pending.announce)
-        pending.queued_in = db.run_on_commit
-    pending.events.extend(recorded)
-
-
-class _PendingAnnouncement:
-    __slots__ = ("events", "queued_in")
-
-    def __init__(self) -> None:
-        self.events: list[RecordedEvent] = []
-        self.queued_in: list | None = None
-
-    def announce(self) -> None:
-        events_committed.send_robust(sender=None, events=self.events)

@@ -1,7 +1,8 @@
 """Read models fed by events: a name, a handler table, the tables they own, a rebuild.
 
-An inline projection runs in the writer's transaction (the `event_recorded`
-signal), so its tables are current the moment the command commits. An async
+An inline projection runs in the writer's transaction (`eventstore.bus` calls
+`apply_inline_projections` after the append), so its tables are current the
+moment the command commits. An async
 projection is fed by the subscriber machinery after commit. Either kind can be
 rebuilt from the log alone by `replay_events`, because every handler is a pure
 function of the events it is given (plus the rows earlier events produced).
@@ -19,10 +20,8 @@ from typing import Literal
 import orjson
 from django.db import connection
 from django.db.models import FloatField, JSONField, Model
-from django.dispatch import receiver
 
 from . import prepared, tracing
-from .bus import event_recorded
 from .envelope import RecordedEvent
 from .subscribers import EVERY_TYPE, Subscriber, handler_table, register_subscriber
 
@@ -207,8 +206,8 @@ def _inline_projections_for(event_type: str) -> tuple[Projection, ...]:
     return found
 
 
-@receiver(event_recorded, dispatch_uid="eventstore.apply_inline_projections")
-def apply_inline_projections(sender, *, event: RecordedEvent, **_kwargs) -> None:
+def apply_inline_projections(event: RecordedEvent) -> None:
+    """Apply `event` to every inline projection that handles its type, in the writer's transaction."""
     projections = _inline_projections_for(event.type)
     if projections and tracing.recording():
         for projection in projections:

@@ -2,7 +2,7 @@
 
 One relay advances at a time, on any number of workers and machines: each
 Celery batch takes a transaction-level advisory lock; the stream runner's
-relay (HeldRelay) holds the same lock for its whole session. It reads
+relay (StreamRunnerRelay) holds the same lock for its whole session. It reads
 gap-safely from its checkpoint, appends each event to its partition's stream
 with a pointer to the previous event of that partition (`prev`), publishes a
 summary for live views, and moves the checkpoint in Postgres only after Redis
@@ -119,7 +119,7 @@ def relay_batch() -> RelayResult:
         return _send_batch(_checkpoints())
 
 
-class HeldRelay:
+class StreamRunnerRelay:
     """The relay for a long-running loop (the stream runner): it stays the leader between batches.
 
     relay_batch() takes the lock and reads and locks its checkpoints in a

@@ -35,11 +35,11 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from . import streams
-from .consumer import HeldPartition, LockLost
+from .consumer import LockLost, StreamRunnerPartition
 from .outage import Outage, service_of
 from .redis import get_redis
 from .redis_location import RedisLocation
-from .relay import HeldRelay, RelayResult, newest_position, relay_pending
+from .relay import RelayResult, StreamRunnerRelay, newest_position, relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -93,11 +93,11 @@ class StreamRunner:
         self.alive_file = Path(alive_file) if alive_file else None
         self._held_back_for = 0.0
         self._active_until = 0.0
-        self._relay = HeldRelay()
+        self._relay = StreamRunnerRelay()
         self._newest_seen: int | None = None
         self._heartbeat_outage = Outage(logger, "stream runner heartbeat: Redis")
         subscribers = sorted(registered_subscribers())
-        self._held = {p: HeldPartition(p, subscribers, get_redis()) for p in self.partitions}
+        self._held = {p: StreamRunnerPartition(p, subscribers, get_redis()) for p in self.partitions}
         # Blocking reads need a socket timeout longer than the block; the
         # platform's shared client (get_redis) times out sooner on purpose.
         self.redis = RedisLocation.parse(settings.REDIS_URL).client(
@@ -274,4 +274,4 @@ class StreamRunner:
         """
         if self.stopping.is_set():
             return None
-        return 0.0 if self._held[partition].run(thorough=not woken) else None
+        return 0.0 if self._held[partition].run(full_check=not woken) else None

@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.dispatch import receiver
 
 from . import delivery_ledger, streams
-from .bus import events_committed
-from .consumer import consume
+from .consumer import drain_subscriber_partition
 from .outage import skipped_during_outages
 from .redis import get_redis
 from .relay import relay_pending
 from .stream_runner import push_wake, runner_alive
 from .subscribers import registered_subscribers
-from .wakeups import DIRTY_TTL_SECONDS, relay_dirty_key, relay_waker
+from .wakeups import DIRTY_TTL_SECONDS, relay_dirty_key
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +42,10 @@ def consume_partition(partition: int) -> int:
     overhead is paid once for all subscribers, and partitions still spread
     over the workers.
     """
-    return sum(consume(name, partition, hand_off=True) for name in sorted(registered_subscribers()))
+    return sum(
+        drain_subscriber_partition(name, partition, hand_off=True)
+        for name in sorted(registered_subscribers())
+    )
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
@@ -78,7 +79,7 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
     """Mark every subscriber of the partition dirty; send a task unless one is due anyway.
 
     A subscriber that was dirty already has a task queued or running that will
-    see the mark (consume() clears it before draining and checks it after).
+    see the mark (drain_subscriber_partition() clears it before draining and checks it after).
     While a stream runner is alive, its partition loop is woken instead.
     """
     redis = get_redis()
@@ -92,11 +93,6 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
         pipe.set(streams.dirty_key(name, partition), 1, nx=True, ex=DIRTY_TTL_SECONDS)
     if any(pipe.execute()) or force:
         consume_partition.apply_async((partition,), retry=False)
-
-
-@receiver(events_committed, dispatch_uid="eventstore.kick_relay_after_commit")
-def _kick_relay_after_commit(sender, **_kwargs) -> None:
-    relay_waker.after_commit()
 
 
 @shared_task(name="eventstore.tasks.verify_projections", ignore_result=True)

@@ -42,7 +42,6 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from links_app.scanner import InvalidURL
-
 from links_app.scanner.features import (
     HOST_TOKEN_PREFIXES,
     NUMERIC_FEATURES,

@@ -24,9 +24,16 @@ from django.db import connection
 from .. import streams
 from ..redis import get_redis
 from ..subscribers import get_subscriber
-from .partition import AlreadyProcessed, LockLost, _PartitionConsumer, read_together
+from .partition import AlreadyProcessed, LockLost, SubscriberPartitionReader, read_together
 
-__all__ = ["AlreadyProcessed", "HeldConsumer", "HeldPartition", "LockLost", "_PartitionConsumer", "consume"]
+__all__ = [
+    "AlreadyProcessed",
+    "LockLost",
+    "StreamRunnerPartition",
+    "StreamRunnerSubscriber",
+    "SubscriberPartitionReader",
+    "drain_subscriber_partition",
+]
 
 
 def _lock_key(subscriber: str, partition: int) -> int:
@@ -40,7 +47,9 @@ def _try_lock(subscriber: str, partition: int) -> bool:
         return cursor.fetchone()[0]
 
 
-def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_off: bool = False) -> int:
+def drain_subscriber_partition(
+    subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_off: bool = False
+) -> int:
     """Drain the partition for the subscriber if no one else is; return events handled.
 
     With `hand_off` (the Celery task), a long backlog is handled a bounded run
@@ -57,7 +66,7 @@ def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_
             return handled  # the lock holder will see the dirty flag
         try:
             redis.delete(streams.dirty_key(subscriber_name, partition))
-            consumer = _PartitionConsumer(subscriber, partition, redis)
+            consumer = SubscriberPartitionReader(subscriber, partition, redis)
             handled += consumer.drain()
         finally:
             with connection.cursor() as cursor:
@@ -66,7 +75,7 @@ def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_
             continue
         if consumer.more:
             # Leave the rest to a new task rather than holding this worker: the
-            # mark makes sure the next consume of this partition goes on.
+            # mark makes sure the next drain of this partition goes on.
             redis.set(streams.dirty_key(subscriber_name, partition), 1)
             from ..tasks import consume_partition  # late: tasks imports this module
 
@@ -78,10 +87,10 @@ def consume(subscriber_name: str, partition: int, *, max_rounds: int = 20, hand_
     return handled
 
 
-class HeldConsumer:
+class StreamRunnerSubscriber:
     """One subscriber on one partition for a long-running loop: the lock stays taken between runs.
 
-    consume() takes and drops the lock and reads its checkpoint on every call,
+    drain_subscriber_partition() takes and drops the lock and reads its checkpoint on every call,
     eight round trips before any work; a loop woken for every commit (the
     stream runner) keeps both instead, and an idle run is one read of Redis.
     If another process holds the lock, runs do nothing until it is free. The
@@ -93,7 +102,7 @@ class HeldConsumer:
         self.subscriber_name = subscriber_name
         self.partition = partition
         self.redis = redis
-        self.consumer: _PartitionConsumer | None = None
+        self.consumer: SubscriberPartitionReader | None = None
 
     @property
     def more(self) -> bool:
@@ -101,30 +110,32 @@ class HeldConsumer:
 
     @property
     def ready(self) -> bool:
-        """Holds its lock, so a woken run may go straight to reading (HeldPartition)."""
+        """Holds its lock, so a woken run may go straight to reading (StreamRunnerPartition)."""
         return self.consumer is not None and self.consumer.holds_lock()
 
-    def run(self, *, thorough: bool, max_reads: int = 3) -> int:
-        """Handle what waits; `thorough` also looks for pending and lost entries (do it now and then)."""
+    def run(self, *, full_check: bool, max_reads: int = 3) -> int:
+        """Handle what waits; `full_check` also looks for pending and lost entries (do it now and then)."""
         if self.consumer is None or not self.consumer.holds_lock():
             if not self._take_lock():
                 return 0
-            thorough = True
-        elif thorough:
+            full_check = True
+        elif full_check:
             self.consumer.reload_checkpoint()
         before = self.consumer.handled
-        self.consumer.drain(max_reads, thorough=thorough)
+        self.consumer.drain(max_reads, full_check=full_check)
         return self.consumer.handled - before
 
     def _take_lock(self) -> bool:
         self.consumer = None
         if not _try_lock(self.subscriber_name, self.partition):
             return False
-        self.consumer = _PartitionConsumer(get_subscriber(self.subscriber_name), self.partition, self.redis)
+        self.consumer = SubscriberPartitionReader(
+            get_subscriber(self.subscriber_name), self.partition, self.redis
+        )
         return True
 
 
-class HeldPartition:
+class StreamRunnerPartition:
     """Every subscriber of one partition for the stream runner: their reads share round trips.
 
     Woken by the relay, each subscriber reads the new entries of its own
@@ -133,20 +144,20 @@ class HeldPartition:
     with the acknowledgement of its previous read) go in one pipeline, and the
     entries are then handled subscriber by subscriber, exactly as a lone
     consumer handles them. Thorough runs, and a subscriber that has to take
-    its lock first, still run alone (HeldConsumer.run).
+    its lock first, still run alone (StreamRunnerSubscriber.run).
     """
 
     def __init__(self, partition: int, subscriber_names: list[str], redis) -> None:
         self.redis = redis
-        self.held = [HeldConsumer(name, partition, redis) for name in subscriber_names]
+        self.held = [StreamRunnerSubscriber(name, partition, redis) for name in subscriber_names]
 
-    def run(self, *, thorough: bool, max_reads: int = 3) -> bool:
+    def run(self, *, full_check: bool, max_reads: int = 3) -> bool:
         """Handle what waits for every subscriber; True when some have more waiting."""
         together = []
         more = False
         for held in self.held:
-            if thorough or not held.ready:
-                held.run(thorough=thorough)
+            if full_check or not held.ready:
+                held.run(full_check=full_check)
                 more = more or held.more
             else:
                 together.append(held.consumer)

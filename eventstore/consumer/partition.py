@@ -42,7 +42,7 @@ class LockLost(Exception):
     """
 
 
-def read_together(redis, consumers: list[_PartitionConsumer], start: str, max_reads: int) -> int:
+def read_together(redis, consumers: list[SubscriberPartitionReader], start: str, max_reads: int) -> int:
     """Read from `start` and handle the entries, for consumers of one partition, until none finds more.
 
     Each read is one pipelined round trip for all of them, carrying each
@@ -80,7 +80,13 @@ def read_together(redis, consumers: list[_PartitionConsumer], start: str, max_re
     return reads
 
 
-class _PartitionConsumer:
+class SubscriberPartitionReader:
+    """One subscriber's entries of one partition: read, handled, acknowledged, checkpointed.
+
+    Valid while this database session holds the (subscriber, partition) lock:
+    `drain_subscriber_partition` and the stream runner take it first.
+    """
+
     def __init__(self, subscriber: Subscriber, partition: int, redis) -> None:
         self.subscriber = subscriber
         self.partition = partition
@@ -127,14 +133,14 @@ class _PartitionConsumer:
         if not self.holds_lock():
             raise LockLost(f"{self.subscriber.name} p{self.partition}: database session changed")
 
-    def drain(self, max_reads: int = 3, *, thorough: bool = True) -> int:
+    def drain(self, max_reads: int = 3, *, full_check: bool = True) -> int:
         """Handle what waits, at most `max_reads` reads of entries; then `self.more` says if any are left.
 
         A bounded run keeps one task short: a warm shutdown finishes it soon, and
-        other subscribers and partitions get their turn. `thorough=False` (a
+        other subscribers and partitions get their turn. `full_check=False` (a
         consumer that holds its lock between runs, woken by a new entry) reads
         only new entries: nothing of its own is left pending, and entries Redis
-        lost are found by the next entry's `prev`, or by its next thorough run.
+        lost are found by the next entry's `prev`, or by its next full check.
         """
         self.more = False
         reads = 0
@@ -142,14 +148,14 @@ class _PartitionConsumer:
         # before the relay stored this checkpoint, so whatever of it the reads
         # below do not bring was lost there. (Read after the reads, it could
         # count a batch sent meanwhile as lost, though it waits in Redis.)
-        relayed = self._relayed() if thorough else None
+        relayed = self._relayed() if full_check else None
         # First what a killed consumer left unacknowledged, then new entries.
-        for start in ("0", ">") if thorough else (">",):
+        for start in ("0", ">") if full_check else (">",):
             reads += read_together(self.redis, [self], start, max_reads - reads)
             if self.more:
                 return self.handled
-            self.save_skipped_checkpoint(now=thorough)
-        if not thorough:
+            self.save_skipped_checkpoint(now=full_check)
+        if not full_check:
             return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
         # that no later entry's `prev` points past: read them from Postgres.
@@ -437,7 +443,7 @@ class _PartitionConsumer:
     def save_skipped_checkpoint(self, *, now: bool = False) -> None:
         """Store a checkpoint moved past events without a handler (nothing else saved it).
 
-        Only now and then (`now` at the end of a thorough run): until then a
+        Only now and then (`now` at the end of a full check): until then a
         restart merely reads those events again, and they have no handler here.
         A write per wake-up for every subscriber would cost each wake-up a
         round trip and a transaction, for nothing a reader needs at once.

@@ -37,8 +37,8 @@ from .pipeline import Pipeline
 from .session import Params, session_of
 
 
-class pipeline:  # lower case: used like the functions beside it, `with pipeline() as line:`
-    """A pipeline on Django's connection: `send` statements, then `finish` for their results.
+class _ConnectionPipeline:
+    """A pipeline on Django's connection: `send` a statement, then `finish` for its result.
 
     Database errors come out as Django's. A class rather than a generator:
     every append and checkpoint move opens one, and a generator-based context
@@ -61,23 +61,25 @@ class pipeline:  # lower case: used like the functions beside it, `with pipeline
         self._errors.__exit__(exc_type, exc_value, traceback)  # raises Django's error for a database error
 
 
-def _run_one(sql: bytes, params: Params, opening: bytes | None, prepare: bool | None, rows: bool):
+def _run_one(
+    sql: bytes, params: Params, first_in_transaction: bytes | None, prepare: bool | None, rows: bool
+):
     """One statement in a pipeline of its own: its rows, or how many rows it changed."""
-    with pipeline() as one:
-        one.send(sql, params, opening=opening, prepare=prepare)
+    with _ConnectionPipeline() as one:
+        one.send(sql, params, first_in_transaction=first_in_transaction, prepare=prepare)
         (result,) = one.finish()
         if rows:
             return one.rows(result)
         return result.command_tuples if result.command_tuples is not None else -1
 
 
-def fetchall(sql: bytes, params: Params = None, *, opening: bytes | None = None) -> list[tuple]:
+def fetchall(sql: bytes, params: Params = None, *, first_in_transaction: bytes | None = None) -> list[tuple]:
     """Run `sql` prepared; return its rows.
 
-    `opening` is a variant of the statement to run instead when this statement
+    `first_in_transaction` is a variant of the statement to run instead when this statement
     begins its transaction (nothing else has run in it yet).
     """
-    return _run_one(sql, params, opening, True, rows=True)
+    return _run_one(sql, params, first_in_transaction, True, rows=True)
 
 
 def fetchone(sql: bytes, params: Params = None) -> tuple | None:
@@ -95,4 +97,4 @@ def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = T
     return _run_one(sql.encode() if isinstance(sql, str) else sql, params, None, prepare, rows=False)
 
 
-__all__ = ["Pipeline", "execute", "fetchall", "fetchone", "pipeline"]
+__all__ = ["execute", "fetchall", "fetchone"]

@@ -1,11 +1,8 @@
-"""Statements sent one after another in a libpq pipeline, read back after one Sync.
+"""A statement sent in a libpq pipeline with what must precede it, read back after one Sync.
 
 A pipeline that finds its transaction not begun yet sends the BEGIN first, so
-the BEGIN costs no round trip of its own; each statement not yet prepared on
-the connection goes with its PREPARE. While the statements are on their way,
-the caller may go on working (a batch append checks its next events while
-Postgres inserts the ones before): Postgres executes each statement as it
-arrives, and the results wait until `finish`.
+the BEGIN costs no round trip of its own; a statement not yet prepared on the
+connection goes with its PREPARE.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ _NO_SUCH_STATEMENT = "26000"
 
 
 class Pipeline:
-    """One exchange on the connection; use through `eventstore.prepared.pipeline()`.
+    """One exchange on the connection; opened by `eventstore.prepared`'s calls (`_ConnectionPipeline`).
 
     Until `finish` (or `close`) no other statement may run on the connection,
     through Django or psycopg: it would read this pipeline's results as its own.
@@ -36,7 +33,7 @@ class Pipeline:
         self._session = session
         self._conn = conn = session.conn
         self._pgconn = conn.pgconn
-        # What each result read back will answer: ("begin"|"command"|"statement", None),
+        # What each result read back will answer: ("begin"|"statement", None),
         # or ("prepare", (key, name)).
         self._expected: list[tuple[str, tuple[StatementKey, bytes] | None]] = []
         # Statements this pipeline prepares: a statement sent again before `finish` reuses its PREPARE.
@@ -51,11 +48,16 @@ class Pipeline:
                 self._expected.append(("begin", None))
 
     def send(
-        self, sql: bytes, params: Params = None, *, opening: bytes | None = None, prepare: bool | None = True
+        self,
+        sql: bytes,
+        params: Params = None,
+        *,
+        first_in_transaction: bytes | None = None,
+        prepare: bool | None = True,
     ) -> None:
-        """Queue a statement; `opening` is its variant for when it begins the transaction."""
-        if opening is not None and self.begins and not self.statements:
-            sql = opening
+        """Queue a statement; `first_in_transaction` is its variant for when it begins the transaction."""
+        if first_in_transaction is not None and self.begins and not self.statements:
+            sql = first_in_transaction
         query, values, formats = bind(sql, params)
         tx = self._session.transformer
         dumped = tx.dump_sequence(values, formats) if values else ()
@@ -75,17 +77,6 @@ class Pipeline:
                 pgconn.send_query_prepared(name, dumped, param_formats=pq_formats)
             self._expected.append(("statement", None))
             self.statements += 1
-
-    def flush(self) -> None:
-        """Put what is queued on its way now, as far as the socket takes it without waiting."""
-        with self._conn.lock:
-            self._pgconn.flush()
-
-    def command(self, sql: bytes) -> None:
-        """Queue a statement without parameters whose result is not needed (SAVEPOINT, ...)."""
-        with self._conn.lock:
-            self._pgconn.send_query_params(sql, None)
-            self._expected.append(("command", None))
 
     def finish(self) -> list[pq.abc.PGresult]:
         """Send the Sync, read everything back; the statements' results, or the first error raised."""

@@ -4,7 +4,7 @@ The statement checks the expected stream version, numbers the new events and
 inserts them in one round trip. `ON CONFLICT DO NOTHING` turns both kinds of
 clash (an event id already stored; a stream version taken by a concurrent
 writer) into "fewer rows returned" instead of an aborted transaction, and the
-store tells them apart (`outcome`). Long batches go in chunks (`streaming`).
+store tells them apart (`_result_of_append`).
 """
 
 from __future__ import annotations
@@ -50,17 +50,19 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
         return []
     if len(events) > MAX_EVENTS_PER_TRANSACTION:
         raise TransactionEventLimit(0, len(events), MAX_EVENTS_PER_TRANSACTION)
-    (sql, opening), params = _statement_for(stream_id, events, expected_version)
+    (sql, sql_first_in_transaction), params = _statement_for(stream_id, events, expected_version)
     for _attempt in range(_ANY_VERSION_ATTEMPTS):
-        rows = prepared.fetchall(sql, params, opening=opening)  # planned once per connection
+        rows = prepared.fetchall(
+            sql, params, first_in_transaction=sql_first_in_transaction
+        )  # planned once per connection
         if rows or expected_version != ExpectedVersion.ANY:
             break
         # ANY lost a race for the next version to a concurrent writer; under READ
         # COMMITTED the next statement sees the winner, so trying again is safe.
-    return outcome(stream_id, events, rows, expected_version)
+    return _result_of_append(stream_id, events, rows, expected_version)
 
 
-def outcome(
+def _result_of_append(
     stream_id: str, events: Sequence[NewEvent], rows: list[tuple], expected_version: int
 ) -> list[RecordedEvent]:
     """The recorded events, from the rows the append returned; or the refusal it ran into.

@@ -39,10 +39,6 @@ from .statements import MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT, TX_BASE
 class AlreadyStored(list):
     """The stored events of an append whose ids were all stored before: it wrote nothing."""
 
-    def __init__(self, stored: Sequence[RecordedEvent], given: Sequence[NewEvent]):
-        super().__init__(stored)
-        self.given = list(given)  # the events as the store was given them, to compare the data
-
 
 # The stream's version and head, this transaction's base, how many positions it took so
 # far, and whether this cluster's ids are behind its log (migration 0006: a log that came
@@ -82,7 +78,7 @@ def diagnose(
                 return EventIdConflict(stored.id, f"stored in stream {stored.stream_id!r}, not {stream_id!r}")
             if stored.type != given.type:
                 return EventIdConflict(stored.id, f"stored as {stored.type!r}, not {given.type!r}")
-        return AlreadyStored(stored_before, events)
+        return AlreadyStored(stored_before)
     with connection.cursor() as cursor:
         cursor.execute(_STATE_SQL, [stream_id, stream_id])
         actual, head_position, base, taken, behind = cursor.fetchone()

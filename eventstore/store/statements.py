@@ -17,10 +17,10 @@ TX_BASE = (
 )
 
 
-def _append_sql(new_rows: str, *, opening: bool, new_stream: bool) -> bytes:
+def _append_sql(new_rows: str, *, first_in_transaction: bool, new_stream: bool) -> bytes:
     """The append statement; `new_rows` yields the new events as v(..., ord), ord counting from 1.
 
-    `opening`: the statement begins its transaction (eventstore.prepared sends the
+    `first_in_transaction`: the statement begins its transaction (eventstore.prepared sends the
     BEGIN with it), so the transaction has taken no position yet. `new_stream`:
     one event that must start its stream (NO_STREAM); a stream always holds its
     version 1, so the version key alone turns an existing stream into a clash.
@@ -36,7 +36,7 @@ def _append_sql(new_rows: str, *, opening: bool, new_stream: bool) -> bytes:
     )
     used = (
         "SELECT 0::bigint AS n"
-        if opening
+        if first_in_transaction
         else f"""-- the last position this transaction took so far: one backward index probe
     SELECT coalesce((
         SELECT e.position - tx.base FROM eventstore_event e
@@ -86,8 +86,8 @@ _ONE_ROW = f"""(VALUES (%(id)s::uuid, %(type)s::text, %(schema_version)s::smalli
 
 def _statements(rows: str) -> tuple[bytes, bytes]:
     """The statement, and its variant for when it begins its transaction."""
-    return _append_sql(rows, opening=False, new_stream=False), _append_sql(
-        rows, opening=True, new_stream=False
+    return _append_sql(rows, first_in_transaction=False, new_stream=False), _append_sql(
+        rows, first_in_transaction=True, new_stream=False
     )
 
 
@@ -106,30 +106,5 @@ RETURNING position, stream_version, recorded_at
 """.encode()
 
 APPEND_ONE = _statements(_ONE_ROW)
-APPEND_NEW_STREAM = (_append_sql(_ONE_ROW, opening=False, new_stream=True), _FIRST_OF_NEW_STREAM)
+APPEND_NEW_STREAM = (_append_sql(_ONE_ROW, first_in_transaction=False, new_stream=True), _FIRST_OF_NEW_STREAM)
 APPEND_BATCH = _statements(_BATCH_ROWS)
-
-# A later chunk of a streamed batch (eventstore.store.streaming): it appends only
-# behind this transaction's own head of the stream, which the batch's earlier
-# chunks wrote just before it, so that head is also the last position the
-# transaction took. If an earlier chunk did not land, the head is not the
-# transaction's own and nothing is inserted: a batch lands whole or not at all.
-APPEND_CONTINUED = f"""
-WITH head AS (
-    SELECT stream_version AS version, position FROM eventstore_event
-    WHERE stream_id = %(stream_id)s ORDER BY stream_version DESC LIMIT 1
-), tx AS (
-    SELECT {TX_BASE} AS base
-)
-INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
-                              data, metadata, source, correlation_id, causation_id)
-SELECT head.position + v.ord, v.id, %(stream_id)s, head.version + v.ord, v.type,
-       v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
-FROM {_BATCH_ROWS},
-     head, tx
-WHERE head.position > tx.base AND head.position + v.ord < tx.base + {1 << POSITION_SHIFT}
-  AND (%(expected)s::int < 0 OR head.version = %(expected)s::int)
-ORDER BY v.ord
-ON CONFLICT DO NOTHING
-RETURNING position, stream_version, recorded_at
-""".encode()

@@ -7,7 +7,7 @@ import uuid
 
 from django.db import transaction
 
-from eventstore import atomic_command, event_context, publish
+from eventstore import atomic_command, event_context, publish, publish_many
 
 from ..events import (
     SCAN_COMPLETED,
@@ -65,48 +65,43 @@ def link_scan_perform(*, scan_id: uuid.UUID) -> Scan | None:
 
 def _record_result(scan: Scan, result: ScanResult) -> None:
     link = scan.link
-    stream_id, version = link_stream(link.id), link.stream_version
     category = result.threat_category
     if result.verdict != "safe" and not category:
         category = UNKNOWN_THREAT_CATEGORY
-    publish(
-        SCAN_COMPLETED,
-        stream_id=stream_id,
-        expected_version=version,
-        data=ScanCompleted(
-            scan_id=scan.id,
-            link_id=link.id,
-            normalized_url=link.normalized_url,
-            safety_score=result.safety_score,
-            verdict=result.verdict,
-            threat_category=category,
-            model_score=result.model_score,
-            attempt=scan.failed_attempts + 1,
-        ),
-    )
     findings = [FindingData(code=f.code, severity=f.severity, message=f.message) for f in result.findings]
-    publish(
-        SECURITY_ANALYSIS,
-        stream_id=stream_id,
-        expected_version=version + 1,
-        data=SecurityAnalysis(scan_id=scan.id, link_id=link.id, findings=findings),
-    )
-    if result.verdict == "safe":
-        return
-    publish(
-        THREAT_DETECTED,
-        stream_id=stream_id,
-        expected_version=version + 2,
-        data=ThreatDetected(
-            scan_id=scan.id,
-            link_id=link.id,
-            normalized_url=link.normalized_url,
-            verdict=result.verdict,
-            threat_category=category,
-            safety_score=result.safety_score,
-            moderator_verdict=link.verified_verdict or None,
+    events = [
+        (
+            SCAN_COMPLETED,
+            ScanCompleted(
+                scan_id=scan.id,
+                link_id=link.id,
+                normalized_url=link.normalized_url,
+                safety_score=result.safety_score,
+                verdict=result.verdict,
+                threat_category=category,
+                model_score=result.model_score,
+                attempt=scan.failed_attempts + 1,
+            ),
         ),
-    )
+        (SECURITY_ANALYSIS, SecurityAnalysis(scan_id=scan.id, link_id=link.id, findings=findings)),
+    ]
+    if result.verdict != "safe":
+        events.append(
+            (
+                THREAT_DETECTED,
+                ThreatDetected(
+                    scan_id=scan.id,
+                    link_id=link.id,
+                    normalized_url=link.normalized_url,
+                    verdict=result.verdict,
+                    threat_category=category,
+                    safety_score=result.safety_score,
+                    moderator_verdict=link.verified_verdict or None,
+                ),
+            )
+        )
+    # One append: consecutive versions after the link's, all of them or none.
+    publish_many(link_stream(link.id), events, expected_version=link.stream_version)
 
 
 def _record_failure(scan: Scan, exc: Exception) -> None:

@@ -18,7 +18,7 @@ from auth_app.errors import InvalidCredentials
 from auth_app.services import user_login, user_register
 from community_app import services as community
 from eventstore import streams
-from eventstore.consumer import consume
+from eventstore.consumer import drain_subscriber_partition
 from eventstore.projections import registered_projections
 from eventstore.relay import relay_pending
 from eventstore.replay import projection_snapshot
@@ -42,7 +42,7 @@ def feed_async_projections() -> None:
     for projection in registered_projections().values():
         if projection.mode == "async":
             for partition in range(streams.partition_count()):
-                consume(projection.name, partition)
+                drain_subscriber_partition(projection.name, partition)
 
 
 def random_workload(rng: random.Random) -> None:

@@ -10,6 +10,9 @@ import pytest
 from django.db import transaction
 
 from eventstore.bus import events_committed, publish
+from eventstore.reading import read_stream
+from eventstore.redis import get_redis
+from eventstore.wakeups import relay_dirty_key
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,3 +63,19 @@ def test_events_published_after_a_savepoint_rollback_are_announced(announced):
     assert announced, "the commit was announced"
     ids = {event_id for announcement in announced for event_id in announcement}
     assert {before.id, after.id} <= ids
+
+
+def test_a_failing_receiver_changes_nothing_the_commit_and_the_relays_wake_up_stand():
+    def fail(sender, **_kwargs):
+        raise RuntimeError("a receiver outside the event store failed")
+
+    redis = get_redis()
+    redis.delete(relay_dirty_key())
+    events_committed.connect(fail, dispatch_uid="test.failing_receiver")
+    try:
+        with transaction.atomic():
+            kept = one("kept")
+    finally:
+        events_committed.disconnect(dispatch_uid="test.failing_receiver")
+    assert [e.id for e in read_stream(kept.stream_id)] == [kept.id]
+    assert redis.exists(relay_dirty_key()), "the relay was not woken (no stream runner here: the dirty mark)"

@@ -279,7 +279,7 @@ def test_a_swap_that_cannot_get_its_locks_lets_readers_through_and_tries_again(c
 def test_subscribers_keep_delivering_during_a_rebuild_and_the_async_swap_meets_a_live_consumer():
     """The relay and the event-statistics consumer run all along; afterwards every projection equals the log."""
     from eventstore import streams
-    from eventstore.consumer import consume
+    from eventstore.consumer import drain_subscriber_partition
     from eventstore.models import Checkpoint
     from eventstore.relay import relay_pending, subscriber_checkpoint_name
     from tests.conftest import start_at_head, wait_until_followable
@@ -301,7 +301,7 @@ def test_subscribers_keep_delivering_during_a_rebuild_and_the_async_swap_meets_a
             while not stop.is_set():
                 relay_pending()
                 for partition in range(streams.partition_count()):
-                    consume(stats.name, partition)
+                    drain_subscriber_partition(stats.name, partition)
                 time.sleep(0.02)
         except Exception as exc:
             delivery_errors.append(repr(exc))
@@ -328,5 +328,5 @@ def test_subscribers_keep_delivering_during_a_rebuild_and_the_async_swap_meets_a
     wait_until_followable(last_position())
     relay_pending()
     for partition in range(streams.partition_count()):
-        consume(stats.name, partition)
+        drain_subscriber_partition(stats.name, partition)
     assert_no_drift()

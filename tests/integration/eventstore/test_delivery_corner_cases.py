@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from eventstore import streams
 from eventstore.backfills import backfill_counts
 from eventstore.bus import publish
-from eventstore.consumer import HeldConsumer, _PartitionConsumer, consume
+from eventstore.consumer import StreamRunnerSubscriber, SubscriberPartitionReader, drain_subscriber_partition
 from eventstore.models import Checkpoint, ParkedEvent
 from eventstore.parking import parked_event_retry
 from eventstore.redis import get_redis
@@ -72,7 +72,7 @@ def no_backfill_logged(caplog) -> bool:
 
 
 def test_a_thorough_run_after_entries_skipped_in_memory_takes_no_backfill(caplog):
-    """The poll's thorough run read the checkpoint back without the entries skipped since it was stored.
+    """The poll's full check read the checkpoint back without the entries skipped since it was stored.
 
     The next entry's `prev` then pointed past it, and every such run read
     events from Postgres that Redis had delivered: ~80 warnings a minute in a
@@ -80,15 +80,15 @@ def test_a_thorough_run_after_entries_skipped_in_memory_takes_no_backfill(caplog
     """
     caplog.set_level(logging.INFO)
     stream_id = stream_in(1)
-    held = HeldConsumer(SKIPPING, 1, get_redis())
+    held = StreamRunnerSubscriber(SKIPPING, 1, get_redis())
     try:
-        held.run(thorough=True)  # takes the lock
+        held.run(full_check=True)  # takes the lock
         write(stream_id, "a", "b")
         relay_all()
-        held.run(thorough=False)  # woken: passes over them in memory (stored at most once a second)
+        held.run(full_check=False)  # woken: passes over them in memory (stored at most once a second)
         later = write(stream_id, "c")
         relay_all()
-        held.run(thorough=True)  # the poll
+        held.run(full_check=True)  # the poll
         assert held.consumer.checkpoint == later[-1].position
     finally:
         connection.close()  # drops the session's partition lock
@@ -96,7 +96,7 @@ def test_a_thorough_run_after_entries_skipped_in_memory_takes_no_backfill(caplog
     assert no_backfill_logged(caplog)
 
 
-class RelayRightAfterTheRead(_PartitionConsumer):
+class RelayRightAfterTheRead(SubscriberPartitionReader):
     """The relay sends a batch just after this consumer's read of new entries came back empty."""
 
     relay_once = True
@@ -134,8 +134,8 @@ def test_entries_redis_lost_are_backfilled_once_and_counted_in_the_metrics(clien
     other = write(stream_in(0), "d")
     relay_all()
     get_redis().xtrim(streams.partition_key(3), maxlen=0)  # as if MAXLEN cut them before anyone read
-    consume(SUBSCRIBER, 3)
-    consume(SUBSCRIBER, 0)
+    drain_subscriber_partition(SUBSCRIBER, 3)
+    drain_subscriber_partition(SUBSCRIBER, 0)
     assert [effect_count(e.id) for e in events + other] == [1, 1, 1, 1]
     assert backfills(SUBSCRIBER) == (1, 3)
     body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-123").content.decode()
@@ -157,12 +157,12 @@ def test_pending_entries_whose_data_redis_trimmed_are_acknowledged_and_their_eve
     redis.xreadgroup(group, "owner", {key: ">"}, count=100)
     assert redis.xpending(key, group)["pending"] == 5
     redis.xtrim(key, maxlen=0)  # and then Redis trimmed their data
-    consume(SUBSCRIBER, 1)
+    drain_subscriber_partition(SUBSCRIBER, 1)
     assert redis.xpending(key, group)["pending"] == 0
     assert [effect_count(e.id) for e in events] == [1] * 5
     later = write(stream_id, "after")
     relay_all()
-    consume(SUBSCRIBER, 1)
+    drain_subscriber_partition(SUBSCRIBER, 1)
     assert effect_count(later[0].id) == 1
     assert redis.xpending(key, group)["pending"] == 0
 
@@ -170,7 +170,7 @@ def test_pending_entries_whose_data_redis_trimmed_are_acknowledged_and_their_eve
 # --- retrying parked events -----------------------------------------------------------------
 
 
-class RetryWhileDeciding(_PartitionConsumer):
+class RetryWhileDeciding(SubscriberPartitionReader):
     """An operator's retry of the stream's parked events runs (in its own session) just as this
     consumer has found an earlier event of the stream parked, before it parks the next one."""
 
@@ -198,7 +198,7 @@ def test_a_retry_while_the_consumer_decides_to_park_leaves_no_later_event_parked
     stream_id = stream_in(2)
     (bad,) = write(stream_id, "explode")
     relay_all()
-    consume(SUBSCRIBER, 2)
+    drain_subscriber_partition(SUBSCRIBER, 2)
     assert ParkedEvent.objects.filter(event_id=bad.id, resolved_at__isnull=True).exists()
     (later,) = write(stream_id, "after")
     relay_all()
@@ -222,7 +222,7 @@ def test_a_consumer_that_finds_the_stream_parked_waits_for_a_running_retry_then_
     stream_id = stream_in(0)
     (bad,) = write(stream_id, "explode")
     relay_all()
-    consume(SUBSCRIBER, 0)
+    drain_subscriber_partition(SUBSCRIBER, 0)
     (later,) = write(stream_id, "after")
     relay_all()
     parked = ParkedEvent.objects.get(event_id=bad.id)
@@ -241,7 +241,9 @@ def test_a_consumer_that_finds_the_stream_parked_waits_for_a_running_retry_then_
     thread = threading.Thread(target=retry_holding_the_lock)
     thread.start()
     holding.wait(30)
-    consumer_thread = threading.Thread(target=lambda: (consume(SUBSCRIBER, 0), connection.close()))
+    consumer_thread = threading.Thread(
+        target=lambda: (drain_subscriber_partition(SUBSCRIBER, 0), connection.close())
+    )
     consumer_thread.start()
     consumer_thread.join(1.0)
     assert consumer_thread.is_alive(), "the consumer waits for the retry's lock before parking"
@@ -271,7 +273,7 @@ def test_the_rewind_after_a_flush_ignores_checkpoints_of_subscribers_that_no_lon
     (event,) = write(stream_in(1), "a")
     assert relay_all() == 1, "only what a registered subscriber may lack is sent again"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "eventstore.relay"]
-    consume(SUBSCRIBER, 1)
+    drain_subscriber_partition(SUBSCRIBER, 1)
     assert effect_count(event.id) == 1
 
 
@@ -282,5 +284,5 @@ def test_the_rewind_after_a_flush_resends_what_a_registered_subscriber_has_not_p
     get_redis().flushdb()  # before anyone consumed
     assert relay_all() == 2
     assert [r for r in caplog.records if "resending from position" in r.getMessage()]
-    consume(SUBSCRIBER, 3)
+    drain_subscriber_partition(SUBSCRIBER, 3)
     assert [effect_count(e.id) for e in events] == [1, 1]

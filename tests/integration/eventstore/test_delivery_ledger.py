@@ -14,7 +14,7 @@ from django.db import transaction
 
 from eventstore import delivery_ledger, streams
 from eventstore.bus import publish
-from eventstore.consumer import consume
+from eventstore.consumer import drain_subscriber_partition
 from eventstore.models import Checkpoint, DeliveryCheck, ParkedEvent
 from eventstore.parking import parked_event_retry
 from eventstore.redis import get_redis
@@ -50,7 +50,7 @@ def publish_things(count: int, *, label: str = "ledger", stream: str | None = No
 def deliver() -> None:
     relay_pending()
     for partition in range(streams.partition_count()):
-        consume(SUBSCRIBER, partition)
+        drain_subscriber_partition(SUBSCRIBER, partition)
 
 
 def report() -> delivery_ledger.SubscriberReport:

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from eventstore import streams
 from eventstore.bus import publish
-from eventstore.consumer import consume
+from eventstore.consumer import drain_subscriber_partition
 from eventstore.models import Checkpoint, ParkedEvent
 from eventstore.parking import parked_event_retry
 from eventstore.redis import get_redis
@@ -56,7 +56,7 @@ def relay_all() -> None:
 
 def consume_all() -> None:
     for partition in range(streams.partition_count()):
-        consume(SUBSCRIBER, partition)
+        drain_subscriber_partition(SUBSCRIBER, partition)
 
 
 def test_every_event_reaches_the_subscriber_once_and_redelivery_has_no_second_effect():
@@ -149,7 +149,7 @@ def test_a_failing_event_is_parked_its_stream_waits_and_a_retry_completes_it():
 
 
 def test_a_consumer_whose_database_session_changed_stops_without_parking_or_skipping():
-    from eventstore.consumer import LockLost, _PartitionConsumer
+    from eventstore.consumer import LockLost, SubscriberPartitionReader
     from eventstore.reading import read_stream
     from eventstore.subscribers import get_subscriber
 
@@ -157,7 +157,7 @@ def test_a_consumer_whose_database_session_changed_stops_without_parking_or_skip
     with transaction.atomic():
         event = publish(THING_HAPPENED, stream_id=f"thing-{run}", data={"label": "after-reconnect"})
     (event,) = read_stream(event.stream_id)
-    consumer = _PartitionConsumer(
+    consumer = SubscriberPartitionReader(
         get_subscriber(SUBSCRIBER),
         streams.partition_of(event.stream_id),
         get_redis(),
@@ -171,7 +171,7 @@ def test_a_consumer_whose_database_session_changed_stops_without_parking_or_skip
 
 
 def test_a_held_relay_leads_until_its_session_ends_then_a_worker_takes_over():
-    from eventstore.relay import HeldRelay, relay_batch
+    from eventstore.relay import StreamRunnerRelay, relay_batch
 
     def worker_batch() -> int:
         """relay_batch() in a thread of its own: another process's session, as a Celery worker has."""
@@ -181,7 +181,7 @@ def test_a_held_relay_leads_until_its_session_ends_then_a_worker_takes_over():
         thread.join(30)
         return result[0]
 
-    held = HeldRelay()
+    held = StreamRunnerRelay()
     while held.batch().sent:  # leads now (nothing is left to send)
         pass
     events = write_events(streams_count=2, per_stream=2)
@@ -201,8 +201,8 @@ def test_a_held_relay_leads_until_its_session_ends_then_a_worker_takes_over():
 
 
 def test_a_held_consumer_stores_its_checkpoint_past_unhandled_events_at_its_next_thorough_run():
-    """Woken runs skip events without a handler in memory; the thorough run (the poll) stores it."""
-    from eventstore.consumer import HeldConsumer
+    """Woken runs skip events without a handler in memory; the full check (the poll) stores it."""
+    from eventstore.consumer import StreamRunnerSubscriber
     from eventstore.relay import subscriber_checkpoint_name
 
     other = "community"  # a subscriber with no handler for the test type
@@ -210,14 +210,14 @@ def test_a_held_consumer_stores_its_checkpoint_past_unhandled_events_at_its_next
     partition = streams.partition_of(events[0].stream_id)
     name = subscriber_checkpoint_name(other, partition)
     before = Checkpoint.objects.get(name=name).position
-    held = HeldConsumer(other, partition, get_redis())
+    held = StreamRunnerSubscriber(other, partition, get_redis())
     try:
-        held.run(thorough=True)  # takes the lock
+        held.run(full_check=True)  # takes the lock
         relay_all()
-        held.run(thorough=False)  # woken by the relay
+        held.run(full_check=False)  # woken by the relay
         assert held.consumer.checkpoint == events[-1].position
         assert Checkpoint.objects.get(name=name).position == before
-        held.run(thorough=True)
+        held.run(full_check=True)
         assert Checkpoint.objects.get(name=name).position == events[-1].position
     finally:
         connection.close()  # drops the session's partition lock
@@ -249,7 +249,7 @@ def test_a_group_of_events_reaches_a_subscribers_batch_handler_in_one_call(monke
     before = counted()
     events = write_events(streams_count=1, per_stream=5)  # one stream, so one partition
     relay_all()
-    consume(name, streams.partition_of(events[0].stream_id))
+    drain_subscriber_partition(name, streams.partition_of(events[0].stream_id))
     assert batches == [[e.position for e in events]]
     assert counted() == before + 5
 
@@ -263,12 +263,12 @@ def test_a_subscriber_passes_over_entries_it_has_no_handler_for_without_decoding
     decoded = []
     real_decode = streams.decode
     monkeypatch.setattr(streams, "decode", lambda payload: decoded.append(payload) or real_decode(payload))
-    consume("community", partition)  # no handler for the test type
+    drain_subscriber_partition("community", partition)  # no handler for the test type
     assert decoded == []
     assert Checkpoint.objects.get(name=subscriber_checkpoint_name("community", partition)).position == (
         events[-1].position
     )
-    consume(SUBSCRIBER, partition)
+    drain_subscriber_partition(SUBSCRIBER, partition)
     assert len(decoded) == 3
     assert [effect_count(e.id) for e in events] == [1, 1, 1]
 
@@ -287,24 +287,24 @@ def test_a_subscriber_that_reads_no_data_gets_events_without_opening_or_upcastin
         "reveal_event",
         lambda event, keyring=None: revealed.append(event.id) or real_reveal(event, keyring),
     )
-    consume("eventstore.event_stats", partition)
+    drain_subscriber_partition("eventstore.event_stats", partition)
     assert revealed == []
-    consume(SUBSCRIBER, partition)
+    drain_subscriber_partition(SUBSCRIBER, partition)
     assert revealed == [e.id for e in events]
 
 
 def test_a_held_partition_reads_for_all_its_subscribers_together_and_acknowledges_what_they_handled():
-    from eventstore.consumer import HeldPartition
+    from eventstore.consumer import StreamRunnerPartition
     from eventstore.relay import subscriber_checkpoint_name
 
     events = write_events(streams_count=1, per_stream=3)
     partition = streams.partition_of(events[0].stream_id)
     names = ["community", "eventstore.event_stats", SUBSCRIBER]
-    held = HeldPartition(partition, names, get_redis())
+    held = StreamRunnerPartition(partition, names, get_redis())
     try:
-        held.run(thorough=True)  # each subscriber takes its lock
+        held.run(full_check=True)  # each subscriber takes its lock
         relay_all()
-        assert held.run(thorough=False) is False  # woken: one pipeline of reads, nothing left over
+        assert held.run(full_check=False) is False  # woken: one pipeline of reads, nothing left over
         assert [effect_count(e.id) for e in events] == [1, 1, 1]
         redis = get_redis()
         for name in names:

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from eventstore import streams
 from eventstore.bus import publish
-from eventstore.consumer import _PartitionConsumer
+from eventstore.consumer import SubscriberPartitionReader
 from eventstore.models import Checkpoint
 from eventstore.reading import horizon, read_stream
 from eventstore.redis import get_redis
@@ -47,7 +47,9 @@ def test_a_handler_working_before_it_writes_does_not_hold_back_events_committed_
 
     def consume_one() -> None:
         try:
-            consumer = _PartitionConsumer(subscriber, streams.partition_of(event.stream_id), get_redis())
+            consumer = SubscriberPartitionReader(
+                subscriber, streams.partition_of(event.stream_id), get_redis()
+            )
             consumer._process(event)
         except Exception as exc:  # reported to the test below
             failures.append(exc)

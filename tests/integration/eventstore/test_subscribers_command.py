@@ -9,7 +9,7 @@ from django.db import transaction
 
 from eventstore import streams
 from eventstore.bus import publish
-from eventstore.consumer import consume
+from eventstore.consumer import drain_subscriber_partition
 from eventstore.monitoring import relay_lag
 from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
@@ -30,7 +30,7 @@ def test_lag_counts_down_to_zero_as_the_relay_and_the_subscriber_catch_up(client
     get_redis().flushdb()
     relay_pending()
     for partition in range(streams.partition_count()):
-        consume("test-recorder", partition)
+        drain_subscriber_partition("test-recorder", partition)
     run = uuid.uuid4().hex[:8]
     for n in range(3):
         with transaction.atomic():
@@ -44,6 +44,6 @@ def test_lag_counts_down_to_zero_as_the_relay_and_the_subscriber_catch_up(client
     relay_pending()
     assert relay_lag() == 0
     for partition in range(streams.partition_count()):
-        consume("test-recorder", partition)
+        drain_subscriber_partition("test-recorder", partition)
     _name, checkpoint, lag, _parked = recorder_row()
     assert int(lag) == 0 and int(checkpoint) >= last.position

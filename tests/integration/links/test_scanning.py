@@ -67,6 +67,17 @@ def test_suspicious_verdict_also_records_a_threat(fresh_url, scanner_says):
     )
 
 
+def test_a_scans_result_is_recorded_right_after_its_request_in_one_transaction(fresh_url, scanner_says):
+    scanner_says("malicious")
+    event = requested(fresh_url())
+    run_requested_scan(event)
+    result = read_stream(event.stream_id, after_version=event.stream_version)
+    assert [e.stream_version for e in result] == [event.stream_version + n for n in (1, 2, 3)]
+    assert [e.position - result[0].position for e in result] == [0, 1, 2]  # one transaction's positions
+    assert len({(e.correlation_id, e.causation_id) for e in result}) == 1  # one unit of work
+    assert Scan.objects.get(id=event.data["scan_id"]).link.stream_version == result[-1].stream_version
+
+
 def test_performing_a_completed_scan_again_records_nothing(fresh_url, scanner_says):
     scanner_says("malicious")
     event = requested(fresh_url())

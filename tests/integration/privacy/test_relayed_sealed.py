@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from eventstore import privacy, streams
 from eventstore.bus import publish
-from eventstore.consumer import consume
+from eventstore.consumer import drain_subscriber_partition
 from eventstore.context import event_context
 from eventstore.reading import reveal_event
 from eventstore.redis import get_redis
@@ -35,7 +35,7 @@ def test_redis_holds_sealed_values_and_a_forgotten_key_is_honoured_by_consumers(
     assert ip.encode() not in payload and b"$pii" in payload
     assert reveal_event(streams.decode(payload)).metadata["ip"] == ip
     for partition in range(streams.partition_count()):
-        consume("test-recorder", partition)
+        drain_subscriber_partition("test-recorder", partition)
     assert effect_count(event.id) == 1
 
     with transaction.atomic():

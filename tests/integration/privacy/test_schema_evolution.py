@@ -10,8 +10,8 @@ from community_app.events import POST_CREATED, post_stream
 from community_app.models import Post
 from community_app.projections import POSTS
 from eventstore import store
-from eventstore.bus import event_recorded
 from eventstore.envelope import ExpectedVersion, NewEvent
+from eventstore.projections import apply_inline_projections
 from eventstore.reading import read_stream
 from eventstore.replay import rebuild_projection
 
@@ -37,9 +37,9 @@ def store_v1_post(author) -> tuple[uuid.UUID, str]:
     )
     with transaction.atomic():
         store.append(post_stream(post_id), [v1], ExpectedVersion.NO_STREAM)
-        # The store returns what it was given; the bus sends readers' view to projections.
+        # The store returns what it was given; the bus gives projections readers' view.
         [as_read] = read_stream(post_stream(post_id))
-        event_recorded.send(sender="community", event=as_read)
+        apply_inline_projections(as_read)
     return post_id, body
 
 

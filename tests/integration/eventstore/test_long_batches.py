@@ -1,7 +1,7 @@
-"""Long batches, sent in chunks while the next ones are validated: whole or nothing, like a short one.
+"""Long batches through publish_many: one statement, whole or nothing, like a short one.
 
-Transactional: the chunks' own savepoint and the first chunk's BEGIN are part
-of what is tested, and the concurrency test needs transactions that commit.
+Transactional: the first statement's BEGIN is part of what is tested, and the
+concurrency test needs transactions that commit.
 """
 
 import threading
@@ -11,19 +11,18 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from eventstore.bus import STREAMED_BATCH, publish, publish_many
+from eventstore.bus import publish, publish_many
 from eventstore.commands import atomic_command
 from eventstore.context import event_context
 from eventstore.envelope import ExpectedVersion
 from eventstore.errors import ConcurrencyConflict, InvalidEventData
 from eventstore.reading import read_stream
-from eventstore.store import streaming
 from tests.conftest import protocol_messages_sent
 from tests.integration.eventstore.test_concurrency import run_threads
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
-LONG = 3 * streaming.CHUNK + 7  # four chunks, the last one short
+LONG = 82  # the bench's batches are 100; any length goes as one statement
 
 
 def stream() -> str:
@@ -54,7 +53,7 @@ def labels(stream_id: str) -> list[str]:
     return [e.data["label"] for e in read_stream(stream_id)]
 
 
-def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positions():
+def test_a_long_batch_lands_whole_in_one_statement_with_consecutive_versions_and_positions():
     stream_id = stream()
     recorded = []
 
@@ -72,23 +71,23 @@ def test_a_long_batch_lands_whole_in_chunks_with_consecutive_versions_and_positi
 
 
 @pytest.mark.performance_guard
-def test_a_long_batch_is_sent_as_four_chunks_each_statement_prepared_once():
+def test_a_long_batch_goes_with_begin_in_one_round_trip_as_one_statement():
     def append() -> None:
         with transaction.atomic():
             publish_many(stream(), batch(), expected_version=ExpectedVersion.NO_STREAM)
 
     connection.close()  # a new connection: nothing prepared on it yet
     sent = protocol_messages_sent(append)
-    # BEGIN, SAVEPOINT, four chunks, RELEASE (COMMIT goes as a simple query) ...
-    assert sent.count("Execute") == 3 + 4
-    # ... each prepared once: the first chunk's statement and the one for the later three.
-    assert sent.count("Parse") == 3 + 2
+    # BEGIN and the append in one round trip (COMMIT goes as a simple query) ...
+    assert sent.count("Execute") == 2
+    # ... the append prepared as it first runs.
+    assert sent.count("Parse") == 2
 
 
 def test_an_invalid_event_midway_stores_nothing_and_leaves_the_transaction_usable():
     stream_id = stream()
     bad = batch()
-    bad[2 * streaming.CHUNK + 3] = (THING_HAPPENED, {"no_such_field": 1})  # after two chunks went out
+    bad[LONG - 3] = (THING_HAPPENED, {"no_such_field": 1})  # after most of the batch was checked
     with transaction.atomic():
         publish(THING_HAPPENED, stream_id=stream_id, data={"label": "before"})
         with pytest.raises(InvalidEventData):
@@ -105,16 +104,6 @@ def test_a_stale_expected_version_stores_none_of_a_long_batch():
     with pytest.raises(ConcurrencyConflict), transaction.atomic():
         publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM)
     assert labels(stream_id) == ["first"]
-
-
-def test_a_stream_exactly_one_chunk_long_does_not_take_the_later_chunks():
-    """The trap: chunk 2 expects version CHUNK, which the existing stream happens to be at."""
-    stream_id = stream()
-    with transaction.atomic():
-        publish_many(stream_id, batch(streaming.CHUNK, "old"))
-    with pytest.raises(ConcurrencyConflict), transaction.atomic():
-        publish_many(stream_id, batch(), expected_version=ExpectedVersion.NO_STREAM)
-    assert labels(stream_id) == [f"old{n}" for n in range(streaming.CHUNK)]
 
 
 def test_any_version_appends_behind_what_the_stream_holds_even_later_in_a_transaction():
@@ -146,7 +135,6 @@ def test_a_long_batch_shares_one_correlation_id_and_the_contexts_metadata():
 
 
 def test_a_long_batch_with_personal_metadata_is_sealed_at_rest():
-    """Sealing may load keys, which no open pipeline allows: such a batch goes as one statement."""
     stream_id = stream()
     with event_context(metadata={"ip": "203.0.113.9"}), transaction.atomic():
         appended = publish_many(stream_id, batch())
@@ -159,8 +147,7 @@ def test_a_long_batch_with_personal_metadata_is_sealed_at_rest():
     assert {e.metadata["ip"] for e in read_stream(stream_id)} == {"203.0.113.9"}
 
 
-def test_a_chunk_the_database_refuses_is_djangos_error():
-    assert len(batch()) >= STREAMED_BATCH  # so this batch is streamed
+def test_a_batch_the_database_refuses_is_djangos_error():
     with pytest.raises(IntegrityError), transaction.atomic():
         publish_many("", batch())  # the table's CHECK refuses an empty stream id
     # The connection is fine afterwards (the atomic block rolled the transaction back).
