@@ -23,6 +23,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
+from platform_site.redis_cluster import is_cluster_client
 from platform_site.redis_connection import get_redis
 
 from . import prepared, streams, tracing
@@ -207,11 +208,17 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
                 "recorded_at": recorded_at,
             }
         )
-    pipe.publish(streams.live_channel(), orjson.dumps(summaries))
+    live = orjson.dumps(summaries)
+    # A cluster's pipeline refuses PUBLISH (it has no key to route by): there it follows the batch.
+    publish_apart = is_cluster_client(redis)
+    if not publish_apart:
+        pipe.publish(streams.live_channel(), live)
     if wake is not None:
         wake(pipe, touched)
     try:
         pipe.execute()
+        if publish_apart:
+            redis.publish(streams.live_channel(), live)
     finally:
         spans.end()
     relay_checkpoint.position = rows[-1][0]

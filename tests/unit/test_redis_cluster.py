@@ -6,10 +6,17 @@ The flows on a real three-primary cluster: tests/e2e/test_redis_cluster.py.
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django_redis.cache import RedisCache
+from redis.crc import key_slot
 
+from eventstore import streams
+from eventstore.wakeups import relay_dirty_key
 from platform_site.redis_cluster import ClusterLocation
 from platform_site.redis_location import RedisLocation, cache_location, celery_broker
 from tests.e2e.harness import free_port
+
+
+def slot(key: str) -> int:
+    return key_slot(key.encode())
 
 
 def test_a_cluster_url_names_its_nodes_and_password():
@@ -48,3 +55,23 @@ def test_an_unreachable_cluster_makes_the_cache_miss_as_one_server_down_does():
     cache = RedisCache(params["LOCATION"], {"OPTIONS": params["OPTIONS"]})
     assert cache.get("anything", "missed") == "missed"
     assert cache.get_many(["a", "b"]) == {}
+
+
+@pytest.mark.parametrize("partition", range(8))
+def test_each_partition_s_keys_share_one_slot(partition):
+    keys = [
+        streams.partition_key(partition),
+        streams.partition_wake_key(partition),
+        streams.runner_key(partition),
+        streams.dirty_key("some-subscriber", partition),
+    ]
+    assert {slot(key) for key in keys} == {slot(streams.partition_key(partition))}
+
+
+def test_the_keys_of_the_relay_wake_up_script_share_one_slot():
+    keys = [streams.runner_key(), streams.relay_wake_key(), relay_dirty_key()]
+    assert len({slot(key) for key in keys}) == 1
+
+
+def test_partitions_hash_to_different_slots():
+    assert len({slot(streams.partition_key(p)) for p in range(4)}) == 4
