@@ -1,8 +1,7 @@
-"""A Redis Cluster of three primaries on free ports, for the cluster tests.
+"""A Redis Cluster of three primaries (and, if asked, a replica each) on free ports.
 
 Started by the tests that need it and stopped after them; the machine's
-shared Redis is never touched. No replicas: the tests check where keys live
-and that the flows run, not a primary's failover (Sentinel's tests do that).
+shared Redis is never touched.
 """
 
 from __future__ import annotations
@@ -38,7 +37,10 @@ def free_node_port() -> int:
 
 @dataclass
 class LocalCluster:
-    size: int = 3
+    primaries: int = 3
+    replicas: int = 0  # per primary
+    # How long a primary may be unreachable before the others fail it over (Redis's default: 15 s).
+    node_timeout_ms: int = 1000
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="platform-cluster-")))
     ports: list[int] = field(default_factory=list)
     processes: dict[int, subprocess.Popen] = field(default_factory=dict)
@@ -48,13 +50,17 @@ class LocalCluster:
         """The platform's REDIS_URL for this cluster (every node named; one would do)."""
         return "redis-cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
 
+    @property
+    def size(self) -> int:
+        return len(self.ports)
+
     def start(self) -> None:
-        self.ports = [free_node_port() for _ in range(self.size)]
+        self.ports = [free_node_port() for _ in range(self.primaries * (1 + self.replicas))]
         for port in self.ports:
             self._start_node(port)
         result = subprocess.run(
             ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
+             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
@@ -67,7 +73,8 @@ class LocalCluster:
         log = (ARTIFACTS / f"cluster-node-{port}.log").open("w")
         self.processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--dir", str(node_folder)],
+             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--dir", str(node_folder),
+             "--cluster-node-timeout", str(self.node_timeout_ms)],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_for(lambda: self._ping(port), timeout=15, message=f"cluster node on {port}")
@@ -82,11 +89,31 @@ class LocalCluster:
     def _settled(self) -> bool:
         try:
             return all(
-                redis.Redis(port=port, socket_timeout=2).cluster("info")["cluster_state"] == "ok"
+                self._node(port).cluster("info")["cluster_state"] == "ok"
+                and len(self.primary_ports(port)) == self.primaries
                 for port in self.ports
             )
         except redis.RedisError:
             return False
+
+    @staticmethod
+    def _node(port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=2)
+
+    def primary_ports(self, asking: int | None = None) -> set[int]:
+        """The primaries that serve slots, as a live node (`asking`, else any) sees them."""
+        ports = [asking] if asking else [port for port in self.ports if self.processes[port].poll() is None]
+        for port in ports:
+            try:
+                nodes = self._node(port).cluster("nodes")
+            except redis.RedisError:
+                continue
+            return {
+                int(address.split("@")[0].rsplit(":", 1)[1])
+                for address, node in nodes.items()
+                if "master" in node["flags"] and "fail" not in node["flags"] and node["slots"]
+            }
+        return set()
 
     def client(self) -> RedisCluster:
         return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port) for port in self.ports])
@@ -98,6 +125,24 @@ class LocalCluster:
             return client.get_node_from_key(key).port
         finally:
             client.close()
+
+    def replicas_in_sync(self) -> bool:
+        """Every replica is linked to its primary and has every byte it wrote."""
+        primaries = self.primary_ports()
+        for port in self.ports:
+            if port in primaries or self.processes[port].poll() is not None:
+                continue
+            info = self._node(port).info("replication")
+            if info.get("master_link_status") != "up":
+                return False
+            primary = self._node(int(info["master_port"])).info("replication")
+            if info["slave_repl_offset"] != primary["master_repl_offset"]:
+                return False
+        return True
+
+    def kill(self, port: int) -> None:
+        self.processes[port].kill()
+        self.processes[port].wait(10)
 
     def stop(self) -> None:
         for process in self.processes.values():
