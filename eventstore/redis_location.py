@@ -6,6 +6,8 @@
   the cache, Celery's broker) asks them for the current primary, and after a
   failover asks again and follows it by itself. The password is the data
   servers'; Sentinels are reached without one.
+- `redis-cluster://host:port[,host:port…]`: a Redis Cluster, for the streams
+  and the cache only (eventstore/redis_cluster.py).
 
 Settings call `cache_location` and `celery_broker` with `REDIS_URL` (this
 module imports nothing of Django but its configuration error, so settings can
@@ -23,6 +25,9 @@ import redis
 from django.core.exceptions import ImproperlyConfigured
 from redis.sentinel import Sentinel
 
+from .redis_cluster import ClusterLocation, is_cluster_url
+from .redis_cluster_cache import cluster_cache_location
+
 SENTINEL_SCHEME = "sentinel"
 
 
@@ -39,13 +44,15 @@ class RedisLocation:
         return bool(self.sentinels)
 
     @classmethod
-    def parse(cls, url: str) -> RedisLocation:
+    def parse(cls, url: str) -> RedisLocation | ClusterLocation:
         parts = urlsplit(url)
         if parts.scheme in ("redis", "rediss", "unix"):
             return cls(url)
+        if is_cluster_url(url):
+            return ClusterLocation.parse(url)
         if parts.scheme != SENTINEL_SCHEME:
             raise ImproperlyConfigured(
-                f"Redis URL scheme {parts.scheme!r}: use redis://, rediss:// or sentinel://"
+                f"Redis URL scheme {parts.scheme!r}: use redis://, rediss://, sentinel:// or redis-cluster://"
             )
         credentials, _, hosts = parts.netloc.rpartition("@")
         password = unquote(credentials.partition(":")[2]) or None
@@ -73,6 +80,8 @@ class RedisLocation:
 
 def cache_location(url: str, socket_timeout: float) -> dict[str, Any]:
     """`LOCATION` and `OPTIONS` of django-redis's cache for `url`."""
+    if is_cluster_url(url):
+        return cluster_cache_location(url, socket_timeout)
     location = RedisLocation.parse(url)
     options: dict[str, Any] = {"SOCKET_CONNECT_TIMEOUT": socket_timeout, "SOCKET_TIMEOUT": socket_timeout}
     if not location.uses_sentinel:
@@ -90,6 +99,11 @@ def cache_location(url: str, socket_timeout: float) -> dict[str, Any]:
 
 def celery_broker(url: str) -> tuple[str, dict[str, Any]]:
     """Celery's broker URL for `url`, and the transport options it needs beyond the usual ones."""
+    if is_cluster_url(url):
+        raise ImproperlyConfigured(
+            "Celery's broker cannot use a Redis Cluster: with REDIS_URL a redis-cluster:// URL, "
+            "set CELERY_BROKER_URL to a redis:// or sentinel:// URL (docs/deploy.md)"
+        )
     location = RedisLocation.parse(url)
     if not location.uses_sentinel:
         return url, {}

@@ -29,6 +29,7 @@ from .advisory_locks import session_pid, still_holds
 from .models import Checkpoint
 from .reading import HORIZON_SQL, refuse_unless_gap_safe
 from .redis import get_redis
+from .redis_cluster import is_cluster_client
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -206,11 +207,17 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
                 "recorded_at": recorded_at,
             }
         )
-    pipe.publish(streams.live_channel(), orjson.dumps(summaries))
+    live = orjson.dumps(summaries)
+    # A cluster's pipeline refuses PUBLISH (it has no key to route by): there it follows the batch.
+    publish_apart = is_cluster_client(redis)
+    if not publish_apart:
+        pipe.publish(streams.live_channel(), live)
     if wake is not None:
         wake(pipe, touched)
     try:
         pipe.execute()
+        if publish_apart:
+            redis.publish(streams.live_channel(), live)
     finally:
         spans.end()
     relay_checkpoint.position = rows[-1][0]

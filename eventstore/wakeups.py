@@ -55,6 +55,7 @@ return 0
 
 
 def relay_dirty_key() -> str:
+    """In the slot of the other keys the kick script touches (streams.RELAY_TAG)."""
     return f"{streams.epoch_key()}:relay-dirty"
 
 

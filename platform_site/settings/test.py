@@ -9,7 +9,8 @@ DEBUG = False
 # A Redis database of its own, so tests never touch a developer's running platform.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
 CACHES["default"].update(cache_location(REDIS_URL, REDIS_SOCKET_TIMEOUT))  # noqa: F405
-CELERY_BROKER_URL, _broker_options = celery_broker(REDIS_URL)
+# Celery's broker cannot be a Redis Cluster: a cluster test names a Redis of its own for it.
+CELERY_BROKER_URL, _broker_options = celery_broker(env("TEST_CELERY_BROKER_URL", default=REDIS_URL))
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_broker_options}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
