@@ -43,6 +43,7 @@ search path, see eventstore.shadow) receives them unchanged.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,11 +74,7 @@ class _TableShape:
     defaults: Row  # constant defaults, in column order
     default_factories: tuple[tuple[str, Callable[[], Any]], ...]  # e.g. `list` for a JSON field
     uuid_columns: tuple[str, ...]
-
-    def key_of(self, row: Row):
-        if len(self.key) == 1:
-            return row[self.key[0]]
-        return tuple(row[name] for name in self.key)
+    key_of: Callable[[Row], Any]  # the row's key: its one key value, or a tuple of them
 
     def check(self, names: Iterable[str]) -> None:
         if not self.column_set.issuperset(names):
@@ -99,7 +96,22 @@ def _shape(model: type[Model], key: tuple[str, ...] | None) -> _TableShape:
         defaults=constant,
         default_factories=factories,
         uuid_columns=tuple(f.attname for f in model._meta.concrete_fields if _holds_uuid(f)),
+        key_of=operator.itemgetter(*(key or (model._meta.pk.attname,))),
     )
+
+
+def _new_row(shape: _TableShape, values: Row) -> Row:
+    """A row of every column but a surrogate key: `values` (a caller's fresh keyword
+    arguments, kept as the row), and the model's defaults for the rest."""
+    if values.keys() == shape.defaults.keys():
+        return values  # every column given (the frequent case): nothing to fill in
+    if not shape.column_set.issuperset(values):
+        shape.check(values)
+    row = {**shape.defaults, **values}
+    for name, factory in shape.default_factories:
+        if name not in values:
+            row[name] = factory()
+    return row
 
 
 def _holds_uuid(field) -> bool:
@@ -123,12 +135,13 @@ class _Table:
 
     def remember(self, key, row: Row) -> None:
         self.rows[key] = row
-        for field, index in self.indexes.items():
-            index.setdefault(row[field], {})[key] = row
+        if self.indexes:
+            for field, index in self.indexes.items():
+                index.setdefault(row[field], {})[key] = row
 
     def forget(self, key) -> Row | None:
         row = self.rows.pop(key, None)
-        if row is not None:
+        if row is not None and self.indexes:
             for field, index in self.indexes.items():
                 index.get(row[field], {}).pop(key, None)
         return row
@@ -147,7 +160,7 @@ class _Table:
         if self.deletes:
             sql, floats = _statement(shape, "delete", ())
             execute_with_arrays(sql, [json_rows(_key_rows(shape, sorted(self.deletes)), floats)])
-        for fields, keys in _grouped(self.updates).items():
+        for fields, keys in _grouped_by_fields(self.updates).items():
             sql, floats = _statement(shape, "update", fields)
             rows = [[*_key_values(shape, key), *(self.updates[key][f] for f in fields)] for key in keys]
             execute_with_arrays(sql, [json_rows(rows, floats)])
@@ -159,23 +172,42 @@ class _Table:
                 for key in sorted(self.deltas)  # one lock order for concurrent writers
             ]
             execute_with_arrays(sql, [json_rows(rows, floats)])
-        for columns, keys in _grouped(self.upserts).items():
+        for columns, values in _grouped(self.upserts, sort=True):
             updated = [c for c in columns if c not in shape.key and c in shape.columns]
             conflict = ", ".join(quote(shape.model._meta.get_field(f).column) for f in shape.key)
             assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updated)
             suffix = f"ON CONFLICT ({conflict}) " + (
                 f"DO UPDATE SET {assignments}" if updated else "DO NOTHING"
             )
-            insert_rows(shape.model, columns, [[self.upserts[k][c] for c in columns] for k in keys], suffix)
-        for columns, keys in _grouped(self.inserts, ordered=False).items():
-            insert_rows(shape.model, columns, [[self.inserts[k][c] for c in columns] for k in keys])
+            insert_rows(shape.model, columns, values, suffix)
+        for columns, values in _grouped(self.inserts, sort=False):
+            insert_rows(shape.model, columns, values)
 
 
-def _grouped(rows: Mapping[Any, Row], *, ordered: bool = True) -> dict[tuple[str, ...], list]:
-    """Keys of `rows` by the columns their row has (sorted keys: one lock order), one statement each."""
+def _grouped(rows: Mapping[Any, Row], *, sort: bool) -> list[tuple[tuple[str, ...], list[tuple]]]:
+    """`rows` as (columns, values of each row) groups, one statement each (sorted: one lock order).
+
+    Rows the batch makes have every column but maybe a surrogate key, and loaded
+    rows every column: their number of columns tells their columns apart.
+    """
+    ordered = [rows[key] for key in sorted(rows)] if sort else list(rows.values())
+    widths = set(map(len, ordered))
+    if len(widths) > 1:
+        by_width = [[row for row in ordered if len(row) == width] for width in sorted(widths)]
+    else:
+        by_width = [ordered] if ordered else []
+    groups = []
+    for group in by_width:
+        columns = tuple(group[0])
+        values = map(operator.itemgetter(*columns), group)  # a tuple per row, unless one column
+        groups.append((columns, list(values) if len(columns) > 1 else [(v,) for v in values]))
+    return groups
+
+
+def _grouped_by_fields(updates: Mapping[Any, Row]) -> dict[tuple[str, ...], list]:
     groups: dict[tuple[str, ...], list] = {}
-    for key in sorted(rows) if ordered else rows:
-        groups.setdefault(tuple(rows[key]), []).append(key)
+    for key in sorted(updates):
+        groups.setdefault(tuple(updates[key]), []).append(key)
     return groups
 
 
@@ -256,23 +288,26 @@ class ProjectionBatch:
     # Changing
 
     def insert(self, model: type[Model], **values) -> Row:
-        table = self._table(model)
-        row = self._new_row(table.shape, values)
+        table = self._tables.get(model) or self._table(model)
+        row = _new_row(table.shape, values)
         key = table.shape.key_of(row)
-        if key in table.inserts or key in table.upserts:
-            self.write()  # the INSERT of the duplicate fails then, as it would alone
-            table = self._table(model)
-        table.forget(key)
+        if key in table.rows:
+            if key in table.inserts or key in table.upserts:
+                self.write()  # the INSERT of the duplicate fails then, as it would alone
+                table = self._table(model)
+            else:
+                table.forget(key)  # loaded: the INSERT fails, as it would alone
         table.inserts[key] = row
         table.remember(key, row)
         return row
 
     def put(self, model: type[Model], **values) -> Row:
-        table = self._table(model)
-        row = self._new_row(table.shape, values)
+        table = self._tables.get(model) or self._table(model)
+        row = _new_row(table.shape, values)
         key = table.shape.key_of(row)
-        table.forget(key)
-        table.inserts.pop(key, None)  # inserted and replaced in this batch: the upsert inserts it
+        if key in table.rows:
+            table.forget(key)
+            table.inserts.pop(key, None)  # inserted and replaced in this batch: the upsert inserts it
         table.upserts[key] = row
         table.remember(key, row)
         return row
@@ -297,7 +332,7 @@ class ProjectionBatch:
 
     def add(self, model: type[Model], key, **deltas: int) -> None:
         """Add `deltas` to counters of the row with `key`."""
-        table = self._table(model)
+        table = self._tables.get(model) or self._table(model)
         row = table.rows.get(key)
         if row is None:
             table.shape.check(deltas)
@@ -337,15 +372,6 @@ class ProjectionBatch:
         tables, self._tables = self._tables, {}
         for table in tables.values():
             table.write()
-
-    @staticmethod
-    def _new_row(shape: _TableShape, values: Mapping[str, Any]) -> Row:
-        shape.check(values)
-        row = {**shape.defaults, **values}
-        for name, factory in shape.default_factories:
-            if name not in values:
-                row[name] = factory()
-        return row
 
 
 def batched_projection(
