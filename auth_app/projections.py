@@ -41,7 +41,13 @@ def _ip(event: RecordedEvent) -> str:
 
 
 def load_failures_and_locks(batch: ProjectionBatch, events: Sequence[RecordedEvent]) -> None:
-    attempts = [e for e in events if e.type == FAILED_LOGIN_ATTEMPT.name]
+    attempts = [
+        e
+        for e in events
+        if e.type == FAILED_LOGIN_ATTEMPT.name and e.data["reason"] in lockout.COUNTED_REASONS
+    ]
+    if not attempts:
+        return  # refusals and forgets read nothing
     keys = {e.data["username_key"] for e in attempts}
     ips = {_ip(e) for e in attempts} - {""}
     batch.load(LoginFailure, Q(username_key__in=keys) | Q(ip__in=ips))

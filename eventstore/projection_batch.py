@@ -101,10 +101,11 @@ def _shape(model: type[Model], key: tuple[str, ...] | None) -> _TableShape:
 
 
 def _new_row(shape: _TableShape, values: Row) -> Row:
-    """A row of every column but a surrogate key: `values` (a caller's fresh keyword
-    arguments, kept as the row), and the model's defaults for the rest."""
-    if values.keys() == shape.defaults.keys():
-        return values  # every column given (the frequent case): nothing to fill in
+    """A row of every column but a surrogate key: `values`, and the model's defaults for the rest.
+
+    (`insert` and `put` keep the caller's keyword arguments as the row when they
+    name every column, the frequent case.)
+    """
     if not shape.column_set.issuperset(values):
         shape.check(values)
     row = {**shape.defaults, **values}
@@ -289,8 +290,9 @@ class ProjectionBatch:
 
     def insert(self, model: type[Model], **values) -> Row:
         table = self._tables.get(model) or self._table(model)
-        row = _new_row(table.shape, values)
-        key = table.shape.key_of(row)
+        shape = table.shape
+        row = values if values.keys() == shape.defaults.keys() else _new_row(shape, values)
+        key = shape.key_of(row)
         if key in table.rows:
             if key in table.inserts or key in table.upserts:
                 self.write()  # the INSERT of the duplicate fails then, as it would alone
@@ -298,18 +300,23 @@ class ProjectionBatch:
             else:
                 table.forget(key)  # loaded: the INSERT fails, as it would alone
         table.inserts[key] = row
-        table.remember(key, row)
+        table.rows[key] = row
+        if table.indexes:
+            table.remember(key, row)
         return row
 
     def put(self, model: type[Model], **values) -> Row:
         table = self._tables.get(model) or self._table(model)
-        row = _new_row(table.shape, values)
-        key = table.shape.key_of(row)
+        shape = table.shape
+        row = values if values.keys() == shape.defaults.keys() else _new_row(shape, values)
+        key = shape.key_of(row)
         if key in table.rows:
             table.forget(key)
             table.inserts.pop(key, None)  # inserted and replaced in this batch: the upsert inserts it
         table.upserts[key] = row
-        table.remember(key, row)
+        table.rows[key] = row
+        if table.indexes:
+            table.remember(key, row)
         return row
 
     def update(self, model: type[Model], key, **fields) -> Row | None:
@@ -334,9 +341,11 @@ class ProjectionBatch:
         """Add `deltas` to counters of the row with `key`."""
         table = self._tables.get(model) or self._table(model)
         row = table.rows.get(key)
-        if row is None:
-            table.shape.check(deltas)
-            pending = table.deltas.setdefault(key, {})
+        if row is None:  # an unknown field fails when the statement is made
+            pending = table.deltas.get(key)
+            if pending is None:
+                table.deltas[key] = deltas  # the caller's fresh keyword arguments
+                return
             for name, delta in deltas.items():
                 pending[name] = pending.get(name, 0) + delta
             return
