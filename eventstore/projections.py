@@ -5,6 +5,10 @@ signal), so its tables are current the moment the command commits. An async
 projection is fed by the subscriber machinery after commit. Either kind can be
 rebuilt from the log alone by `replay_events`, because every handler is a pure
 function of the events it is given (plus the rows earlier events produced).
+
+Apps write their projections with `eventstore.projection_batch`
+(`batched_projection` and per-event handlers over a `ProjectionBatch`); this
+module is the registry and the statements that helper sends.
 """
 
 from __future__ import annotations
