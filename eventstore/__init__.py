@@ -9,7 +9,8 @@ Event types: `define_event`, `EventData`; what handlers receive: `RecordedEvent`
 Reading: `read_stream`, `follow`, `stream_version`. Reacting:
 `Subscriber`/`register_subscriber` (asynchronous, after commit) and
 `Projection`/`register_projection` with its row helpers (`insert_rows`,
-`execute_with_arrays`). Context: `event_context`. After a commit: the `events_committed` signal. Personal data: `privacy`
+`execute_with_arrays`) and the batching helper (`ProjectionBatch`, `Row`,
+`batched_projection`). Context: `event_context`. After a commit: the `events_committed` signal. Personal data: `privacy`
 (crypto-shredding) and, for admin pages, `ReadOnlyAdmin`,
 `ViewerAwareAdminMixin`, `viewer_reads_personal_data`,
 `can_read_personal_data`, `redact_event`, `REDACTED`, and the record of what
@@ -50,6 +51,9 @@ _HOMES = {
     "Projection": "eventstore.projections",
     "register_projection": "eventstore.projections",
     "insert_rows": "eventstore.projections",
+    "ProjectionBatch": "eventstore.projection_batch",
+    "Row": "eventstore.projection_batch",
+    "batched_projection": "eventstore.projection_batch",
     "execute_with_arrays": "eventstore.projections",
     "event_context": "eventstore.context",
     "ReadOnlyAdmin": "eventstore.read_only_admin",

@@ -6,6 +6,10 @@ moment the command commits. An async
 projection is fed by the subscriber machinery after commit. Either kind can be
 rebuilt from the log alone by `replay_events`, because every handler is a pure
 function of the events it is given (plus the rows earlier events produced).
+
+Apps write their projections with `eventstore.projection_batch`
+(`batched_projection` and per-event handlers over a `ProjectionBatch`); this
+module is the registry and the statements that helper sends.
 """
 
 from __future__ import annotations
@@ -100,9 +104,7 @@ def insert_rows(
     if not rows:
         return
     sql, float_columns = _insert_statement(model, tuple(fields), suffix)
-    if float_columns:
-        rows = [_spell_non_finite(row, float_columns) for row in rows]
-    execute_with_arrays(sql, [orjson.dumps(rows, default=_json_default).decode()])
+    execute_with_arrays(sql, [json_rows(rows, float_columns)])
 
 
 @functools.lru_cache(maxsize=256)
@@ -111,11 +113,21 @@ def _insert_statement(
 ) -> tuple[bytes, tuple[int, ...]]:
     """The INSERT for these fields, worked out once (column types came from Django per call, per row set)."""
     quote = connection.ops.quote_name
-    columns, values = [], []
-    float_columns = []
+    columns = [quote(model._meta.get_field(name).column) for name in fields]
+    values, float_columns = json_row_values(model, fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM jsonb_array_elements(%s::jsonb) AS r(v) {suffix}"
+    )
+    return sql.encode(), float_columns
+
+
+def json_row_values(model: type[Model], fields: Sequence[str]) -> tuple[list[str], tuple[int, ...]]:
+    """SQL reading `fields` of a row `r.v` (a JSON array, values in the order of `fields`), cast to
+    their columns' types; and the indexes of the float fields (see `json_rows`)."""
+    values, float_columns = [], []
     for index, name in enumerate(fields):
         model_field = model._meta.get_field(name)
-        columns.append(quote(model_field.column))
         if isinstance(model_field, JSONField):
             # Django stores None in a JSON field as SQL NULL, not as JSON null.
             values.append(f"nullif(r.v->{index}, 'null'::jsonb)")
@@ -123,11 +135,14 @@ def _insert_statement(
             values.append(f"(r.v->>{index})::{model_field.db_type(connection)}")
             if isinstance(model_field, FloatField):
                 float_columns.append(index)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM jsonb_array_elements(%s::jsonb) AS r(v) {suffix}"
-    )
-    return sql.encode(), tuple(float_columns)  # a tuple: the cached value is shared
+    return values, tuple(float_columns)  # a tuple: cached callers share the value
+
+
+def json_rows(rows: Sequence[Sequence], float_columns: Sequence[int] = ()) -> str:
+    """`rows` as the one JSON document the statements of `json_row_values` read."""
+    if float_columns:
+        rows = [_spell_non_finite(row, float_columns) for row in rows]
+    return orjson.dumps(rows, default=_json_default).decode()
 
 
 def _spell_non_finite(row: Sequence, float_columns: Sequence[int]) -> Sequence:
