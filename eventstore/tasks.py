@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from platform_site.redis_connection import get_redis
 
-from . import delivery_ledger, streams
+from . import delivery_ledger, partitions, streams
 from .bus import events_committed
 from .consumer import consume
 from .outage import skipped_during_outages
@@ -46,6 +46,13 @@ def consume_partition(partition: int) -> int:
     over the workers.
     """
     return sum(consume(name, partition, hand_off=True) for name in sorted(registered_subscribers()))
+
+
+@shared_task(name="eventstore.tasks.ensure_partitions", ignore_result=True)
+@skipped_during_outages("ensure_partitions")
+def ensure_partitions() -> None:
+    """Beat's minute job: the log's partitions stay ahead of the positions being taken."""
+    partitions.ensure_ahead()
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)
