@@ -50,3 +50,9 @@ def partitions(connection=None) -> list[tuple[str, int | None, int]]:
     with connection.cursor() as cursor:
         cursor.execute(_LIST_SQL)
         return list(cursor.fetchall())
+
+
+def archived_before() -> int | None:
+    """Where the live log begins when its oldest partitions were archived (None: it holds them all)."""
+    found = partitions()
+    return found[0][1] if found else None

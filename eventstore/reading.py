@@ -18,6 +18,7 @@ import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 
 from . import privacy
+from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .exceptions import GapSafetyUnavailable, UnknownEventType
 from .models import Event
@@ -363,6 +364,21 @@ def follow(
     position, included) and `limit` (events) end the reading early; a caller
     should read to the end, as closing the generator rolls back its savepoint.
     """
+    archive = archive_source.active()
+    if archive is not None and after < archive.last_position:
+        # A replay from an archive (eventstore.archive.source): the archived events come first.
+        wanted = set(types) if types is not None else None
+        while limit is None or limit > 0:
+            rows = archive.take(after, limit=min(batch_size, limit or batch_size), until=until, types=wanted)
+            if not rows:
+                break
+            with collector_paused():
+                batch = _to_recorded_batch(rows) if with_data else [_envelope(row) for row in rows]
+            after = batch[-1].position
+            limit = None if limit is None else limit - len(batch)
+            yield batch
+        if limit == 0 or (until is not None and after >= until):
+            return
     where = ["position > %s"]
     params: list = [after]
     if below_horizon:

@@ -240,6 +240,9 @@ HORIZON_STALL_SECONDS = env.float("HORIZON_STALL_SECONDS", default=15.0)
 # (2^20 positions each), and this many are kept ahead of the positions being taken.
 EVENTSTORE_PARTITION_TRANSACTIONS = env.int("EVENTSTORE_PARTITION_TRANSACTIONS", default=1 << 20)
 EVENTSTORE_PARTITIONS_AHEAD = env.int("EVENTSTORE_PARTITIONS_AHEAD", default=4)
+# Where manage.py archive_events put the log's archived partitions: replay_events reads them
+# first when no --archive is given (empty: none; a replay of an archived log then refuses).
+EVENTSTORE_ARCHIVE_DIR = env("EVENTSTORE_ARCHIVE_DIR", default="")
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
     # Partitions of the log ahead of the positions being taken (also made on every new connection).
