@@ -56,3 +56,23 @@ def archived_before() -> int | None:
     """Where the live log begins when its oldest partitions were archived (None: it holds them all)."""
     found = partitions()
     return found[0][1] if found else None
+
+
+_MARGIN_SQL = f"""
+SELECT (SELECT max(upper_bound) FROM eventstore_partition_upper_bounds())
+       - ((SELECT base FROM eventstore_position_base)
+          + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}))
+"""
+
+
+def spans_ahead(connection=None) -> float:
+    """How many partition spans the attached partitions reach past the next transaction's positions.
+
+    Below 1, appends may soon find no partition (beat's job not running, or the
+    cluster taking transaction ids faster than it makes partitions): /health/ says degraded.
+    """
+    connection = connection or default_connection
+    with connection.cursor() as cursor:
+        cursor.execute(_MARGIN_SQL)
+        margin = cursor.fetchone()[0]
+    return (margin or 0) / span()

@@ -216,3 +216,15 @@ def wait_until_waiting_on_a_lock(pid: int) -> bool:
         return False
     finally:
         watcher.close()
+
+
+def test_health_says_degraded_when_fewer_than_one_partition_is_ahead(client, settings):
+    partitions.ensure_ahead()
+    body = client.get("/health/").json()
+    assert body["checks"]["log_partitions_ahead"] >= 1
+    assert "log_partitions_ahead" not in body.get("degraded", [])
+    # Spans this wide make the partitions already made less than one span ahead.
+    settings.EVENTSTORE_PARTITION_TRANSACTIONS = settings.EVENTSTORE_PARTITION_TRANSACTIONS * 1000
+    body = client.get("/health/").json()
+    assert body["checks"]["log_partitions_ahead"] < 1
+    assert body["status"] == "degraded" and "log_partitions_ahead" in body["degraded"]
