@@ -96,3 +96,11 @@ class ShadowInUse(RuntimeError):
 
 class RoleSetupError(EventStoreError):
     """The application role cannot be made least-privileged as asked (it would own or be the owner)."""
+
+
+class ArchiveInvalid(EventStoreError):
+    """An archive file or manifest does not hold what it claims (changed, truncated, or out of order)."""
+
+
+class ArchiveRefused(EventStoreError):
+    """Nothing more may be archived as asked (the reason says which partition and why)."""

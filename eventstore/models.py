@@ -1,7 +1,8 @@
-"""The event table (created by raw SQL in migration 0001) and checkpoints.
+"""The event table (created by raw SQL in migration 0001, partitioned in 0010) and checkpoints.
 
-`Event` is unmanaged: the migration owns its exact DDL (position scheme,
-immutability triggers), and Django's test flush never tries to TRUNCATE it,
+`Event` is unmanaged: the migrations own its exact DDL (position scheme,
+immutability triggers, partitions, the key table that keeps `id` and the
+stream version unique), and Django's test flush never tries to TRUNCATE it,
 which the database would refuse anyway.
 """
 

@@ -19,6 +19,8 @@ from django.db import DEFAULT_DB_ALIAS
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
+from . import partitions
+
 # A DO block, so a connection that runs the migrations before 0005 (or on an empty
 # database) is not refused for lack of the function.
 CATCH_UP_SQL = """
@@ -41,3 +43,5 @@ def catch_up_on_connect(sender, connection, **_kwargs) -> None:
     # Only the primary appends; a read replica cannot (and need not) write the base.
     if connection.alias == DEFAULT_DB_ALIAS and connection.vendor == "postgresql":
         catch_up(connection)
+        # The base may just have moved the positions: the partitions follow (eventstore.partitions).
+        partitions.ensure_ahead(connection)

@@ -18,6 +18,7 @@ import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 
 from . import privacy
+from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .errors import GapSafetyUnavailable, UnknownEventType
 from .models import Event
@@ -28,6 +29,7 @@ _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
+_EVENT_COLUMNS = ", ".join(f"e.{name.strip()}" for name in _COLUMNS.split(","))  # beside the key table's
 # The oldest transaction id still running in this database (migration 0004 says
 # why that is safe), as a position (offset by the stored base, migration 0006):
 # other databases' transactions cannot append.
@@ -180,6 +182,11 @@ def _to_recorded_batch(
     return events
 
 
+def _envelope(row: Sequence) -> RecordedEvent:
+    """An event without its data and metadata (each its own empty dict), for readers of envelopes."""
+    return RecordedEvent(*row[:6], {}, {}, *row[8:])
+
+
 def _decode(value):
     # Django's cursor hands jsonb over as text (JSONField decodes it itself).
     return orjson.loads(value) if isinstance(value, str) else value
@@ -205,13 +212,23 @@ def _query(
 def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
     """The stream's events in version order (those committed and visible now), up to `limit`.
 
-    Served by the (stream_id, stream_version) key: a page costs its own rows.
+    Served by the (stream_id, stream_version) index of each partition, and only
+    of those that hold the stream's events from `after_version` on: the key
+    table gives their first and last position, which prunes the others when the
+    statement starts.
     """
     return _query(
         f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
-        "ORDER BY stream_version LIMIT %s",
-        [stream_id, after_version, limit],
+        f"AND {_STREAM_POSITIONS} ORDER BY stream_version LIMIT %s",
+        [stream_id, after_version, stream_id, after_version, stream_id, limit],
     )
+
+
+# The positions a stream's events from a version on occupy, from the key table (migration 0010).
+_STREAM_POSITIONS = (
+    "position >= (SELECT min(position) FROM eventstore_event_key WHERE stream_id = %s AND stream_version > %s) "
+    "AND position <= (SELECT max(position) FROM eventstore_event_key WHERE stream_id = %s)"
+)
 
 
 def read_correlation(
@@ -229,10 +246,18 @@ def read_correlation(
 
 
 def read_events_by_id(event_ids: Sequence[uuid.UUID]) -> list[RecordedEvent]:
-    """The stored events with these ids, in the order of `event_ids` (missing ones left out)."""
+    """The stored events with these ids, in the order of `event_ids` (missing ones left out).
+
+    The key table gives their positions; each event is then read from the one
+    partition that holds it (pruned when each lookup runs).
+    """
     found = {
         e.id: e
-        for e in _query(f"SELECT {_COLUMNS} FROM eventstore_event WHERE id = ANY(%s)", [list(event_ids)])
+        for e in _query(
+            f"SELECT {_EVENT_COLUMNS} FROM eventstore_event_key k CROSS JOIN LATERAL ("
+            f"SELECT {_COLUMNS} FROM eventstore_event e WHERE e.position = k.position) e WHERE k.id = ANY(%s)",
+            [list(event_ids)],
+        )
     }
     return [found[i] for i in event_ids if i in found]
 
@@ -340,6 +365,21 @@ def follow(
     position, included) and `limit` (events) end the reading early; a caller
     should read to the end, as closing the generator rolls back its savepoint.
     """
+    archive = archive_source.active()
+    if archive is not None and after < archive.last_position:
+        # A replay from an archive (eventstore.archive.source): the archived events come first.
+        wanted = set(types) if types is not None else None
+        while limit is None or limit > 0:
+            rows = archive.take(after, limit=min(batch_size, limit or batch_size), until=until, types=wanted)
+            if not rows:
+                break
+            with collector_paused():
+                batch = _to_recorded_batch(rows) if with_data else [_envelope(row) for row in rows]
+            after = batch[-1].position
+            limit = None if limit is None else limit - len(batch)
+            yield batch
+        if limit == 0 or (until is not None and after >= until):
+            return
     where = ["position > %s"]
     params: list = [after]
     if below_horizon:
@@ -373,7 +413,7 @@ def follow(
                 if with_data:
                     batch = _to_recorded_batch(rows, unwrapped=unwrapped)
                 else:  # nothing was read to decode: each event gets its own empty dicts
-                    batch = [RecordedEvent(*row[:6], {}, {}, *row[8:]) for row in rows]
+                    batch = [_envelope(row) for row in rows]
                 del rows  # the rows are garbage now, before the collector resumes
             if not batch:
                 return

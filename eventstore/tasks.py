@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from . import delivery_ledger, streams
+from . import delivery_ledger, partitions, streams
 from .consumer import drain_subscriber_partition
 from .outage import skipped_during_outages
 from .redis import get_redis
@@ -46,6 +46,13 @@ def consume_partition(partition: int) -> int:
         drain_subscriber_partition(name, partition, hand_off=True)
         for name in sorted(registered_subscribers())
     )
+
+
+@shared_task(name="eventstore.tasks.ensure_partitions", ignore_result=True)
+@skipped_during_outages("ensure_partitions")
+def ensure_partitions() -> None:
+    """Beat's minute job: the log's partitions stay ahead of the positions being taken."""
+    partitions.ensure_ahead()
 
 
 @shared_task(name="eventstore.tasks.sweep", ignore_result=True)

@@ -50,6 +50,12 @@ def health(request):
         checks["horizon"] = report.as_dict()
         if report.stalled:
             degraded.append("horizon")
+        from eventstore.partitions import spans_ahead
+
+        # Fewer than one partition ahead: appends would soon find none (eventstore.partitions).
+        checks["log_partitions_ahead"] = round(spans_ahead(), 2)
+        if checks["log_partitions_ahead"] < 1:
+            degraded.append("log_partitions_ahead")
     status = "unavailable" if failing else "degraded" if degraded else "ok"
     body = {"status": status, "checks": checks}
     if failing:

@@ -28,7 +28,7 @@ from .statements import (
 )
 
 _ANY_VERSION_ATTEMPTS = 5
-_STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM eventstore_event WHERE stream_id = %s"
+_STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM eventstore_event_key WHERE stream_id = %s"
 
 
 def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:

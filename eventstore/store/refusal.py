@@ -8,7 +8,7 @@ module looks at what is stored and names the case:
   is a no-op and returns them as `AlreadyStored` (the bus then checks the data
   and runs no projection: guarantee 4);
 - an id stored before in another stream, as another type, or next to ids that
-  are new: `EventIdConflict`;
+  are new, or whose event was archived (its key stays): `EventIdConflict`;
 - the transaction's events would leave its range of positions: `TransactionEventLimit`;
 - the stream's head comes from a later transaction: `StreamOrderConflict` (rerun),
   with `positions_behind` set when the head is "later" only because this
@@ -45,8 +45,8 @@ class AlreadyStored(list):
 # from another cluster, on a connection opened before it arrived).
 _STATE_SQL = f"""
 WITH tx AS (SELECT {TX_BASE} AS base)
-SELECT coalesce((SELECT max(stream_version) FROM eventstore_event WHERE stream_id = %s), 0),
-       coalesce((SELECT max(position) FROM eventstore_event WHERE stream_id = %s), 0),
+SELECT coalesce((SELECT max(stream_version) FROM eventstore_event_key WHERE stream_id = %s), 0),
+       coalesce((SELECT max(position) FROM eventstore_event_key WHERE stream_id = %s), 0),
        tx.base,
        coalesce((SELECT max(position) FROM eventstore_event
                  WHERE position > tx.base AND position < tx.base + {1 << POSITION_SHIFT}), tx.base) - tx.base,
@@ -55,6 +55,10 @@ SELECT coalesce((SELECT max(stream_version) FROM eventstore_event WHERE stream_i
          <= (SELECT max(position) FROM eventstore_event)
 FROM tx
 """
+
+
+# A key whose event is no longer in the log: its partition was archived (migration 0010).
+_ARCHIVED_KEY_SQL = "SELECT id FROM eventstore_event_key WHERE id = ANY(%s::uuid[]) AND NOT (position = ANY(%s::bigint[])) LIMIT 1"
 
 
 def diagnose(
@@ -80,6 +84,10 @@ def diagnose(
                 return EventIdConflict(stored.id, f"stored as {stored.type!r}, not {given.type!r}")
         return AlreadyStored(stored_before)
     with connection.cursor() as cursor:
+        cursor.execute(_ARCHIVED_KEY_SQL, [[e.id for e in events], list(landed)])
+        archived = cursor.fetchone()
+        if archived:
+            return EventIdConflict(archived[0], "stored before and since archived (manage.py archive_events)")
         cursor.execute(_STATE_SQL, [stream_id, stream_id])
         actual, head_position, base, taken, behind = cursor.fetchone()
     already = taken - len(landed)  # positions this transaction took before this append

@@ -4,6 +4,12 @@ Position scheme (docs/eventstore.md): an event's position is the stored base
 (migration 0006) plus its top-level transaction id << POSITION_SHIFT plus its
 order within the transaction. The base is read inside each statement, from a
 one-row table: no extra round trip.
+
+The log is partitioned by position (migration 0010), so its unique keys live
+in `eventstore_event_key`: each statement inserts the new events' keys first
+(the id, the stream version) and then the events whose keys went in. The
+stream's head is read from the keys too: one index probe, whatever the number
+of partitions.
 """
 
 from __future__ import annotations
@@ -15,6 +21,18 @@ MAX_EVENTS_PER_TRANSACTION = (1 << POSITION_SHIFT) - 1
 TX_BASE = (
     f"(SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << {POSITION_SHIFT})"
 )
+
+
+# The events whose keys went in (`keyed`: id, stream_version, position), matched to the
+# given rows (`v`) by id and version (an id given twice in one batch lands once). An event
+# whose key clashed is not inserted: the append returns fewer rows, as the store expects.
+_INSERT_KEYED = """INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
+                              data, metadata, source, correlation_id, causation_id)
+SELECT k.position, v.id, %(stream_id)s, k.stream_version, v.type,
+       v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
+FROM v CROSS JOIN head JOIN keyed k ON k.id = v.id AND k.stream_version = head.version + v.ord
+ORDER BY k.position
+RETURNING position, stream_version, recorded_at"""
 
 
 def _append_sql(new_rows: str, *, first_in_transaction: bool, new_stream: bool) -> bytes:
@@ -30,7 +48,7 @@ def _append_sql(new_rows: str, *, first_in_transaction: bool, new_stream: bool) 
         if new_stream
         else """SELECT coalesce(last.stream_version, 0) AS version, coalesce(last.position, 0) AS position
     FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-        SELECT stream_version, position FROM eventstore_event
+        SELECT stream_version, position FROM eventstore_event_key
         WHERE stream_id = %(stream_id)s ORDER BY stream_version DESC LIMIT 1
     ) AS last ON true"""
     )
@@ -47,25 +65,25 @@ def _append_sql(new_rows: str, *, first_in_transaction: bool, new_stream: bool) 
     )
     expected = "" if new_stream else "(%(expected)s::int < 0 OR head.version = %(expected)s::int) AND"
     return f"""
-WITH head AS ({head}
+WITH v AS MATERIALIZED (SELECT * FROM {new_rows}
+), head AS ({head}
 ), tx AS (
     SELECT {TX_BASE} AS base
 ), used AS MATERIALIZED ({used}
+), keyed AS (
+    INSERT INTO eventstore_event_key (id, stream_id, stream_version, position)
+    SELECT v.id, %(stream_id)s, head.version + v.ord, tx.base + used.n + v.ord
+    FROM v, head, tx, used
+    WHERE {expected}
+      -- stream order = position order: the stream's head must not come from a later transaction
+      head.position < tx.base + {1 << POSITION_SHIFT}
+      -- a transaction's events stay inside its own range of positions (the store says why not)
+      AND used.n + v.ord <= {MAX_EVENTS_PER_TRANSACTION}
+    ORDER BY v.ord
+    ON CONFLICT DO NOTHING
+    RETURNING id, stream_version, position
 )
-INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
-                              data, metadata, source, correlation_id, causation_id)
-SELECT tx.base + used.n + v.ord, v.id, %(stream_id)s, head.version + v.ord, v.type,
-       v.schema_version, v.data, v.metadata, v.source, v.correlation_id, v.causation_id
-FROM {new_rows},
-     head, tx, used
-WHERE {expected}
-  -- stream order = position order: the stream's head must not come from a later transaction
-  head.position < tx.base + {1 << POSITION_SHIFT}
-  -- a transaction's events stay inside its own range of positions (the store says why not)
-  AND used.n + v.ord <= {MAX_EVENTS_PER_TRANSACTION}
-ORDER BY v.ord
-ON CONFLICT DO NOTHING
-RETURNING position, stream_version, recorded_at
+{_INSERT_KEYED}
 """.encode()  # bytes, once: psycopg would encode a str query (and hash the result) on every append
 
 
@@ -96,12 +114,18 @@ def _statements(rows: str) -> tuple[bytes, bytes]:
 # it is a plain INSERT, without the general statement's plan (CTEs, a sort, a
 # join) to run on every execution (docs/benchmarks.md).
 _FIRST_OF_NEW_STREAM = f"""
+WITH keyed AS (
+    INSERT INTO eventstore_event_key (id, stream_id, stream_version, position)
+    VALUES (%(id)s::uuid, %(stream_id)s, 1, {TX_BASE} + 1)
+    ON CONFLICT DO NOTHING
+    RETURNING position
+)
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                               data, metadata, source, correlation_id, causation_id)
-VALUES ({TX_BASE} + 1, %(id)s::uuid, %(stream_id)s, 1,
-        %(type)s::text, %(schema_version)s::smallint, %(data)s::jsonb, %(metadata)s::jsonb,
-        %(source)s::text, %(correlation_id)s::uuid, %(causation_id)s::uuid)
-ON CONFLICT DO NOTHING
+SELECT keyed.position, %(id)s::uuid, %(stream_id)s, 1,
+       %(type)s::text, %(schema_version)s::smallint, %(data)s::jsonb, %(metadata)s::jsonb,
+       %(source)s::text, %(correlation_id)s::uuid, %(causation_id)s::uuid
+FROM keyed
 RETURNING position, stream_version, recorded_at
 """.encode()
 

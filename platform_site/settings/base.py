@@ -236,8 +236,17 @@ SUBSCRIBER_MAX_ATTEMPTS = env.int("SUBSCRIBER_MAX_ATTEMPTS", default=4)
 SUBSCRIBER_RETRY_BASE_SECONDS = env.float("SUBSCRIBER_RETRY_BASE_SECONDS", default=0.05)
 # /health/ says "degraded" once a transaction has held the horizon longer (eventstore.horizon_report).
 HORIZON_STALL_SECONDS = env.float("HORIZON_STALL_SECONDS", default=15.0)
+# The log's partitions (eventstore.partitions): each covers this many transactions' positions
+# (2^20 positions each), and this many are kept ahead of the positions being taken.
+EVENTSTORE_PARTITION_TRANSACTIONS = env.int("EVENTSTORE_PARTITION_TRANSACTIONS", default=1 << 20)
+EVENTSTORE_PARTITIONS_AHEAD = env.int("EVENTSTORE_PARTITIONS_AHEAD", default=4)
+# Where manage.py archive_events put the log's archived partitions: replay_events reads them
+# first when no --archive is given (empty: none; a replay of an archived log then refuses).
+EVENTSTORE_ARCHIVE_DIR = env("EVENTSTORE_ARCHIVE_DIR", default="")
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_BEAT_SCHEDULE = {
+    # Partitions of the log ahead of the positions being taken (also made on every new connection).
+    "eventstore-partitions-ahead": {"task": "eventstore.tasks.ensure_partitions", "schedule": 60.0},
     # Safety net behind the after-commit kicks: lost kicks cost at most this long.
     "relay-and-consume-sweep": {"task": "eventstore.tasks.sweep", "schedule": 2.0},
     "links-retry-failed-scans": {"task": "links_app.tasks.retry_failed_scans", "schedule": 60.0},

@@ -14,6 +14,9 @@ CELERY_BROKER_URL, _broker_options = celery_broker(env("TEST_CELERY_BROKER_URL",
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **_broker_options}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Small partitions, so tests cross their bounds by burning a few thousand transaction ids.
+EVENTSTORE_PARTITION_TRANSACTIONS = 16384
+EVENTSTORE_PARTITIONS_AHEAD = 16
 # Tests serve static files from the finders; no collectstatic run needed.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -243,7 +243,9 @@ def test_a_role_that_may_only_read_the_base_still_catches_it_up_and_cannot_set_i
     Platform(database_name="platform", name="restore-role", database_url=cluster.url("platform")).manage(
         "migrate", "--no-input", "-v", "0"
     )
-    # A log that arrived from a cluster far ahead: one event numbered by a much later transaction id.
+    # A log that arrived from a cluster far ahead: one event numbered by a much later transaction id,
+    # in a partition of its own (a restored log brings its partitions; migration 0010).
+    cluster.sql(f"SELECT eventstore_ensure_partitions({1 << 40}, 64)", "platform")
     cluster.sql(
         "INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version, data,"
         " source, correlation_id) SELECT (pg_current_xact_id()::text::bigint + 1000000) << 20,"

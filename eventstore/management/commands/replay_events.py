@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from tqdm import tqdm
 
-from eventstore import projection_versions
-from eventstore.errors import ShadowInUse
+from eventstore import partitions, projection_versions
+from eventstore.archive import source as archive_source
+from eventstore.errors import ArchiveInvalid, ShadowInUse
 from eventstore.projection_diff import TableDiff, check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_projections
@@ -81,6 +85,12 @@ class Command(BaseCommand):
             help="do not ask for confirmation",
         )
         parser.add_argument("--batch-size", type=int, default=REBUILD_BATCH_SIZE)
+        parser.add_argument(
+            "--archive",
+            type=Path,
+            metavar="DIR",
+            help="replay the events archived in DIR (manage.py archive_events) before the live log",
+        )
 
     def handle(
         self,
@@ -91,6 +101,7 @@ class Command(BaseCommand):
         dry_run=False,
         interactive=True,
         batch_size=REBUILD_BATCH_SIZE,
+        archive=None,
         **options,
     ):
         available = registered_projections()
@@ -119,6 +130,23 @@ class Command(BaseCommand):
             answer = input(f"Rebuild {len(chosen)} projection(s) from the log? Type 'yes' to continue: ")
             if answer.strip().lower() != "yes":
                 raise CommandError("Replay cancelled.")
+        archive = archive or (
+            Path(settings.EVENTSTORE_ARCHIVE_DIR) if settings.EVENTSTORE_ARCHIVE_DIR else None
+        )
+        if archive is None and partitions.archived_before():
+            raise CommandError(
+                "the log's oldest partitions were archived (manage.py archive_events): give their directory "
+                "with --archive DIR (or EVENTSTORE_ARCHIVE_DIR), or the replay would miss their events"
+            )
+        with contextlib.ExitStack() as reading:
+            if archive is not None:
+                try:
+                    reading.enter_context(archive_source.replaying_from(archive))
+                except ArchiveInvalid as exc:
+                    raise CommandError(f"--archive {archive}: {exc}") from exc
+            self._replay(chosen, dry_run, batch_size, options)
+
+    def _replay(self, chosen, dry_run: bool, batch_size: int, options) -> None:
         total, started = 0, time.perf_counter()
         bar = tqdm(
             total=_expected_reads(chosen),

@@ -1,0 +1,78 @@
+"""Partitions of the log, created ahead of the positions being taken (migration 0010).
+
+The log is partitioned by position range. A partition covers
+`EVENTSTORE_PARTITION_TRANSACTIONS` transactions' worth of positions (a
+transaction's events share one range of 2^20 positions), and
+`EVENTSTORE_PARTITIONS_AHEAD` of them are kept past the next transaction's
+positions. An append that found no partition would fail, so they are made
+well before: on every new connection of the primary (after the positions'
+catch-up, which may move them) and from beat every minute. The database
+function does the work under an advisory lock; the usual call only reads the
+catalog and finds enough partitions.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection as default_connection
+
+from .store.statements import POSITION_SHIFT
+
+# A DO block, so a connection that runs the migrations before 0010 is not refused for lack of the function.
+_ENSURE_SQL = """
+DO $$ BEGIN
+    IF to_regprocedure('eventstore_ensure_partitions(bigint, integer)') IS NOT NULL THEN
+        PERFORM eventstore_ensure_partitions({span}, {ahead});
+    END IF;
+END $$
+"""
+_LIST_SQL = (
+    "SELECT name, lower_bound, upper_bound FROM eventstore_partition_upper_bounds() ORDER BY upper_bound"
+)
+
+
+def span() -> int:
+    """How many positions one partition covers."""
+    return int(settings.EVENTSTORE_PARTITION_TRANSACTIONS) << POSITION_SHIFT
+
+
+def ensure_ahead(connection=None) -> None:
+    """Create the partitions the next `EVENTSTORE_PARTITIONS_AHEAD` spans of positions need."""
+    connection = connection or default_connection
+    sql = _ENSURE_SQL.format(span=span(), ahead=int(settings.EVENTSTORE_PARTITIONS_AHEAD))
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def partitions(connection=None) -> list[tuple[str, int | None, int]]:
+    """(name, lower bound or None for the first, upper bound) of every attached partition, in order."""
+    connection = connection or default_connection
+    with connection.cursor() as cursor:
+        cursor.execute(_LIST_SQL)
+        return list(cursor.fetchall())
+
+
+def archived_before() -> int | None:
+    """Where the live log begins when its oldest partitions were archived (None: it holds them all)."""
+    found = partitions()
+    return found[0][1] if found else None
+
+
+_MARGIN_SQL = f"""
+SELECT (SELECT max(upper_bound) FROM eventstore_partition_upper_bounds())
+       - ((SELECT base FROM eventstore_position_base)
+          + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}))
+"""
+
+
+def spans_ahead(connection=None) -> float:
+    """How many partition spans the attached partitions reach past the next transaction's positions.
+
+    Below 1, appends may soon find no partition (beat's job not running, or the
+    cluster taking transaction ids faster than it makes partitions): /health/ says degraded.
+    """
+    connection = connection or default_connection
+    with connection.cursor() as cursor:
+        cursor.execute(_MARGIN_SQL)
+        margin = cursor.fetchone()[0]
+    return (margin or 0) / span()
