@@ -174,13 +174,24 @@ class Generator:
         )
 
     def failed(self) -> None:
-        from auth_app.events import FAILED_LOGIN_ATTEMPT, unknown_login_stream
+        from django.utils import timezone
+
+        from auth_app.events import FAILED_LOGIN_ATTEMPT, unknown_login_stream, unknown_logins_subject
+        from auth_app.lockout import username_key
 
         user = self.random.randrange(1, USERS)
+        key = username_key(self._username(user))
+        # As auth_app.services.failures files a name that matches no account.
         self._publish(
             FAILED_LOGIN_ATTEMPT,
-            unknown_login_stream(self._username(user)),
-            {"username": self._username(user), "ip": f"10.1.{user % 250}.7", "reason": "wrong_password"},
+            unknown_login_stream(key),
+            {
+                "username": self._username(user),
+                "username_key": key,
+                "ip": f"10.1.{user % 250}.7",
+                "reason": "wrong_password",
+                "sealed_for": unknown_logins_subject(timezone.now().date()),
+            },
         )
 
     def step(self) -> None:
