@@ -156,10 +156,14 @@ def swap_in(schema: str, live: dict[str, str]) -> None:
     once they get the lock, so they find the new table (Postgres re-plans
     prepared statements after such a change too).
     """
+    moves = []
+    for table, target in live.items():
+        moves.append(f"ALTER TABLE {qualified(target, table)} SET SCHEMA {quote(RETIRED_SCHEMA)}")
+        moves.append(f"ALTER TABLE {qualified(schema, table)} SET SCHEMA {quote(target)}")
+    # One round trip for every move: on a busy machine each round trip waits for
+    # the CPU twice (server, then client), and the live tables are locked meanwhile.
     with connection.cursor() as cursor:
-        for table, target in live.items():
-            cursor.execute(f"ALTER TABLE {qualified(target, table)} SET SCHEMA {quote(RETIRED_SCHEMA)}")
-            cursor.execute(f"ALTER TABLE {qualified(schema, table)} SET SCHEMA {quote(target)}")
+        cursor.execute("; ".join(moves))
 
 
 def analyze(schema: str, tables: Sequence[str]) -> None:
