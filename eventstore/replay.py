@@ -110,6 +110,7 @@ def _swap(build: ShadowBuild, *, is_async: bool) -> None:
         try:
             with transaction.atomic():
                 shadow.give_up_waiting_after(SWAP_LOCK_TIMEOUT_MS)
+                shadow.commit_without_waiting_for_the_flush()
                 checkpoints = _lock_checkpoints(build) if is_async else []
                 shadow.lock_live(build.live_schemas)
                 locked = time.perf_counter()
