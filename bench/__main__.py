@@ -36,6 +36,11 @@ def _arguments() -> argparse.Namespace:
         help="length of the write load without a rebuild, before each rebuild under load",
     )
     parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="reuse the last run's platform_bench and its log instead of building them again",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="rewrite docs/benchmarks.md from the last run's bench/results/figures.json",
@@ -61,9 +66,10 @@ def main() -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
     started = time.time()
 
-    print("Setting up a fresh benchmark database ...", flush=True)
-    database.recreate()
-    database.flush_redis()
+    if not args.keep_database:
+        print("Setting up a fresh benchmark database ...", flush=True)
+        database.recreate()
+        database.flush_redis()
     postgres, redis = database.server_versions()
 
     import django
@@ -74,18 +80,22 @@ def main() -> None:
 
     described = machine.describe(postgres, redis)
     collector = Collector()
-    print(f"Publishing the {args.events:,}-event mixed workload ...", flush=True)
-    t0 = time.perf_counter()
-    generated = workload.generate(args.events)
-    print(f"  {generated:,} events in {time.perf_counter() - t0:.0f} s", flush=True)
-    raw.create_table()
-    if parts & {"reads", "writes"}:
-        # Only reads and writes compare with raw psycopg and the peer.
-        raw.fill(args.events)
-        suites.fill_peer(args.events)
-    # A running system has planner statistics (autovacuum); a freshly bulk-loaded
-    # benchmark database would not yet, for the platform's tables and the peer's alike.
-    database.analyze()
+    if args.keep_database:
+        generated = platform_log.log_size()
+        print(f"Reusing the last run's database: {generated:,} events", flush=True)
+    else:
+        print(f"Publishing the {args.events:,}-event mixed workload ...", flush=True)
+        t0 = time.perf_counter()
+        generated = workload.generate(args.events)
+        print(f"  {generated:,} events in {time.perf_counter() - t0:.0f} s", flush=True)
+        raw.create_table()
+        if parts & {"reads", "writes"}:
+            # Only reads and writes compare with raw psycopg and the peer.
+            raw.fill(args.events)
+            suites.fill_peer(args.events)
+        # A running system has planner statistics (autovacuum); a freshly bulk-loaded
+        # benchmark database would not yet, for the platform's tables and the peer's alike.
+        database.analyze()
 
     if "reads" in parts:
         print("Reading in order (raw, peer, platform) ...", flush=True)
@@ -129,7 +139,9 @@ def main() -> None:
         "write run length": f"{args.seconds:g} s per repetition",
         "mixed workload": f"{generated:,} events (posts, comments, votes, scans, logins, failed logins)",
         "concurrency model": "processes (spawned, one DB connection each) for raw, peer and platform alike",
-        "database": "fresh `platform_bench`, migrated; Redis db 12, flushed",
+        "database": "the last run's `platform_bench`, reused"
+        if args.keep_database
+        else "fresh `platform_bench`, migrated; Redis db 12, flushed",
         "total run time": f"{(time.time() - started) / 60:.1f} min",
     }
     print()
