@@ -225,12 +225,15 @@ def run(collector: Collector, *, reps: int, seconds: float) -> None:
             rebuild = rebuild_every_projection()
             during = load.between(rebuild.started, rebuild.ended)
         failed = sum(w.failed for w in idle + during)
+        slow = [w for w in during if w.seconds * 1000 > SLOW_MS]
+        at_swap = [w for w in slow if any(swap.overlaps(w) for swap in rebuild.swaps)]
+        swaps = "; ".join(
+            f"{s.projections} held {s.held_ms:.1f} ms after {s.waited_ms:.1f} ms" for s in rebuild.swaps
+        )
         print(
-            f"    ({len(idle)} writes alone, {len(during)} during the rebuild, {failed} failed; swaps: "
-            + "; ".join(
-                f"{names} held {held:.1f} ms after {waited:.1f} ms" for names, held, waited in rebuild.swaps
-            )
-            + ")",
+            f"    ({len(idle)} writes alone, {len(during)} during the rebuild, {failed} failed; "
+            f"{len(slow)} over {SLOW_MS} ms during the rebuild, {len(at_swap)} of them overlapping a swap; "
+            f"swaps: {swaps}; load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
         if load.errors:
