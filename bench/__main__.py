@@ -11,6 +11,7 @@ from pathlib import Path
 from . import database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PARTS = ["writes", "reads", "replay", "relay", "latency", "http", "rebuild-load"]
 
 
 def _arguments() -> argparse.Namespace:
@@ -29,6 +30,17 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--latency-seconds", type=float, default=15)
     parser.add_argument("--http-seconds", type=float, default=12)
     parser.add_argument(
+        "--rebuild-load-seconds",
+        type=float,
+        default=15,
+        help="length of the write load without a rebuild, before each rebuild under load",
+    )
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="reuse the last run's platform_bench and its log instead of building them again",
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="rewrite docs/benchmarks.md from the last run's bench/results/figures.json",
@@ -36,7 +48,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["writes", "reads", "replay", "relay", "latency", "http"],
+        choices=PARTS,
         help="run only these parts (repeatable); default: all",
     )
     return parser.parse_args()
@@ -49,14 +61,15 @@ def main() -> None:
 
         report.write(report.render_saved(RESULTS_DIR / "figures.json"))
         return
-    parts = set(args.only or ["writes", "reads", "replay", "relay", "latency", "http"])
+    parts = set(args.only or PARTS)
     os.environ.update(database.bench_environment())
     RESULTS_DIR.mkdir(exist_ok=True)
     started = time.time()
 
-    print("Setting up a fresh benchmark database ...", flush=True)
-    database.recreate()
-    database.flush_redis()
+    if not args.keep_database:
+        print("Setting up a fresh benchmark database ...", flush=True)
+        database.recreate()
+        database.flush_redis()
     postgres, redis = database.server_versions()
 
     import django
@@ -67,16 +80,22 @@ def main() -> None:
 
     described = machine.describe(postgres, redis)
     collector = Collector()
-    print(f"Publishing the {args.events:,}-event mixed workload ...", flush=True)
-    t0 = time.perf_counter()
-    generated = workload.generate(args.events)
-    print(f"  {generated:,} events in {time.perf_counter() - t0:.0f} s", flush=True)
-    raw.create_table()
-    raw.fill(args.events)
-    suites.fill_peer(args.events)
-    # A running system has planner statistics (autovacuum); a freshly bulk-loaded
-    # benchmark database would not yet, for the platform's tables and the peer's alike.
-    database.analyze()
+    if args.keep_database:
+        generated = platform_log.log_size()
+        print(f"Reusing the last run's database: {generated:,} events", flush=True)
+    else:
+        print(f"Publishing the {args.events:,}-event mixed workload ...", flush=True)
+        t0 = time.perf_counter()
+        generated = workload.generate(args.events)
+        print(f"  {generated:,} events in {time.perf_counter() - t0:.0f} s", flush=True)
+        raw.create_table()
+        if parts & {"reads", "writes"}:
+            # Only reads and writes compare with raw psycopg and the peer.
+            raw.fill(args.events)
+            suites.fill_peer(args.events)
+        # A running system has planner statistics (autovacuum); a freshly bulk-loaded
+        # benchmark database would not yet, for the platform's tables and the peer's alike.
+        database.analyze()
 
     if "reads" in parts:
         print("Reading in order (raw, peer, platform) ...", flush=True)
@@ -97,6 +116,11 @@ def main() -> None:
         latency.run(
             collector, reps=args.reps, seconds=args.latency_seconds, rate=200, results_dir=RESULTS_DIR
         )
+    if "rebuild-load" in parts:
+        print("Writes without and during a rebuild of every projection ...", flush=True)
+        from . import rebuild_load
+
+        rebuild_load.run(collector, reps=args.reps, seconds=args.rebuild_load_seconds)
     profile = ""
     if "http" in parts:
         print("HTTP through gunicorn with wrk ...", flush=True)
@@ -115,7 +139,9 @@ def main() -> None:
         "write run length": f"{args.seconds:g} s per repetition",
         "mixed workload": f"{generated:,} events (posts, comments, votes, scans, logins, failed logins)",
         "concurrency model": "processes (spawned, one DB connection each) for raw, peer and platform alike",
-        "database": "fresh `platform_bench`, migrated; Redis db 12, flushed",
+        "database": "the last run's `platform_bench`, reused"
+        if args.keep_database
+        else "fresh `platform_bench`, migrated; Redis db 12, flushed",
         "total run time": f"{(time.time() - started) / 60:.1f} min",
     }
     print()

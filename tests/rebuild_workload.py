@@ -20,6 +20,8 @@ from eventstore.projections import registered_projections
 from eventstore.replay import projection_snapshot
 from links_app.models import Link
 
+PASSWORD = "a-Long-pass-123"  # the test accounts'
+
 
 def snapshot_inline() -> dict:
     return {
@@ -32,14 +34,14 @@ def snapshot_inline() -> dict:
 def make_authors(count: int = 3) -> list:
     tag = uuid.uuid4().hex[:6]
     return [
-        user_register(username=f"rb{tag}{n}", email=f"rb{tag}{n}@example.com", password="a-Long-pass-123")
+        user_register(username=f"rb{tag}{n}", email=f"rb{tag}{n}@example.com", password=PASSWORD)
         for n in range(count)
     ]
 
 
 def write_once(rng: random.Random, authors: list, posts: list) -> None:
-    """One command through the services: a post, comment, vote or failed login."""
-    action = rng.choice(["post", "comment", "vote", "vote", "fail"])
+    """One command through the services: a post, comment, vote, login or failed login."""
+    action = rng.choice(["post", "comment", "vote", "vote", "login", "fail"])
     author = rng.choice(authors)
     if action == "post" or not posts:
         posts.append(community.post_create(author=author, title="t", body=f"b {rng.random()}").id)
@@ -47,6 +49,10 @@ def write_once(rng: random.Random, authors: list, posts: list) -> None:
         community.comment_create(author=author, post_id=rng.choice(posts), body="c")
     elif action == "vote":
         community.post_vote(voter=author, post_id=rng.choice(posts), value=rng.choice([1, -1, 0]))
+    elif action == "login":
+        # From many addresses, as real clients: one would meet the per-address login limit.
+        address = f"10.19.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        user_login(username=author.username, password=PASSWORD, ip=address, user_agent="ua")
     else:
         # Named after this test's authors: the test database's keys are emptied between
         # tests, its log is not, and a name's old sealed events would not open with a new key.
