@@ -13,11 +13,15 @@ import glob
 import logging
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import orjson
+from django.conf import settings
 from django.db import connection
 
 from .. import streams
+from ..archive import files as archive_files
+from ..errors import ArchiveInvalid
 from ..models import ParkedEvent, PersonalDataKey
 from ..projections import registered_projections
 from ..reading import reveal_event
@@ -230,10 +234,30 @@ def check_application_logs(traces: SubjectTraces) -> ErasureCheck:
     return _found_or_passed("application logs", len(files), where, "log files")
 
 
-def check_archives() -> ErasureCheck:
-    return ErasureCheck(
-        "archives",
-        CHECK_NONE_CONFIGURED,
-        detail="none configured: the platform keeps no archive or export of the log "
-        "(database backups are outside it: docs/privacy.md)",
-    )
+def check_archives(traces: SubjectTraces) -> ErasureCheck:
+    """Every file archive_events wrote (EVENTSTORE_ARCHIVE_DIR), decompressed, for distinctive values.
+
+    Archived rows are the log's rows as stored, so the subject's sealed fields
+    stay sealed there and its destroyed key makes them unreadable; what this
+    looks for is a copy in the clear.
+    """
+    directory = Path(settings.EVENTSTORE_ARCHIVE_DIR) if settings.EVENTSTORE_ARCHIVE_DIR else None
+    entries = archive_files.load_manifest(directory) if directory and directory.is_dir() else []
+    if not entries:
+        return ErasureCheck(
+            "archives",
+            CHECK_NONE_CONFIGURED,
+            detail="none written: no archive_events manifest in EVENTSTORE_ARCHIVE_DIR "
+            "(database backups are outside the platform: docs/privacy.md)",
+        )
+    needles, checked, where = _needles(traces), 0, []
+    for entry in entries:
+        try:
+            for line in archive_files.read_lines(directory / entry.file):
+                checked += 1
+                if _contains(line, needles):
+                    where.append(entry.file)
+                    break
+        except (ArchiveInvalid, OSError):
+            where.append(f"{entry.file} (unreadable, so not confirmed)")
+    return _found_or_passed("archives", checked, where, f"archived events in {len(entries)} files")

@@ -43,7 +43,7 @@ def verify_erasure(
         *extra_checks,
         checks.check_parked_events(traces),
         checks.check_application_logs(traces),
-        checks.check_archives(),
+        checks.check_archives(traces),
     ]
     return ErasureReceipt.objects.create(
         subject=traces.subject,

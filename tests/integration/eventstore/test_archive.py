@@ -19,14 +19,17 @@ import zstandard
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.test import override_settings
 
-from auth_app.services import user_forget, user_register
+from auth_app.services import user_forget_with_receipt, user_register
 from eventstore import delivery_ledger, partitions, privacy, streams
 from eventstore.archive import files
 from eventstore.archive.archiving import archive_before
 from eventstore.bus import publish
 from eventstore.consumer import drain_subscriber_partition
 from eventstore.errors import ArchiveInvalid, EventIdConflict
+from eventstore.privacy import erasure_checks
+from eventstore.privacy.erasure_traces import collect_traces
 from eventstore.reading import _to_recorded_batch, read_events_by_id
 from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
@@ -160,7 +163,11 @@ def test_a_forgotten_users_data_stays_unreadable_in_the_archive(archived, db_acc
     )
     assert b"kept.secret@example.com" not in everything  # sealed as stored, never written in clear
     person = archived["person"]
-    user_forget(username=person.username)
+    with override_settings(EVENTSTORE_ARCHIVE_DIR=str(directory)):
+        receipt = user_forget_with_receipt(username=person.username)
+    [archives] = [check for check in receipt.checks if check["place"] == "archives"]
+    assert archives["status"] == "passed", archives
+    assert archives["checked"] == sum(e.count for e in files.load_manifest(directory))
     rows = [row for e in files.load_manifest(directory) for row in files.events_of(directory / e.file)]
     (created,) = [
         event
@@ -203,3 +210,20 @@ def test_a_tampered_archive_file_fails_verification(archived, db_access, tmp_pat
 def test_the_delivery_check_covers_the_live_log_after_archiving(archived, db_access):
     reports = delivery_ledger.verify(save=False)
     assert reports and all(r.missed == 0 and r.doubled == 0 and not r.findings for r in reports), reports
+
+
+def test_the_erasure_receipt_names_an_archive_file_that_holds_a_copy_in_the_clear(
+    archived, db_access, tmp_path
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(archived["directory"], copy)
+    entry = next(e for e in files.load_manifest(copy) if e.count)
+    planted = b'{"position": 1, "data": {"note": "mail kept.copy@example.com"}}\n'
+    (copy / entry.file).write_bytes(zstandard.ZstdCompressor().compress(planted))
+    traces = collect_traces("user-0", known_values=["kept.copy@example.com"])
+    with override_settings(EVENTSTORE_ARCHIVE_DIR=str(copy)):
+        found = erasure_checks.check_archives(traces)
+        clean = erasure_checks.check_archives(collect_traces("user-0", known_values=["nowhere@example.com"]))
+    assert found.status == "failed" and entry.file in found.detail
+    assert "kept.copy" not in found.detail
+    assert clean.status == "passed"
