@@ -84,8 +84,7 @@ def make_accounts() -> Accounts:
 
 def write_once(rng: random.Random, accounts: Accounts) -> None:
     """One command through the services, in the proportions of the mixed workload."""
-    from auth_app.exceptions import InvalidCredentials, LoginLocked
-
+    from auth_app.errors import InvalidCredentials, LoginLocked
     from auth_app.services import user_login
     from community_app import services as community
 
