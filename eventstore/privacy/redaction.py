@@ -38,13 +38,6 @@ def redact_event_dict(event: dict) -> dict:
     return {**event, "data": data, "metadata": metadata}
 
 
-def events_for(user, events: list) -> list:
-    """`events` (RecordedEvents or their dicts) as `user` may see them."""
-    if can_read_personal_data(user):
-        return events
-    return [redact_event_dict(e) if isinstance(e, dict) else redact_event(e) for e in events]
-
-
 def _redacted(type_name: str, data: dict, metadata: dict) -> tuple[dict, dict]:
     try:
         paths = get_event_type(type_name).personal_fields
