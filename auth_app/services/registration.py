@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from psycopg.errors import UniqueViolation
 
 from eventstore import ExpectedVersion, atomic_command, publish
 
@@ -54,7 +55,10 @@ def user_register(
             )
     except IntegrityError as clash:
         # A concurrent registration took the name or email after our check.
-        raise ValidationError(_field_of_unique_clash(clash)) from None
+        field = field_of_unique_clash(clash)
+        if field is None:
+            raise
+        raise ValidationError({field: [DUPLICATE_MESSAGES[field]]}) from None
     publish(
         USER_CREATED,
         stream_id=user_stream(user.pk),
@@ -64,7 +68,30 @@ def user_register(
     return user
 
 
-def _field_of_unique_clash(clash: IntegrityError) -> dict[str, list[str]]:
-    if "email" in str(clash):
-        return {"email": [DUPLICATE_EMAIL]}
-    return {"username": [DUPLICATE_USERNAME]}
+DUPLICATE_MESSAGES = {"username": DUPLICATE_USERNAME, "email": DUPLICATE_EMAIL}
+
+
+def field_of_unique_clash(clash: IntegrityError) -> str | None:
+    """The field ("username" or "email") whose unique index refused the row, None for any other clash.
+
+    Told by the index Postgres names, never by the message text: the case-insensitive
+    indexes are named in `User.Meta`; the plain `unique=True` ones are named by
+    whichever migration created them, so their column is looked up.
+    """
+    cause = clash.__cause__
+    if not isinstance(cause, UniqueViolation) or not cause.diag.constraint_name:
+        return None
+    name = cause.diag.constraint_name
+    User = get_user_model()
+    for constraint in User._meta.constraints:
+        if constraint.name == name:
+            expression = constraint.expressions[0]
+            return expression.source_expressions[0].name
+    with connection.cursor() as cursor:
+        columns = (
+            connection.introspection.get_constraints(cursor, User._meta.db_table).get(name, {}).get("columns")
+        )
+    fields = {User._meta.get_field(f).column: f for f in DUPLICATE_MESSAGES}
+    if columns and len(columns) == 1 and columns[0] in fields:
+        return fields[columns[0]]
+    return None
