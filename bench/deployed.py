@@ -6,7 +6,7 @@ worker takes), then with `run_event_streams`, a Celery worker and beat
 started as Procfile.prod starts them, relaying and handling every event on
 the same 2 cores. The ratio of the two rates is the target.
 
-Where the CPU goes, per process group, in CPU seconds per 1,000 events
+Where the CPU goes, per process group, in CPU µs per event (= ms per 1,000 events)
 published (bench/cpu.py): the clients over their timed window; everything
 else from the window's start until the runner has handled every event
 published in it (so a backlog left at the window's end still counts).
@@ -181,8 +181,9 @@ def _add(collector, key: str, how: str, window: _Window, client_backends: set[in
         print(
             f"    ({window.lag_at_end:,} events unhandled at the window's end, handled {window.drain_seconds:.1f} s later)"
         )
-    per_thousand = 1000 / max(window.events, 1)
-    cpu_conditions = f"{conditions}; CPU s per 1,000 events published"
+    # In µs per event, so the table shows whole numbers: 1,000 µs/event is 1 CPU s per 1,000 events.
+    per_event_us = 1e6 / max(window.events, 1)
+    cpu_conditions = f"{conditions}; CPU per event published (µs/event = ms of CPU per 1,000 events)"
     groups = {name: (window.before[name], window.after[name]) for name in window.after if name != "postgres"}
     # Postgres: the clients' own backends, and every other backend of the bench database.
     before, after = window.before["postgres"], window.after["postgres"]
@@ -203,7 +204,7 @@ def _add(collector, key: str, how: str, window: _Window, client_backends: set[in
             f"{key}_cpu_{slug}",
             f"CPU, {name}, {how}",
             cpu_conditions,
-            "CPU s/1k events",
-            seconds * per_thousand,
+            "CPU µs/event",
+            seconds * per_event_us,
             higher=False,
         )
