@@ -1,6 +1,6 @@
-"""(6) The HTTP API under load, against a plain-Django control: gunicorn serving, wrk generating.
+"""(24.5) The HTTP API under load, against a plain-Django control: gunicorn serving, wrk generating.
 
-16 connections, a token each.
+16 connections, a token each (and a post of its own to vote on per endpoint).
 wrk (C, event loop) costs far less CPU than a Python load generator, which
 matters when client, server and Postgres share 2 cores. The Celery worker is
 not running here: the figure is the request path itself (after-commit wake-ups
