@@ -11,7 +11,7 @@ from pathlib import Path
 from . import database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PARTS = ["writes", "reads", "replay", "relay", "latency", "http", "rebuild-load"]
+PARTS = ["writes", "reads", "replay", "relay", "deployed", "latency", "http", "rebuild-load"]
 
 
 def _arguments() -> argparse.Namespace:
@@ -109,12 +109,21 @@ def main() -> None:
     if "writes" in parts:
         print("Appending (raw, peer, platform; interleaved) ...", flush=True)
         suites.writes(collector, reps=args.reps, seconds=args.seconds, results_dir=RESULTS_DIR)
+    if "deployed" in parts:
+        print("Publishing alone and as deployed (runner, worker, beat), CPU by process group ...", flush=True)
+        from . import deployed
+
+        deployed.run(collector, reps=args.reps, seconds=args.seconds, results_dir=RESULTS_DIR)
     if "latency" in parts:
         print("Commit-to-handler latency through the stream runner ...", flush=True)
         from . import latency
 
         latency.run(
-            collector, reps=args.reps, seconds=args.latency_seconds, rate=200, results_dir=RESULTS_DIR
+            collector,
+            reps=args.reps,
+            seconds=args.latency_seconds,
+            rates=(200, 1000),
+            results_dir=RESULTS_DIR,
         )
     if "rebuild-load" in parts:
         print("Writes without and during a rebuild of every projection ...", flush=True)

@@ -1,6 +1,6 @@
-"""(6) The HTTP API under load, against a plain-Django control: gunicorn serving, wrk generating.
+"""(24.5) The HTTP API under load, against a plain-Django control: gunicorn serving, wrk generating.
 
-16 connections, a token each.
+16 connections, a token each (and a post of its own to vote on per endpoint).
 wrk (C, event loop) costs far less CPU than a Python load generator, which
 matters when client, server and Postgres share 2 cores. The Celery worker is
 not running here: the figure is the request path itself (after-commit wake-ups
@@ -37,7 +37,7 @@ ENDPOINTS = {
 
 
 def make_clients(path: Path) -> None:
-    """16 users, each with a knox token and a post (by the next user) to vote on."""
+    """16 users, each with a knox token and two posts (by the next user) to vote on: one per endpoint."""
     from django.db import connection
 
     from auth_app.services import user_login, user_register
@@ -53,11 +53,17 @@ def make_clients(path: Path) -> None:
             user_login(username=username, password=password, ip="127.0.0.1", user_agent="bench").token
         )
         users.append(user)
-    posts = [
-        post_create(author=user, title=f"Vote here {i}", body="A post to vote on.")
-        for i, user in enumerate(users)
+    posts, control_posts = (
+        [
+            post_create(author=user, title=f"Vote here {i}", body="A post to vote on.")
+            for i, user in enumerate(users)
+        ]
+        for _ in range(2)
+    )
+    lines = [
+        f"{tokens[i]} {posts[(i + 1) % CLIENTS].id} {control_posts[(i + 1) % CLIENTS].id}"
+        for i in range(CLIENTS)
     ]
-    lines = [f"{tokens[i]} {posts[(i + 1) % CLIENTS].id}" for i in range(CLIENTS)]
     path.write_text("\n".join(lines) + "\n")
     connection.close()
 

@@ -35,6 +35,51 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+WORKER_CONCURRENCY = 2  # as Procfile.prod's default
+
+
+def celery_worker(log: Path, *, loglevel: str = "WARNING") -> subprocess.Popen:
+    """A Celery worker as Procfile.prod starts it; `loglevel=INFO` also lets `wait_ready` see it start."""
+    return start(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "platform_site",
+            "worker",
+            f"--concurrency={WORKER_CONCURRENCY}",
+            f"--loglevel={loglevel}",
+            "-n",
+            "bench@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        log,
+    )
+
+
+def celery_beat(log: Path, schedule: Path) -> subprocess.Popen:
+    return start(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "platform_site",
+            "beat",
+            "--loglevel=WARNING",
+            f"--schedule={schedule}",
+        ],
+        log,
+    )
+
+
+def wait_ready(process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Until a worker started with `loglevel=INFO` says it is ready (its start-up is no part of a figure)."""
+    deadline = time.monotonic() + timeout
+    while " ready." not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the Celery worker did not start; see {log}")
+        time.sleep(0.2)
+
+
 def catch_up_everything() -> None:
     """Start from a quiet log: every checkpoint at the head, Redis empty.
 

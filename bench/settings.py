@@ -23,5 +23,5 @@ INSTALLED_APPS = [*INSTALLED_APPS, "bench.benchapp"]
 # Requests authenticate with knox tokens, which this setting does not touch.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]}
-# The platform's URLs and the plain-Django control endpoints of figure (6).
+# The platform's URLs and the plain-Django control endpoints of figure (24.5).
 ROOT_URLCONF = "bench.urls"

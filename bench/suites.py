@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import peer, platform_log, platform_statement, raw, services
+from . import peer, platform_log, platform_statement, raw
 from .results import Collector
 from .workers import WorkerGroup
 
@@ -39,26 +39,14 @@ def _clients(n: int) -> str:
 
 
 def writes(collector: Collector, *, reps: int, seconds: float, results_dir: Path) -> None:
-    """Raw, peer and platform appends, interleaved; then the platform once more as deployed.
+    """Raw, peer and platform appends, interleaved (as deployed: bench/deployed.py).
 
     The target figures have no stream runner alive, like raw and peer, which
     relay nothing: each platform commit then asks Redis to queue a relay task
-    (the Celery fallback). The last figure runs a stream runner beside the
-    writers, as `make run` does: commits skip Redis, and the runner relays
-    every event and hands it to every subscriber on the same 2 cores.
+    (the Celery fallback).
     """
     with WorkerGroup(4, django=False) as plain, WorkerGroup(4, django=True) as django:
         _writes(collector, plain, django, reps=reps, seconds=seconds)
-        services.catch_up_everything()
-        with services.stream_runner(results_dir / "event-streams-writes.log"):
-            for _ in range(reps):
-                collector.add(
-                    "platform_append_4_runner",
-                    "platform publish, 4 clients, as deployed",
-                    "1 event/transaction, 4 processes, with a stream runner relaying and handling every event",
-                    "events/s",
-                    django.timed("bench.platform_writes:append_one_per_transaction", 4, seconds),
-                )
 
 
 def _writes(

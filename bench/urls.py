@@ -1,4 +1,4 @@
-"""The platform's URLs plus the control endpoints of figure (6) (bench/benchapp/control.py)."""
+"""The platform's URLs plus the control endpoints of figure (24.5) (bench/benchapp/control.py)."""
 
 from django.urls import include, path
 

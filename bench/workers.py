@@ -58,6 +58,10 @@ class WorkerGroup:
         # Wait until every worker has imported and set up, so none starts a timed job late.
         self.run(f"{__name__}:ready", [{} for _ in range(size)])
 
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self._processes]
+
     def run(self, target: str, kwargs_per_worker: Sequence[dict]) -> list:
         pipes = self._pipes[: len(kwargs_per_worker)]
         for pipe, kwargs in zip(pipes, kwargs_per_worker, strict=True):

@@ -55,17 +55,52 @@ def bucket_of(position: int) -> int:
 
 def record(checkpoint_name: str, events: Iterable) -> None:
     """Add handled `events` to the ledger of `checkpoint_name`, in the caller's transaction."""
+    buckets, counts, digests = _sums(events)
+    if buckets:
+        prepared.execute(_RECORD_SQL, [checkpoint_name, buckets, counts, digests])
+
+
+# The consumer's last statement in a handler's transaction: move the subscriber's checkpoint
+# (only if it is still behind the events) and, only if it moved, add the events to the ledger.
+# One round trip where the two statements took two: a consumer of the stream runner commits
+# about one such transaction per partition and wake-up (docs/benchmarks.md, issue 24).
+_ADVANCE_AND_RECORD_SQL = b"""
+WITH moved AS (
+    UPDATE eventstore_checkpoint SET position = %s::bigint, updated_at = now()
+    WHERE name = %s::text AND position < %s::bigint
+    RETURNING name
+), recorded AS (
+    INSERT INTO eventstore_deliveryledger AS l (checkpoint, bucket, handled, digest)
+    SELECT moved.name, b, c, d FROM moved, unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS t(b, c, d)
+    ON CONFLICT (checkpoint, bucket)
+    DO UPDATE SET handled = l.handled + excluded.handled, digest = l.digest # excluded.digest
+)
+SELECT count(*) FROM moved
+"""
+
+
+def _sums(events: Iterable) -> tuple[list[int], list[int], list[int]]:
+    """Per bucket of positions: the events' count and the XOR of their ids' digests."""
     sums: dict[int, list[int]] = {}
     for event in events:
         entry = sums.setdefault(bucket_of(event.position), [0, 0])
         entry[0] += 1
         entry[1] ^= event_digest(event.id)
-    if sums:
-        buckets = list(sums)
-        prepared.execute(
-            _RECORD_SQL,
-            [checkpoint_name, buckets, [sums[b][0] for b in buckets], [sums[b][1] for b in buckets]],
-        )
+    buckets = list(sums)
+    return buckets, [sums[b][0] for b in buckets], [sums[b][1] for b in buckets]
+
+
+def advance_and_record(checkpoint_name: str, position: int, unless_past: int, events: Iterable) -> bool:
+    """Move the checkpoint to `position` if it is before `unless_past`, and then record `events`.
+
+    Returns False, recording nothing, when the checkpoint was already there
+    (the events were handled before: the caller rolls its transaction back).
+    """
+    buckets, counts, digests = _sums(events)
+    (moved,) = prepared.fetchone(
+        _ADVANCE_AND_RECORD_SQL, [position, checkpoint_name, unless_past, buckets, counts, digests]
+    )
+    return bool(moved)
 
 
 def restart(checkpoint_names: list[str]) -> None:

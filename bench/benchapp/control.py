@@ -1,4 +1,4 @@
-"""The control for figure (6): what POST /api/posts/ and its vote endpoint do, the plain Django way.
+"""The control for figure (24.5): what POST /api/posts/ and its vote endpoint do, the plain Django way.
 
 Same middleware, authentication, throttle, serializers and tables as the
 community's API (`community_app/api.py`), but the rows are written directly

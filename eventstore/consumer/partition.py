@@ -46,8 +46,14 @@ def read_together(redis, consumers: list[SubscriberPartitionReader], start: str,
     """Read from `start` and handle the entries, for consumers of one partition, until none finds more.
 
     Each read is one pipelined round trip for all of them, carrying each
-    one's acknowledgement of its previous read; a consumer leaves the round
-    once its read comes back empty. After `max_reads` reads that found
+    one's acknowledgement of its previous read. A consumer leaves the round
+    once a read comes back empty, or once a read of new entries (`>`) comes
+    back short of READ_COUNT: no entry was left then, and the relay pushes a
+    wake-up with every entry it adds later (stream_runner, kick_consumers),
+    so a second read would only come back empty. That read was half the
+    Redis round trips of a stream runner's wake-up (docs/benchmarks.md, issue
+    24); the short read's acknowledgement travels with the consumer's next
+    read instead, or with `acknowledge()`. After `max_reads` reads that found
     entries, those still finding entries acknowledge and say `more`. Returns
     the number of reads that found entries.
     """
@@ -60,23 +66,26 @@ def read_together(redis, consumers: list[SubscriberPartitionReader], start: str,
         replies = pipe.execute(raise_on_error=False)
         found = []
         offset = 0
+        any_entries = False
         for consumer, count in zip(consumers, counts, strict=True):
             entries = consumer.take_read(replies[offset : offset + count])
             offset += count
             if entries or consumer.has_unacknowledged:
-                # Handled, or only trimmed entries to acknowledge: read on.
+                # Handled, or only trimmed entries to acknowledge.
                 consumer.handle(entries)
-                found.append(consumer)
-            else:
-                consumer.save_skipped_checkpoint()
+                any_entries = True
+                if start != ">" or len(entries) >= READ_COUNT:
+                    found.append(consumer)  # read on
+                    continue
+            consumer.save_skipped_checkpoint()
         consumers = found
-        if found:
+        if any_entries:
             reads += 1
-            if reads >= max_reads:
-                for consumer in found:
-                    consumer.acknowledge()
-                    consumer.more = True
-                break
+        if found and reads >= max_reads:
+            for consumer in found:
+                consumer.acknowledge()
+                consumer.more = True
+            break
     return reads
 
 
@@ -155,6 +164,10 @@ class SubscriberPartitionReader:
             if self.more:
                 return self.handled
             self.save_skipped_checkpoint(now=full_check)
+        if full_check and self.has_unacknowledged:
+            # A thorough drain may be this consumer's last read for a while (a
+            # Celery task lets go of the lock next): acknowledge what it handled now.
+            self.acknowledge()
         if not full_check:
             return self.handled
         # Entries the relay sent that Redis no longer has (trimmed, flushed) and
@@ -291,8 +304,11 @@ class SubscriberPartitionReader:
                             ):
                                 handler(event)
                     # Last: see _process.
-                    self._advance_checkpoint(events[-1].position, unless_past=handled[0][0].position)
-                    delivery_ledger.record(self.checkpoint_name, (event for event, _ in handled))
+                    self._advance_checkpoint(
+                        events[-1].position,
+                        unless_past=handled[0][0].position,
+                        handled=[event for event, _ in handled],
+                    )
             except Exception as exc:
                 if connection.connection is None or not connection.is_usable():
                     raise LockLost(f"database session broken: {exc!r}") from exc
@@ -373,8 +389,7 @@ class SubscriberPartitionReader:
                     # handler that works long before it writes (a link scan) holds nothing
                     # meanwhile. A consumer that finds the checkpoint past the event rolls
                     # the handler's effects back (AlreadyProcessed), so they happen once.
-                    self._advance_checkpoint(event.position)
-                    delivery_ledger.record(self.checkpoint_name, (event,))
+                    self._advance_checkpoint(event.position, handled=[event])
                 self.handled += 1
                 self.checkpoint = self._saved_checkpoint = event.position
                 return
@@ -394,9 +409,19 @@ class SubscriberPartitionReader:
                     return
                 time.sleep(settings.SUBSCRIBER_RETRY_BASE_SECONDS * 4 ** (attempt - 1))
 
-    def _advance_checkpoint(self, position: int, *, unless_past: int | None = None) -> None:
-        """Move the checkpoint to `position` if it is still before `unless_past` (default: it)."""
-        if not prepared.execute(_ADVANCE_SQL, [position, self.checkpoint_name, unless_past or position]):
+    def _advance_checkpoint(
+        self, position: int, *, unless_past: int | None = None, handled: list[RecordedEvent] | None = None
+    ) -> None:
+        """Move the checkpoint to `position` if it is still before `unless_past` (default: it).
+
+        With `handled`, the same statement adds those events to the delivery ledger.
+        """
+        unless_past = unless_past or position
+        if handled is not None:
+            moved = delivery_ledger.advance_and_record(self.checkpoint_name, position, unless_past, handled)
+        else:
+            moved = prepared.execute(_ADVANCE_SQL, [position, self.checkpoint_name, unless_past])
+        if not moved:
             raise AlreadyProcessed
 
     def _blocked_by_parked(self, event: RecordedEvent) -> bool:

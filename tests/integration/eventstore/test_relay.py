@@ -307,6 +307,10 @@ def test_a_held_partition_reads_for_all_its_subscribers_together_and_acknowledge
         assert held.run(full_check=False) is False  # woken: one pipeline of reads, nothing left over
         assert [effect_count(e.id) for e in events] == [1, 1, 1]
         redis = get_redis()
+        # A short read ends the run: what it handled is acknowledged with the next read.
+        for name in names:
+            assert redis.xpending(streams.partition_key(partition), streams.group_name(name))["pending"] == 3
+        assert held.run(full_check=False) is False
         for name in names:
             assert redis.xpending(streams.partition_key(partition), streams.group_name(name))["pending"] == 0
         assert Checkpoint.objects.get(name=subscriber_checkpoint_name(SUBSCRIBER, partition)).position == (
@@ -314,3 +318,24 @@ def test_a_held_partition_reads_for_all_its_subscribers_together_and_acknowledge
         )
     finally:
         connection.close()  # drops the session's partition locks
+
+
+def test_entries_a_woken_run_left_unacknowledged_are_neither_lost_nor_handled_again_by_the_next_consumer():
+    from eventstore.consumer import StreamRunnerPartition
+    from eventstore.relay import subscriber_checkpoint_name
+
+    events = write_events(streams_count=1, per_stream=3)
+    partition = streams.partition_of(events[0].stream_id)
+    key, group = streams.partition_key(partition), streams.group_name(SUBSCRIBER)
+    held = StreamRunnerPartition(partition, [SUBSCRIBER], get_redis())
+    held.run(full_check=True)
+    relay_all()
+    held.run(full_check=False)
+    assert get_redis().xpending(key, group)["pending"] == 3  # handled, their acknowledgement not sent yet
+    connection.close()  # the consumer is gone (its locks with its session) before its next read
+    drain_subscriber_partition(SUBSCRIBER, partition)  # the next consumer reads the pending entries first
+    assert [effect_count(e.id) for e in events] == [1, 1, 1]
+    assert get_redis().xpending(key, group)["pending"] == 0
+    assert Checkpoint.objects.get(name=subscriber_checkpoint_name(SUBSCRIBER, partition)).position == (
+        events[-1].position
+    )
