@@ -24,7 +24,6 @@ from typing import Literal
 import orjson
 from django.db import connection
 from django.db.models import FloatField, JSONField, Model
-from psycopg.types.json import Jsonb
 
 from . import prepared, tracing
 from .envelope import RecordedEvent
@@ -91,12 +90,6 @@ class Projection:
             self.on_reset()
 
 
-# A batch of at least this many new rows is sent with COPY instead of one INSERT: Postgres
-# reads COPY's rows about 40 % cheaper than taking a JSON document apart (docs/benchmarks.md,
-# "Rebuild speed"), while for a few rows (an event applied live) COPY's extra round trip costs more.
-COPY_MIN_ROWS = 100
-
-
 def insert_rows(
     model: type[Model], fields: Sequence[str], rows: Sequence[Sequence], suffix: str = ""
 ) -> None:
@@ -106,58 +99,12 @@ def insert_rows(
     apart by Postgres, each value cast to its column's type: far cheaper than
     building model instances for `bulk_create`, and than binary arrays, which
     psycopg packs element by element in Python. `suffix` may add e.g. an ON
-    CONFLICT clause. Without one, `COPY_MIN_ROWS` rows or more go by COPY
-    (the same rows stored, the same errors raised).
+    CONFLICT clause.
     """
     if not rows:
         return
-    if not suffix and len(rows) >= COPY_MIN_ROWS:
-        copy_rows(model, fields, rows)
-        return
     sql, float_columns = _insert_statement(model, tuple(fields), suffix)
     execute_with_arrays(sql, [json_rows(rows, float_columns)])
-
-
-def copy_rows(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
-    """Add `rows` (values in the order of `fields`) to the model's table with COPY, in the caller's transaction.
-
-    Text COPY, each value written by psycopg's dumper of its Python type (NaN and
-    infinities included); JSON fields' values as JSON text, None as SQL NULL as
-    Django stores it. A duplicate key fails the whole COPY with IntegrityError,
-    as it fails an INSERT.
-    """
-    statement, json_columns = _copy_statement(model, tuple(fields))
-    if json_columns:
-        rows = [_with_json(row, json_columns) for row in rows]
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(statement) as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-
-
-@functools.lru_cache(maxsize=256)
-def _copy_statement(model: type[Model], fields: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
-    json_columns = tuple(
-        i for i, name in enumerate(fields) if isinstance(model._meta.get_field(name), JSONField)
-    )
-    return f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN", json_columns
-
-
-def _with_json(row: Sequence, json_columns: Sequence[int]) -> list:
-    row = list(row)
-    for i in json_columns:
-        if row[i] is not None:
-            row[i] = Jsonb(row[i], dumps=_json_text)
-    return row
-
-
-def _json_text(value) -> str:
-    return orjson.dumps(value, default=_json_default).decode()
 
 
 @functools.lru_cache(maxsize=256)

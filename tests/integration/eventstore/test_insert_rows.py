@@ -1,8 +1,4 @@
-"""insert_rows() and copy_rows(): what batch handlers write is exactly what the ORM would store and read back.
-
-insert_rows sends fewer than COPY_MIN_ROWS rows as one INSERT of a JSON
-document and more with copy_rows (COPY): each test runs both ways.
-"""
+"""insert_rows(): what batch handlers write is exactly what the ORM would store and read back."""
 
 import datetime as dt
 import math
@@ -10,9 +6,9 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from eventstore.projections import COPY_MIN_ROWS, copy_rows, insert_rows
+from eventstore.projections import insert_rows
 from links_app.models import Scan, ScanStatus
 
 pytestmark = pytest.mark.django_db
@@ -46,39 +42,29 @@ def scan_row(**overrides) -> dict:
     return {**row, **overrides}
 
 
-@pytest.fixture(params=["insert", "copy"])
-def write(request):
-    """Write rows as `insert_rows` does for a few of them, or by COPY as it does for many."""
-    return insert_rows if request.param == "insert" else copy_rows
-
-
 def stored(row: dict) -> dict:
     scan = Scan.objects.get(id=row["id"])
     return {name: getattr(scan, name) for name in FIELDS}
 
 
-def test_every_column_type_round_trips_exactly(write):
-    rows = [
-        scan_row(),
-        scan_row(findings=[], verdict="safe", completed_at=dt.datetime.now(dt.UTC)),
-        scan_row(url="tab\tnewline\nbackslash\\n null \\N", findings={"key": "\\N"}),
-    ]
-    write(Scan, FIELDS, [tuple(r[f] for f in FIELDS) for r in rows])
+def test_every_column_type_round_trips_exactly():
+    rows = [scan_row(), scan_row(findings=[], verdict="safe", completed_at=dt.datetime.now(dt.UTC))]
+    insert_rows(Scan, FIELDS, [tuple(r[f] for f in FIELDS) for r in rows])
     for row in rows:
         expected = {**row, "link_id": uuid.UUID(row["link_id"])}
         assert stored(row) == expected
 
 
-def test_none_in_a_json_field_is_sql_null_not_json_null(write):
+def test_none_in_a_json_field_is_sql_null_not_json_null():
     row = scan_row(findings=None)
     # findings is NOT NULL: None must arrive as SQL NULL (refused), not as JSON null.
     with pytest.raises(IntegrityError):
-        write(Scan, FIELDS, [tuple(row[f] for f in FIELDS)])
+        insert_rows(Scan, FIELDS, [tuple(row[f] for f in FIELDS)])
 
 
-def test_nan_and_infinity_are_stored_as_such(write):
+def test_nan_and_infinity_are_stored_as_such():
     rows = [scan_row(model_score=math.nan), scan_row(model_score=-math.inf)]
-    write(Scan, FIELDS, [tuple(r[f] for f in FIELDS) for r in rows])
+    insert_rows(Scan, FIELDS, [tuple(r[f] for f in FIELDS) for r in rows])
     assert math.isnan(stored(rows[0])["model_score"])
     assert stored(rows[1])["model_score"] == -math.inf
 
@@ -94,18 +80,3 @@ def test_a_suffix_applies_to_the_whole_batch():
         "ON CONFLICT (id) DO UPDATE SET safety_score = excluded.safety_score",
     )
     assert stored(row)["safety_score"] == 12
-
-
-def test_a_duplicate_key_fails_the_whole_write_and_stores_none_of_its_rows(write):
-    first = scan_row()
-    insert_rows(Scan, FIELDS, [tuple(first[f] for f in FIELDS)])
-    rows = [scan_row() for _ in range(3)] + [first]
-    with pytest.raises(IntegrityError), transaction.atomic():
-        write(Scan, FIELDS, [tuple(r[f] for f in FIELDS) for r in rows])
-    assert Scan.objects.count() == 1
-
-
-def test_a_write_of_copy_min_rows_stores_every_row():
-    rows = [scan_row(safety_score=i) for i in range(COPY_MIN_ROWS)]
-    insert_rows(Scan, FIELDS, [tuple(r[f] for f in FIELDS) for r in rows])
-    assert sorted(Scan.objects.values_list("safety_score", flat=True)) == list(range(COPY_MIN_ROWS))
