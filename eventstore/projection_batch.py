@@ -163,13 +163,14 @@ class _Table:
             execute_with_arrays(sql, [json_rows(_key_rows(shape, sorted(self.deletes)), floats)])
         for fields, keys in _grouped_by_fields(self.updates).items():
             sql, floats = _statement(shape, "update", fields)
-            rows = [[*_key_values(shape, key), *(self.updates[key][f] for f in fields)] for key in keys]
+            rows = [[*_key_values(shape, key), *map(self.updates[key].__getitem__, fields)] for key in keys]
             execute_with_arrays(sql, [json_rows(rows, floats)])
         if self.deltas:
             fields = tuple(sorted({f for delta in self.deltas.values() for f in delta}))
             sql, floats = _statement(shape, "add", fields)
+            zeros = (0,) * len(fields)  # a counter the row's events left alone
             rows = [
-                [*_key_values(shape, key), *(self.deltas[key].get(f, 0) for f in fields)]
+                [*_key_values(shape, key), *map(self.deltas[key].get, fields, zeros)]
                 for key in sorted(self.deltas)  # one lock order for concurrent writers
             ]
             execute_with_arrays(sql, [json_rows(rows, floats)])
