@@ -78,7 +78,7 @@ the repetitions' own ratios (the ratio of the medians is beside it).
 |---|---|
 {settings_lines}
 
-## Targets (issues 9 and 19)
+## Targets (issues 9, 19 and 24)
 
 {targets_table(figures)}
 

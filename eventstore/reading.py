@@ -12,12 +12,12 @@ import dataclasses
 import gc
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 
-from . import privacy
+from . import prepared, privacy
 from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .errors import GapSafetyUnavailable, UnknownEventType
@@ -146,33 +146,61 @@ def _to_recorded_batch(
     """
     if not reveal:  # as stored: what to_recorded(row, reveal=False) gives, without a call per row
         return [RecordedEvent(*row[:6], _decode(row[6]), _decode(row[7]), *row[8:]) for row in rows]
-    events: list[RecordedEvent] = []
-    sealed_places: list = []
-    event_types: dict[str, EventType | None] = {}
-    to_upcast: list[tuple[int, EventType]] = []
-    for row in rows:
-        data, metadata = row[6], row[7]
-        if _may_hold_sealed(data):
-            data = _decode(data)
-            privacy.find_sealed(data, sealed_places)
-        else:
-            data = orjson.loads(data)
-        if _may_hold_sealed(metadata):
-            metadata = _decode(metadata)
-            privacy.find_sealed(metadata, sealed_places)
-        else:
-            metadata = orjson.loads(metadata)
-        type_name, schema_version = row[4], row[5]
-        if type_name not in event_types:
-            event_types[type_name] = _event_type_or_none(type_name)
-        event_type = event_types[type_name]
-        if event_type is not None and schema_version < event_type.version:
-            to_upcast.append((len(events), event_type))
-        events.append(RecordedEvent(*row[:6], data, metadata, *row[8:]))
+    return _revealed(_DecodedBatch(rows), unwrapped)
+
+
+class _DecodedBatch:
+    """A batch of rows turned into events, their sealed values found but not opened yet.
+
+    Building it sends no statement (follow() builds it while its next FETCH runs);
+    `_revealed` then opens the sealed values (one key query) and upcasts.
+    """
+
+    __slots__ = ("events", "sealed_places", "to_upcast")
+
+    def __init__(self, rows: Sequence[Sequence]) -> None:
+        events: list[RecordedEvent] = []
+        sealed_places: list = []
+        event_types: dict[str, EventType | None] = {}
+        to_upcast: list[tuple[int, EventType]] = []
+        # Names bound once: this loop runs for every event a follower or a rebuild reads
+        # (figure "follow() whole log", docs/benchmarks.md, issue 24).
+        loads, find_sealed, sealed_key, append = (
+            orjson.loads,
+            privacy.find_sealed,
+            _SEALED_KEY_TEXT,
+            events.append,
+        )
+        for row in rows:
+            data, metadata = row[6], row[7]
+            if type(data) is str and sealed_key not in data:  # as _may_hold_sealed
+                data = loads(data)
+            else:
+                data = _decode(data)
+                find_sealed(data, sealed_places)
+            if type(metadata) is str and sealed_key not in metadata:
+                metadata = loads(metadata)
+            else:
+                metadata = _decode(metadata)
+                find_sealed(metadata, sealed_places)
+            type_name = row[4]
+            try:
+                event_type = event_types[type_name]
+            except KeyError:
+                event_type = event_types[type_name] = _event_type_or_none(type_name)
+            if event_type is not None and row[5] < event_type.version:
+                to_upcast.append((len(events), event_type))
+            append(RecordedEvent(row[0], row[1], row[2], row[3], type_name, row[5], data, metadata, *row[8:]))
+        self.events, self.sealed_places, self.to_upcast = events, sealed_places, to_upcast
+
+
+def _revealed(batch: _DecodedBatch, unwrapped: dict | None) -> list[RecordedEvent]:
+    """The batch's events as readers see them: sealed values opened, data upcast."""
+    events = batch.events
     # In place: `data` and `metadata` were decoded just now and belong to this batch alone.
-    privacy.open_found(sealed_places, privacy.KeyRing(unwrapped=unwrapped))
+    privacy.open_found(batch.sealed_places, privacy.KeyRing(unwrapped=unwrapped))
     # Upcasters see plaintext: they run once every value is open.
-    for index, event_type in to_upcast:
+    for index, event_type in batch.to_upcast:
         event = events[index]
         events[index] = dataclasses.replace(
             event,
@@ -185,6 +213,10 @@ def _to_recorded_batch(
 def _envelope(row: Sequence) -> RecordedEvent:
     """An event without its data and metadata (each its own empty dict), for readers of envelopes."""
     return RecordedEvent(*row[:6], {}, {}, *row[8:])
+
+
+def _envelopes(rows: Sequence[Sequence]) -> list[RecordedEvent]:
+    return [_envelope(row) for row in rows]
 
 
 def _decode(value):
@@ -398,23 +430,34 @@ def follow(
     # Binary rows decode faster (timestamps, uuids); the JSON comes as text for orjson.
     payload = "data::text, metadata::text" if with_data else "NULL, NULL"
     columns = _COLUMNS.replace("data, metadata", payload)
-    with transaction.atomic(), connection.connection.cursor(name="eventstore_follow", binary=True) as cursor:
-        cursor.itersize = batch_size
-        cursor.execute(
-            f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position{limit_clause}",
-            params,
-        )
-        # Data keys unwrapped for one batch serve the next ones: each batch still reads
-        # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
-        unwrapped: dict[tuple[str, bytes], bytes] = {}
-        while True:
-            with collector_paused():
-                rows = cursor.fetchmany(batch_size)
-                if with_data:
-                    batch = _to_recorded_batch(rows, unwrapped=unwrapped)
-                else:  # nothing was read to decode: each event gets its own empty dicts
-                    batch = [_envelope(row) for row in rows]
-                del rows  # the rows are garbage now, before the collector resumes
-            if not batch:
-                return
+    sql = (
+        f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position{limit_clause}"
+    )
+    # Rows are decoded while the server fetches the next batch (prepared.read_ahead).
+    decode = _DecodedBatch if with_data else _envelopes
+    # Data keys unwrapped for one batch serve the next ones: each batch still reads
+    # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
+    unwrapped: dict[tuple[str, bytes], bytes] = {}
+    with (
+        transaction.atomic(),
+        closing(
+            prepared.read_ahead(
+                "eventstore_follow",
+                sql,
+                params,
+                batch_size=batch_size,
+                decode=decode,
+                paused=collector_paused,
+            )
+        ) as decoded_batches,
+    ):
+        for decoded in decoded_batches:
+            if with_data:
+                with collector_paused():
+                    batch = _revealed(decoded, unwrapped)
+            else:  # nothing was read to decode: each event gets its own empty dicts
+                batch = decoded
             yield batch
+            # Not kept while the next batch is built: the collector's run after it would walk
+            # both (figure "follow() whole log", docs/benchmarks.md, issue 24).
+            del batch, decoded

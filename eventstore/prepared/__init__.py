@@ -34,6 +34,7 @@ from __future__ import annotations
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from .pipeline import Pipeline
+from .read_ahead import read_ahead
 from .session import Params, session_of
 
 
@@ -97,4 +98,4 @@ def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = T
     return _run_one(sql.encode() if isinstance(sql, str) else sql, params, None, prepare, rows=False)
 
 
-__all__ = ["execute", "fetchall", "fetchone"]
+__all__ = ["execute", "fetchall", "fetchone", "read_ahead"]

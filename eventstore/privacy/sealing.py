@@ -158,16 +158,16 @@ def find_sealed(value: Any, places: list[tuple[Any, Any]]) -> None:
 def open_found(places: list[tuple[Any, Any]], keyring: KeyRing) -> None:
     """Replace each sealed value found by `find_sealed` with its plaintext, or `ERASED`."""
     keyring.load({container[key]["s"] for container, key in places})
-    ciphers: dict[str, crypto.AESGCM | None] = {}  # one cipher per subject, for this call only
+    openers: dict[str, Any] = {}  # one per subject, for this call only (None: the subject is forgotten)
     for container, key in places:
         sealed = container[key]
         subject = sealed["s"]
-        if subject in ciphers:
-            cipher = ciphers[subject]
-        else:
+        try:
+            open_one = openers[subject]
+        except KeyError:
             data_key = keyring.key_for_reading(subject)
-            cipher = ciphers[subject] = crypto.AESGCM(data_key) if data_key is not None else None
-        container[key] = crypto.open_with(cipher, sealed) if cipher is not None else ERASED
+            open_one = openers[subject] = crypto.opener(subject, data_key) if data_key is not None else None
+        container[key] = open_one(sealed) if open_one is not None else ERASED
 
 
 def holds_sealed(value: Any) -> bool:

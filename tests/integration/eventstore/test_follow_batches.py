@@ -5,12 +5,12 @@ import random
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from eventstore import privacy, store
 from eventstore.envelope import ExpectedVersion, NewEvent
 from eventstore.privacy import crypto
-from eventstore.reading import follow
+from eventstore.reading import follow, read_stream
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +132,65 @@ def test_envelopes_only_carry_the_envelope_and_their_own_empty_payloads():
     ]
     assert all(e.data == {} and e.metadata == {} for e in events)
     assert events[0].data is not events[1].data  # no dict shared between events
+
+
+def test_the_next_batch_is_fetched_while_the_last_one_is_decoded(monkeypatch):
+    """The FETCH of batch n + 1 is in flight while batch n is decoded (prepared.read_ahead)."""
+    from psycopg import pq
+
+    from eventstore import reading
+
+    stream_id, _actor, stored = append_sealed(3)
+    statuses = []
+    decode = reading._DecodedBatch
+
+    def watched(rows):
+        statuses.append(connection.connection.pgconn.transaction_status)
+        return decode(rows)
+
+    monkeypatch.setattr(reading, "_DecodedBatch", watched)
+    events = [e for batch in follow_stream(stream_id, stored[0].position - 1) for e in batch]
+
+    assert [e.id for e in events] == [s.id for s in stored]
+    assert [e.metadata["ip"] for e in events] == [IP, IP, IP]
+    assert statuses == [pq.TransactionStatus.ACTIVE] * 3  # full batches of one: a FETCH went ahead each time
+
+
+def test_between_two_batches_the_connection_is_the_callers():
+    stream_id, _actor, stored = append_sealed(3)
+    seen = []
+    for batch in follow_stream(stream_id, stored[0].position - 1):
+        seen.extend(e.id for e in batch)
+        # Nothing is in flight while the caller holds a batch: its own statements run.
+        assert [e.id for e in read_stream(stream_id)] == [s.id for s in stored]
+    assert seen == [s.id for s in stored]
+
+
+def test_a_batch_that_fails_to_decode_leaves_the_transaction_usable(monkeypatch):
+    from eventstore import reading
+
+    stream_id, _actor, stored = append_sealed(3)
+
+    def failing(rows):
+        raise RuntimeError("cannot decode")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(reading, "_DecodedBatch", failing)
+        with pytest.raises(RuntimeError, match="cannot decode"):
+            list(follow_stream(stream_id, stored[0].position - 1))
+
+    # The FETCH sent ahead was read back and the cursor closed: the same name can be declared again.
+    events = [e for batch in follow_stream(stream_id, stored[0].position - 1) for e in batch]
+    assert [e.id for e in events] == [s.id for s in stored]
+
+
+def test_a_follow_abandoned_after_one_batch_closes_its_cursor():
+    stream_id, _actor, stored = append_sealed(3)
+    batches = follow(
+        after=stored[0].position - 1, batch_size=1, types=[THING_HAPPENED.name], below_horizon=False
+    )
+    assert [e.id for e in next(batches)] == [stored[0].id]
+    batches.close()
+
+    events = [e for batch in follow_stream(stream_id, stored[0].position - 1) for e in batch]
+    assert [e.id for e in events] == [s.id for s in stored]

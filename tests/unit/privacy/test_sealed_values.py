@@ -19,6 +19,17 @@ def test_a_sealed_value_opens_only_with_its_key_and_subject():
         crypto.open_value({**sealed, "s": "user-2"}, key)  # moved onto another subject
 
 
+def test_a_subject_s_opener_opens_its_values_and_no_other_subject_s():
+    key = crypto.new_data_key()
+    open_one = crypto.opener("user-1", key)
+    values = [crypto.seal_value("user-1", key, v) for v in ("10.0.0.1", {"any": ["json", 1]}, 7)]
+    assert [open_one(v) for v in values] == ["10.0.0.1", {"any": ["json", 1]}, 7]
+    with pytest.raises(InvalidTag):
+        open_one(crypto.seal_value("user-2", key, "x"))  # sealed for another subject with the same key
+    with pytest.raises(InvalidTag):
+        crypto.opener("user-1", crypto.new_data_key())(values[0])
+
+
 def test_a_wrapped_key_unwraps_only_for_its_subject():
     key = crypto.new_data_key()
     wrapped = crypto.wrap("user-1", key)
