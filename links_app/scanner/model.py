@@ -3,8 +3,9 @@
 Weights live in ``model_weights.json`` next to this file, written by
 ``scripts/train_scanner.py``. Stage 1 (logistic regression over named tokens)
 is good at words and n-grams; stage 2 (a small tree ensemble, ``trees.py``)
-sees the structural counts of ``structure.py`` plus stage 1's log-odds (whole,
-and the host's and the path's share of it), so it
+sees the structural counts of ``structure.py``, the suffix's share of
+malicious domains in the training data (``suffix_risk`` in the file) and
+stage 1's log-odds (whole, and the host's and the path's share of it), so it
 learns shapes a linear model cannot (e.g. a long query is fine on a big
 domain, odd on a random-looking one). The final log-odds blend the two.
 A token the model has no weight for counts 0, so rules added after training
@@ -67,9 +68,11 @@ class LexicalModel:
         tree_data = data.get("trees")
         if tree_data is not None and tree_data.get("features") != list(TREE_INPUTS):
             raise ValueError("model_weights.json was trained with different structure features; retrain")
-        suffix_risk = data.get("suffix_risk", {})
-        self.suffix_prior: float = suffix_risk.get("prior", 0.5)
-        self.suffix_risk: dict[str, float] = suffix_risk.get("by_suffix", {})
+        if tree_data is not None and "suffix_risk" not in data:
+            raise ValueError("model_weights.json has trees but no suffix_risk table; retrain")
+        suffix_risk = data.get("suffix_risk", {"prior": 0.0, "by_suffix": {}})  # unused without trees
+        self.suffix_prior: float = suffix_risk["prior"]
+        self.suffix_risk: dict[str, float] = suffix_risk["by_suffix"]
         self.bias: float = data["bias"]
         self.token_weights: dict[str, float] = data["token_weights"]
         self.numeric_means: list[float] = data["numeric_means"]

@@ -59,7 +59,7 @@ def _tiny_model(trees: dict | None, suffix_risk: dict | None = None) -> LexicalM
             "numeric_scales": [1.0] * width,
             "numeric_weights": [0.0] * width,
             "trees": trees,
-            **({"suffix_risk": suffix_risk} if suffix_risk is not None else {}),
+            "suffix_risk": suffix_risk or {"prior": 0.5, "by_suffix": {}},
         }
     )
 
@@ -158,6 +158,24 @@ def test_trees_see_the_host_part_of_the_lexical_log_odds():
 def test_model_refuses_trees_trained_on_other_structure_features():
     with pytest.raises(ValueError, match="structure features"):
         _tiny_model({"features": ["something_else"], "base": 0.0, "trees": []})
+
+
+def test_model_refuses_trees_without_a_suffix_risk_table():
+    from links_app.scanner.features import NUMERIC_FEATURES
+
+    width = len(NUMERIC_FEATURES)
+    with pytest.raises(ValueError, match="suffix_risk"):
+        LexicalModel(
+            {
+                "bias": 0.0,
+                "token_weights": {},
+                "numeric_features": list(NUMERIC_FEATURES),
+                "numeric_means": [0.0] * width,
+                "numeric_scales": [1.0] * width,
+                "numeric_weights": [0.0] * width,
+                "trees": {"features": list(TREE_INPUTS), "base": 0.0, "trees": []},
+            }
+        )
 
 
 def test_structure_features_match_their_names_and_see_brands_and_shape():
