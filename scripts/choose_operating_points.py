@@ -28,7 +28,14 @@ from links_app.scanner.metrics import recall_at_fpr, reliability_table, roc_auc,
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.results import Finding
 from links_app.scanner.rules import run_rules
-from links_app.scanner.scoring import ONE_HIGH_FLOOR, TWO_HIGH_FLOOR, combined_risk, configure_thresholds
+from links_app.scanner.scoring import (
+    MALICIOUS_RISK,
+    ONE_HIGH_FLOOR,
+    SUSPICIOUS_RISK,
+    TWO_HIGH_FLOOR,
+    combined_risk,
+    configure_thresholds,
+)
 from links_app.scanner.urlview import UrlView
 
 MALICIOUS_FPR = 0.01
@@ -50,11 +57,12 @@ def scan_rules(path: Path) -> tuple[list[bool], list[int]]:
 
 
 def refloor(risk: float, high: int) -> float:
-    """The risk as the runtime makes it with the thresholds configured now: the stored
-    risks were lifted by the training-time floors (0.55 / 0.85), which follow the thresholds."""
+    """The risk as the runtime makes it with the thresholds configured now. The stored
+    risks were lifted by the floors of the training run, which ran with the shipped
+    thresholds, so its floors were max(0.55, suspicious) and max(0.85, malicious)."""
     if high == 0:
         return risk
-    old = TWO_HIGH_FLOOR if high >= 2 else ONE_HIGH_FLOOR
+    old = max(TWO_HIGH_FLOOR, MALICIOUS_RISK) if high >= 2 else max(ONE_HIGH_FLOOR, SUSPICIOUS_RISK)
     probability = max(0.0, (risk - old) / (1 - old))
     return combined_risk(probability, [Finding("x", "high", "")] * min(high, 2))
 

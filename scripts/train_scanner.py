@@ -9,10 +9,11 @@ Two stages, both scored in pure Python at run time (``links_app/scanner/model.py
    plus a few scaled counts. A token is kept only if it occurs on at least
    MIN_DOMAINS registered domains, so the model cannot memorise single sites.
 2. A small gradient-boosted tree ensemble over structural counts
-   (``structure.py``) plus the regression's log-odds and its host and path
-   parts. The trees are trained on *out-of-fold* log-odds from domain-grouped
-   folds, so they learn how far to trust the regression on sites it never
-   saw, not on sites it memorised.
+   (``structure.py``), the suffix's smoothed share of malicious registered
+   domains, and the regression's log-odds and its host and path parts. The
+   trees are trained on *out-of-fold* values of both (domain-grouped folds),
+   so they learn how far to trust them on sites they never saw, not on sites
+   they memorised.
 
 Each URL is weighted by 1/sqrt(URLs on its registered domain) in both stages.
 
@@ -50,11 +51,11 @@ from links_app.scanner.features import (
     token_features,
 )
 from links_app.scanner.metrics import recall_at_fpr
-from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, WEIGHTS_PATH
+from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, TREE_INPUTS, WEIGHTS_PATH
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
 from links_app.scanner.scoring import combined_risk
-from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features
+from links_app.scanner.structure import structure_features, suffix_key
 from links_app.scanner.urlview import UrlView
 
 DEFAULT_DATA = Path("/work/shared/data/urls-dev.csv")
@@ -72,6 +73,9 @@ SEED = 20240611
 # single-URL site, but no longer drowns the thousands of sites seen once, which
 # is what new links mostly are. Power 1 (every domain equal) was worse.
 DOMAIN_WEIGHT_POWER = 0.5
+# The suffix's share of malicious registered domains is pulled towards the overall
+# share as if this many more domains had been seen with it.
+SUFFIX_RISK_STRENGTH = 10.0
 
 
 class Dataset:
@@ -79,6 +83,7 @@ class Dataset:
 
     def __init__(self, path: Path) -> None:
         token_sets, numbers, structure, groups, labels, self.findings = [], [], [], [], [], []
+        suffixes = []
         self.invalid = 0
         with path.open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
@@ -92,10 +97,12 @@ class Dataset:
                 numbers.append(numeric_features(view))
                 structure.append(structure_features(view, findings))
                 groups.append(view.domain.registered_domain or view.parts.host.host)
+                suffixes.append(suffix_key(view))
                 labels.append(record["label"] == "malicious")
                 self.findings.append(findings)
         self.numbers, self.structure = np.array(numbers), np.array(structure)
         self.groups, self.labels = np.array(groups), np.array(labels)
+        self.suffixes = np.array(suffixes)
         self.tokens: dict[str, int] = {}
         rows, cols = [], []
         # sorted, so columns are numbered alike in every process (a set's order follows the hash seed)
@@ -154,6 +161,34 @@ class Lexical:
         return np.column_stack([host, path, self.log_odds(rows)])
 
 
+class SuffixRisk:
+    """Per suffix, the smoothed share of malicious registered domains among ``rows``.
+
+    Each domain counts once (by its share of malicious URLs), so one campaign's
+    hundreds of URLs do not paint its suffix.
+    """
+
+    def __init__(self, data: Dataset, rows) -> None:
+        groups = data.group_ids[rows]
+        size = data.group_ids.max() + 1
+        malicious = np.bincount(groups, weights=data.labels[rows].astype(float), minlength=size)
+        share = malicious / np.maximum(np.bincount(groups, minlength=size), 1)
+        suffix_of = {group: data.suffixes[row] for row, group in zip(rows, groups, strict=True)}
+        totals: dict[str, list[float]] = {}
+        for group, suffix in suffix_of.items():
+            total = totals.setdefault(suffix, [0.0, 0])
+            total[0] += share[group]
+            total[1] += 1
+        self.prior = float(share[list(suffix_of)].mean())
+        self.table = {
+            suffix: (total + SUFFIX_RISK_STRENGTH * self.prior) / (count + SUFFIX_RISK_STRENGTH)
+            for suffix, (total, count) in totals.items()
+        }
+
+    def of(self, data: Dataset, rows) -> np.ndarray:
+        return np.array([self.table.get(data.suffixes[row], self.prior) for row in rows])
+
+
 def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [
@@ -163,22 +198,24 @@ def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
 
 
 def fit(data: Dataset, train):
-    """Both stages on ``train``: the trees see out-of-fold (grouped) log-odds."""
-    out_of_fold = np.zeros((len(data.labels), len(STACKED_FEATURES)))
+    """Both stages on ``train``: the trees see out-of-fold (grouped) suffix risks and log-odds."""
+    out_of_fold = np.zeros((len(data.labels), 1 + len(STACKED_FEATURES)))
     for inner_train, inner_test in grouped_folds(data, train, INNER_FOLDS, seed=SEED + 1):
-        out_of_fold[inner_test] = Lexical(data, inner_train).stacked(inner_test)
+        out_of_fold[inner_test, 0] = SuffixRisk(data, inner_train).of(data, inner_test)
+        out_of_fold[inner_test, 1:] = Lexical(data, inner_train).stacked(inner_test)
     trees = GradientBoostingClassifier(**TREE_PARAMS)
     trees.fit(
         np.column_stack([data.structure[train], out_of_fold[train]]),
         data.labels[train],
         sample_weight=data.sample_weights(train),
     )
-    return Lexical(data, train), trees
+    return Lexical(data, train), SuffixRisk(data, train), trees
 
 
-def predict_log_odds(data: Dataset, lexical: Lexical, trees, rows) -> np.ndarray:
+def predict_log_odds(data: Dataset, lexical: Lexical, suffix_risk: SuffixRisk, trees, rows) -> np.ndarray:
     stacked = lexical.stacked(rows)
-    tree_log_odds = trees.decision_function(np.column_stack([data.structure[rows], stacked]))
+    inputs = np.column_stack([data.structure[rows], suffix_risk.of(data, rows), stacked])
+    tree_log_odds = trees.decision_function(inputs)
     return LEXICAL_SHARE * stacked[:, -1] + (1 - LEXICAL_SHARE) * tree_log_odds
 
 
@@ -191,9 +228,10 @@ def cross_validate(data: Dataset, grouped: bool) -> np.ndarray:
         folds = list(StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED).split(rows, data.labels))
     risks = np.zeros(len(rows))
     for train, test in folds:
-        lexical, trees = fit(data, train)
+        lexical, suffix_risk, trees = fit(data, train)
         # clipped like the runtime (model.py), which also avoids overflow in exp
-        probabilities = 1 / (1 + np.exp(-np.clip(predict_log_odds(data, lexical, trees, test), -30, 30)))
+        log_odds = predict_log_odds(data, lexical, suffix_risk, trees, test)
+        probabilities = 1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))
         risks[test] = [combined_risk(p, data.findings[i]) for p, i in zip(probabilities, test, strict=True)]
     return risks
 
@@ -237,13 +275,13 @@ def export_trees(trees) -> dict:
             }
         )
     return {
-        "features": [*STRUCTURE_FEATURES, *STACKED_FEATURES],
+        "features": list(TREE_INPUTS),
         "base": round(float(np.log(prior / (1 - prior))), 6),
         "trees": exported,
     }
 
 
-def export(data: Dataset, lexical: Lexical, trees, metadata, path: Path) -> None:
+def export(data: Dataset, lexical: Lexical, suffix_risk: SuffixRisk, trees, metadata, path: Path) -> None:
     """Write the pruned weights and the trees as JSON the runtime scores without numpy."""
     coefficients = lexical.model.coef_[0]
     names = {column: token for token, column in data.tokens.items()}
@@ -261,6 +299,10 @@ def export(data: Dataset, lexical: Lexical, trees, metadata, path: Path) -> None
         "numeric_scales": [round(float(v), 6) for v in lexical.scales],
         "numeric_weights": [round(float(v), 4) for v in coefficients[width:]],
         "token_weights": dict(sorted(token_weights.items())),
+        "suffix_risk": {
+            "prior": round(suffix_risk.prior, 6),
+            "by_suffix": {k: round(float(v), 6) for k, v in sorted(suffix_risk.table.items())},
+        },
         "trees": export_trees(trees),
         "metadata": metadata,
     }
@@ -310,7 +352,7 @@ def main() -> None:
         print(f"wrote out-of-fold risks to {args.risks_output}")
     if args.no_write:
         return
-    lexical, trees = fit(data, np.arange(len(data.labels)))
+    lexical, suffix_risk, trees = fit(data, np.arange(len(data.labels)))
     metadata = {
         "trained_on": args.data.name,
         "rows": len(data.labels),
@@ -319,9 +361,10 @@ def main() -> None:
         "domain_weight_power": DOMAIN_WEIGHT_POWER,
         "trees": {k: v for k, v in TREE_PARAMS.items() if k != "random_state"},
         "lexical_share": LEXICAL_SHARE,
+        "suffix_risk_strength": SUFFIX_RISK_STRENGTH,
         "cv": figures,
     }
-    export(data, lexical, trees, metadata, args.output)
+    export(data, lexical, suffix_risk, trees, metadata, args.output)
     print(f"done in {time.perf_counter() - started:.0f} s")
 
 

@@ -3,8 +3,9 @@
 Weights live in ``model_weights.json`` next to this file, written by
 ``scripts/train_scanner.py``. Stage 1 (logistic regression over named tokens)
 is good at words and n-grams; stage 2 (a small tree ensemble, ``trees.py``)
-sees the structural counts of ``structure.py`` plus stage 1's log-odds (whole,
-and the host's and the path's share of it), so it
+sees the structural counts of ``structure.py``, the suffix's share of
+malicious domains in the training data (``suffix_risk`` in the file) and
+stage 1's log-odds (whole, and the host's and the path's share of it), so it
 learns shapes a linear model cannot (e.g. a long query is fine on a big
 domain, odd on a random-looking one). The final log-odds blend the two.
 A token the model has no weight for counts 0, so rules added after training
@@ -32,6 +33,11 @@ LEXICAL_SHARE = 0.5
 # What the trees see of stage 1, after the structural counts: the summed
 # weights of the host tokens and of the path tokens, then the whole log-odds.
 STACKED_FEATURES = ("lexical_host", "lexical_path", "lexical_log_odds")
+# The trees' inputs in order: structural counts, the suffix's share of malicious
+# registered domains in the training data (smoothed towards the overall share, so
+# a suffix seen on a few domains says little; unseen suffixes get the overall
+# share), then stage 1.
+TREE_INPUTS = (*STRUCTURE_FEATURES, "suffix_risk", *STACKED_FEATURES)
 
 
 def lexical_parts(contributions: Sequence[tuple[str, float]]) -> tuple[float, float]:
@@ -60,8 +66,13 @@ class LexicalModel:
         if data.get("numeric_features") != list(NUMERIC_FEATURES):
             raise ValueError("model_weights.json was trained with different numeric features; retrain")
         tree_data = data.get("trees")
-        if tree_data is not None and tree_data.get("features") != [*STRUCTURE_FEATURES, *STACKED_FEATURES]:
+        if tree_data is not None and tree_data.get("features") != list(TREE_INPUTS):
             raise ValueError("model_weights.json was trained with different structure features; retrain")
+        if tree_data is not None and "suffix_risk" not in data:
+            raise ValueError("model_weights.json has trees but no suffix_risk table; retrain")
+        suffix_risk = data.get("suffix_risk", {"prior": 0.0, "by_suffix": {}})  # unused without trees
+        self.suffix_prior: float = suffix_risk["prior"]
+        self.suffix_risk: dict[str, float] = suffix_risk["by_suffix"]
         self.bias: float = data["bias"]
         self.token_weights: dict[str, float] = data["token_weights"]
         self.numeric_means: list[float] = data["numeric_means"]
@@ -88,15 +99,18 @@ class LexicalModel:
         tokens: set[str],
         numbers: Sequence[float],
         structure: Sequence[float] | None = None,
+        suffix: str = "",
         explain: int = 3,
     ) -> ModelScore:
-        """Score one URL's features; ``explain`` = how many top token contributions to keep.
+        """Score one URL's features; ``suffix`` is ``structure.suffix_key`` of the URL;
+        ``explain`` = how many top token contributions to keep.
 
         Without ``structure`` (or without trees in the file) only stage 1 is used.
         """
         logit, contributions = self.lexical_log_odds(tokens, numbers)
         if self.trees is not None and structure is not None:
-            tree_logit = self.trees.log_odds([*structure, *lexical_parts(contributions), logit])
+            suffix_risk = self.suffix_risk.get(suffix, self.suffix_prior)
+            tree_logit = self.trees.log_odds([*structure, suffix_risk, *lexical_parts(contributions), logit])
             logit = LEXICAL_SHARE * logit + (1.0 - LEXICAL_SHARE) * tree_logit
         probability = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
         top = tuple(sorted((c for c in contributions if c[1] > 0), key=lambda c: -c[1])[:explain])

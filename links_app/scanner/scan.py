@@ -16,7 +16,7 @@ from .providers import (
 from .results import Finding, ScanResult
 from .rules import run_rules
 from .scoring import combined_risk, safety_score, threat_category, verdict_for
-from .structure import structure_features
+from .structure import structure_features, suffix_key
 from .urlview import UrlView
 
 MODEL_FINDING_THRESHOLD = 0.5  # report the model as a finding from this probability on
@@ -78,6 +78,7 @@ def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanRes
         token_features(view, (f.code for f in findings)),
         numeric_features(view),
         structure_features(view, findings),
+        suffix_key(view),
     )
     model_finding = _model_finding(model_score.probability, model_score.top_features)
     provider_list = configured_providers() if providers is None else providers

@@ -22,6 +22,7 @@ from .urlview import UrlView
 _WORDS = re.compile(r"[a-z]+")
 _DIGIT_RUNS = re.compile(r"[0-9]+")
 _CONSONANT_RUNS = re.compile(r"[bcdfghjklmnpqrstvwxz]+")
+_LETTER_DIGIT_SWITCH = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 # The long-standing generic TLDs; everything else is a country code or a newer gTLD.
 _LEGACY_GENERIC_TLDS = frozenset(["com", "org", "net", "edu", "gov", "mil", "int"])
 _SCRIPT_EXTENSIONS = frozenset(["php", "asp", "aspx", "jsp", "cgi", "pl"])
@@ -61,6 +62,24 @@ STRUCTURE_FEATURES = (
     "findings_high",
     "findings_medium",
     "findings_low",
+    # The site's own name: a platform user's label (alice of alice.github.io)
+    # rather than the platform's, which says nothing about the page.
+    "site_label_length",
+    "site_label_entropy",
+    "site_label_digits",
+    "site_label_hyphens",
+    "subdomain_length",
+    "subdomain_digits",
+    "subdomain_entropy",
+    "path_words",
+    "query_longest_value",
+    "path_longest_segment",
+    "path_share",
+    "url_digit_ratio",
+    "embedded_scheme",
+    "path_percent",
+    "host_letter_digit_switches",
+    "path_letter_digit_switches",
 )
 
 
@@ -111,6 +130,48 @@ def _extension_class(extension: str) -> int:
     return 2 if extension in _PAGE_EXTENSIONS else 3
 
 
+def suffix_key(view: UrlView) -> str:
+    """The key of the model's table of malicious shares per suffix (``co.uk``, ``ip``, ``none``)."""
+    if view.parts.host.is_ip:
+        return "ip"
+    return view.domain.suffix or "none"
+
+
+def _site_label(view: UrlView) -> str:
+    """The label that names the site: the user's on a hosting platform, else the domain's."""
+    if view.domain.on_hosting_platform:
+        return view.domain.hosted_site.split(".", 1)[0]
+    return view.domain.domain_label or view.host_without_www
+
+
+def _part_counts(view: UrlView) -> list[float]:
+    """Counts of the site label, the subdomain and the path/query (the tail of STRUCTURE_FEATURES)."""
+    site = _site_label(view)
+    subdomain = ".".join(view.subdomain_labels)
+    path = view.path_and_query
+    url = view.parts.url
+    query = view.parts.query
+    values = [pair.split("=", 1)[-1] for pair in query.split("&")] if query else []
+    return [
+        float(len(site)),
+        _entropy(site),
+        float(sum(c.isdigit() for c in site)),
+        float(site.count("-")),
+        float(len(subdomain)),
+        float(sum(c.isdigit() for c in subdomain)),
+        _entropy(subdomain),
+        float(len(_WORDS.findall(path))),
+        float(max((len(value) for value in values), default=0)),
+        float(max((len(segment) for segment in view.parts.path.split("/")), default=0)),
+        len(path) / len(url),
+        sum(c.isdigit() for c in url) / len(url),
+        float(path.count("http") + path.count("www.")),
+        float(path.count("%")),
+        float(len(_LETTER_DIGIT_SWITCH.findall(view.host_without_www))),
+        float(len(_LETTER_DIGIT_SWITCH.findall(path))),
+    ]
+
+
 def structure_features(view: UrlView, findings: Sequence[Finding]) -> list[float]:
     """Values in the order of STRUCTURE_FEATURES."""
     parts = view.parts
@@ -158,4 +219,5 @@ def structure_features(view: UrlView, findings: Sequence[Finding]) -> list[float
         float(severities[3]),
         float(severities[2]),
         float(severities[1]),
+        *_part_counts(view),
     ]

@@ -1,9 +1,9 @@
 import pytest
 
-from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, LexicalModel, lexical_parts
+from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, TREE_INPUTS, LexicalModel, lexical_parts
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
-from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features
+from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features, suffix_key
 from links_app.scanner.trees import Tree, TreeEnsemble
 from links_app.scanner.urlview import UrlView
 
@@ -46,7 +46,7 @@ def test_tree_rejects_ragged_lists():
         Tree({**HAND_TREE, "value": [0.0]})
 
 
-def _tiny_model(trees: dict | None) -> LexicalModel:
+def _tiny_model(trees: dict | None, suffix_risk: dict | None = None) -> LexicalModel:
     from links_app.scanner.features import NUMERIC_FEATURES
 
     width = len(NUMERIC_FEATURES)
@@ -59,13 +59,14 @@ def _tiny_model(trees: dict | None) -> LexicalModel:
             "numeric_scales": [1.0] * width,
             "numeric_weights": [0.0] * width,
             "trees": trees,
+            "suffix_risk": suffix_risk or {"prior": 0.5, "by_suffix": {}},
         }
     )
 
 
 def test_model_blends_lexical_and_tree_log_odds():
     # One stump on the last input, the lexical log-odds (here -1 + 3 = 2).
-    last = len(STRUCTURE_FEATURES) + len(STACKED_FEATURES) - 1
+    last = len(TREE_INPUTS) - 1
     stump = {
         "feature": [last, -1, -1],
         "threshold": [1.0, 0, 0],
@@ -73,7 +74,7 @@ def test_model_blends_lexical_and_tree_log_odds():
         "right": [2, -1, -1],
         "value": [0, -4.0, 4.0],
     }
-    model = _tiny_model({"features": [*STRUCTURE_FEATURES, *STACKED_FEATURES], "base": 0.0, "trees": [stump]})
+    model = _tiny_model({"features": list(TREE_INPUTS), "base": 0.0, "trees": [stump]})
     numbers = [0.0] * len(model.numeric_weights)
     structure = [0.0] * len(STRUCTURE_FEATURES)
     lexical_only = model.score({"h:abc"}, numbers)
@@ -84,6 +85,47 @@ def test_model_blends_lexical_and_tree_log_odds():
     assert blended.top_features == (("h:abc", 3.0),)
 
 
+def test_trees_see_the_suffix_risk_from_the_model_table_and_the_prior_for_unseen_suffixes():
+    suffix_input = TREE_INPUTS.index("suffix_risk")
+    assert TREE_INPUTS[len(STRUCTURE_FEATURES)] == "suffix_risk"
+    assert TREE_INPUTS[-len(STACKED_FEATURES) :] == STACKED_FEATURES
+    stump = {
+        "feature": [suffix_input, -1, -1],
+        "threshold": [0.5, 0, 0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0, -4.0, 4.0],
+    }
+    model = _tiny_model(
+        {"features": list(TREE_INPUTS), "base": 0.0, "trees": [stump]},
+        {"prior": 0.4, "by_suffix": {"tk": 0.9, "org": 0.1}},
+    )
+    numbers = [0.0] * len(model.numeric_weights)
+    structure = [0.0] * len(STRUCTURE_FEATURES)
+
+    def logit(suffix: str) -> float:
+        p = model.score({"h:abc"}, numbers, structure, suffix).probability
+        return __import__("math").log(p / (1 - p))
+
+    lexical = 2.0  # bias -1 + h:abc 3
+    assert logit("tk") == pytest.approx(LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * 4.0)
+    assert logit("org") == pytest.approx(LEXICAL_SHARE * lexical - (1 - LEXICAL_SHARE) * 4.0)
+    assert logit("never-seen") == pytest.approx(logit("org"))  # prior 0.4 <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("http://a.example.co.uk/x", "co.uk"),
+        ("http://203.0.113.9/login", "ip"),
+        ("http://alice.github.io/", "io"),
+        ("http://intranet/", "none"),
+    ],
+)
+def test_suffix_key_is_the_icann_suffix_or_a_word_for_hosts_without_one(url, key):
+    assert suffix_key(UrlView(normalize_parts(url), url)) == key
+
+
 def test_lexical_parts_split_the_weights_into_host_and_path_tokens():
     contributions = [("h:abc", 3.0), ("hw:login", 1.0), ("tld:tk", 0.5), ("p:xyz", -0.5), ("pw:id", 0.25)]
     contributions.append(("rule:long_url", 2.0))  # neither host nor path: only in the whole log-odds
@@ -92,7 +134,7 @@ def test_lexical_parts_split_the_weights_into_host_and_path_tokens():
 
 def test_trees_see_the_host_part_of_the_lexical_log_odds():
     # A stump on lexical_host: the host token h:abc (+3) sends it right, the path token does not count.
-    host_input = len(STRUCTURE_FEATURES) + STACKED_FEATURES.index("lexical_host")
+    host_input = TREE_INPUTS.index("lexical_host")
     stump = {
         "feature": [host_input, -1, -1],
         "threshold": [1.0, 0, 0],
@@ -100,7 +142,7 @@ def test_trees_see_the_host_part_of_the_lexical_log_odds():
         "right": [2, -1, -1],
         "value": [0, -4.0, 4.0],
     }
-    model = _tiny_model({"features": [*STRUCTURE_FEATURES, *STACKED_FEATURES], "base": 0.0, "trees": [stump]})
+    model = _tiny_model({"features": list(TREE_INPUTS), "base": 0.0, "trees": [stump]})
     numbers = [0.0] * len(model.numeric_weights)
     structure = [0.0] * len(STRUCTURE_FEATURES)
     host_only = model.score({"h:abc"}, numbers, structure)  # lexical -1 + 3 = 2, host part 3 > 1
@@ -118,6 +160,24 @@ def test_model_refuses_trees_trained_on_other_structure_features():
         _tiny_model({"features": ["something_else"], "base": 0.0, "trees": []})
 
 
+def test_model_refuses_trees_without_a_suffix_risk_table():
+    from links_app.scanner.features import NUMERIC_FEATURES
+
+    width = len(NUMERIC_FEATURES)
+    with pytest.raises(ValueError, match="suffix_risk"):
+        LexicalModel(
+            {
+                "bias": 0.0,
+                "token_weights": {},
+                "numeric_features": list(NUMERIC_FEATURES),
+                "numeric_means": [0.0] * width,
+                "numeric_scales": [1.0] * width,
+                "numeric_weights": [0.0] * width,
+                "trees": {"features": list(TREE_INPUTS), "base": 0.0, "trees": []},
+            }
+        )
+
+
 def test_structure_features_match_their_names_and_see_brands_and_shape():
     url = "http://paypal.secure-login.example.tk/a/b/verify.php?x=1&y=2"
     view = UrlView(normalize_parts(url), url)
@@ -128,6 +188,20 @@ def test_structure_features_match_their_names_and_see_brands_and_shape():
     assert values["brand_in_host"] == 1 and values["tld_class"] == 3
     assert values["extension_class"] == 1 and values["credential_words"] >= 3
     assert values["findings_high"] >= 1
+    assert values["site_label_length"] == len("example")
+    assert values["subdomain_length"] == len("paypal.secure-login")
+    assert values["path_words"] == 6 and values["query_longest_value"] == 1
+
+
+def test_site_label_counts_describe_the_user_site_on_a_hosting_platform():
+    url = "https://secure-acc0unt-22.blogspot.com/p/login.html?next=http%3A%2F%2Fexample.com"
+    view = UrlView(normalize_parts(url), url)
+    values = dict(zip(STRUCTURE_FEATURES, structure_features(view, run_rules(view)), strict=True))
+    assert values["hosting_platform"] == 1
+    assert values["site_label_length"] == len("secure-acc0unt-22")  # not "blogspot"
+    assert values["site_label_digits"] == 3 and values["site_label_hyphens"] == 2
+    assert values["embedded_scheme"] == 1 and values["path_percent"] == 3
+    assert values["host_letter_digit_switches"] == 2
 
 
 def test_compiled_trees_match_the_walk_on_the_shipped_model():
@@ -138,7 +212,8 @@ def test_compiled_trees_match_the_walk_on_the_shipped_model():
     urls = ["http://example.com/", "http://paypal-secure-login.example.tk/verify/account.php?id=12345"]
     for url in urls:
         view = UrlView(normalize_parts(url), url)
-        x = [*structure_features(view, run_rules(view)), 0.5, 1.0, 1.5]  # host part, path part, log-odds
+        # suffix risk, host part, path part, log-odds
+        x = [*structure_features(view, run_rules(view)), 0.3, 0.5, 1.0, 1.5]
         assert ensemble.log_odds(x) == pytest.approx(ensemble.walk(x), abs=1e-12)
 
 
