@@ -103,15 +103,26 @@ def fill(have: int, to: int) -> float:
     from eventstore import partitions
 
     started = time.perf_counter()
-    added = 0
+    added, filled = 0, set()
     while have + added < to:
         chunk = min(FILL_CHUNK, to - have - added)
         partitions.ensure_ahead()  # xids are the cluster's: other databases take them too
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_FILL_SQL, [chunk])
+            cursor.execute(
+                "SELECT (SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << 20)"
+            )
+            # A literal position: planned against the one partition that holds it.
+            first = cursor.fetchone()[0] + 1
+            cursor.execute(f"SELECT tableoid::regclass::text FROM eventstore_event WHERE position = {first}")
+            filled.add(cursor.fetchone()[0])
         added += chunk
+    # What autovacuum would do: the partitions that took rows and the key table. Not the parent:
+    # autovacuum never analyzes a partitioned table, and ANALYZE of it samples every partition
+    # again (75 s at 3 million events).
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE eventstore_event; ANALYZE eventstore_event_key")
+        for table in [*sorted(filled), "eventstore_event_key"]:
+            cursor.execute(f'ANALYZE "{table}"')
     return added / max(time.perf_counter() - started, 1e-9)
 
 
