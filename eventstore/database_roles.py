@@ -13,8 +13,8 @@ What the application role gets, in the `public` schema:
 - every append-only table (one whose rows a trigger calling
   `eventstore_refuse_change` protects, e.g. the log and any partition of it):
   SELECT and INSERT only;
-- `django_migrations` and `eventstore_position_base`: SELECT only (the schema
-  is the owner's business; the base only moves through the owner's function);
+- `django_migrations`, `eventstore_position_base` and `eventstore_partition_head`: SELECT only (the schema
+  is the owner's business; the base and the head only move through the owner's functions);
 - sequences: USAGE, SELECT; functions: EXECUTE;
 - `pg_read_all_stats`, when the granting role may give it: the horizon report
   names the session that holds it (state, transaction start), and Postgres
@@ -37,8 +37,9 @@ from .errors import RoleSetupError
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, TRUNCATE"
 APPEND_ONLY_TRIGGER_FUNCTION = "eventstore_refuse_change"
 # Tables the application only reads: the schema's history, and the position base that
-# only the owner's SECURITY DEFINER function may raise (skipped where it does not exist).
-READ_ONLY_TABLES = ("django_migrations", "eventstore_position_base")
+# only the owner's SECURITY DEFINER function may raise, and the partitions' head that only the
+# owner's partition function moves (each skipped where it does not exist).
+READ_ONLY_TABLES = ("django_migrations", "eventstore_position_base", "eventstore_partition_head")
 STATISTICS_ROLE = "pg_read_all_stats"
 
 

@@ -104,3 +104,7 @@ class ArchiveInvalid(EventStoreError):
 
 class ArchiveRefused(EventStoreError):
     """Nothing more may be archived as asked (the reason says which partition and why)."""
+
+
+class LogConversionRefused(EventStoreError):
+    """The online preparation for migration 0011 cannot run as asked (the reason says why)."""

@@ -1,4 +1,4 @@
-"""Partitions of the log, created ahead of the positions being taken (migration 0010).
+"""Partitions of the log, created ahead of the positions being taken (migrations 0011 and 0012).
 
 The log is partitioned by position range. A partition covers
 `EVENTSTORE_PARTITION_TRANSACTIONS` transactions' worth of positions (a
@@ -58,8 +58,9 @@ def archived_before() -> int | None:
     return found[0][1] if found else None
 
 
+# The head row (migration 0012), not every partition's bound: /health/ asks this on every call.
 _MARGIN_SQL = f"""
-SELECT (SELECT max(upper_bound) FROM eventstore_partition_upper_bounds())
+SELECT (SELECT upper_bound FROM eventstore_partition_head)
        - ((SELECT base FROM eventstore_position_base)
           + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << {POSITION_SHIFT}))
 """

@@ -9,8 +9,12 @@ before, on the same kind of unique index, whatever partition the event lands in.
 
 The existing table becomes the first partition (every position below the next
 transaction's), so no event row is copied; only the keys are. The migration
-holds off appends (not reads) while it copies them: the time that takes grows
-with the log (docs/eventstore.md gives the online procedure for a long one).
+holds off appends while it copies them, builds one index and scans the table to
+attach it: the time that takes grows with the log. On a long log,
+`manage.py prepare_partitioned_log` does those steps beforehand while appends
+go on (eventstore/log_conversion.py): this migration then finds the keys
+complete (it refuses a key table the command did not finish), the index built,
+and a validated range check whose bound it takes as the first partition's.
 
 `eventstore_ensure_partitions(span, ahead)` creates the partitions ahead of
 the positions being taken (eventstore.partitions calls it on every new
@@ -20,9 +24,8 @@ which owns nothing, can run it without being able to create anything else.
 
 from django.db import migrations
 
-CONVERT = """
-LOCK TABLE eventstore_event IN SHARE ROW EXCLUSIVE MODE;  -- appends wait; reads go on
-
+# The key table, created here or beforehand by `manage.py prepare_partitioned_log` (eventstore/log_conversion.py).
+KEY_TABLE = """
 CREATE TABLE eventstore_event_key (
     id              uuid         PRIMARY KEY,
     stream_id       varchar(200) NOT NULL,
@@ -30,14 +33,33 @@ CREATE TABLE eventstore_event_key (
     position        bigint       NOT NULL,
     CONSTRAINT eventstore_event_key_stream_version UNIQUE (stream_id, stream_version)
 );
-INSERT INTO eventstore_event_key (id, stream_id, stream_version, position)
-SELECT id, stream_id, stream_version, position FROM eventstore_event;
 CREATE TRIGGER eventstore_event_key_no_update_delete
     BEFORE UPDATE OR DELETE ON eventstore_event_key
     FOR EACH ROW EXECUTE FUNCTION eventstore_refuse_change();
 CREATE TRIGGER eventstore_event_key_no_truncate
     BEFORE TRUNCATE ON eventstore_event_key
     FOR EACH STATEMENT EXECUTE FUNCTION eventstore_refuse_change();
+"""
+# What prepare_partitioned_log writes on the key table once it holds the key of every event.
+KEYS_COMPLETE = "eventstore: holds the key of every event (prepare_partitioned_log)"
+# The prepared range check on the log: every position below its bound (prepare_partitioned_log).
+FIRST_RANGE_CHECK = "eventstore_event_first_range"
+
+CONVERT = f"""
+-- Behind a long reader, the rename's lock would keep every append waiting: give up instead (run it again).
+SET LOCAL lock_timeout = '10s';
+LOCK TABLE eventstore_event IN SHARE ROW EXCLUSIVE MODE;  -- appends wait; reads go on until the rename
+
+DO $$ BEGIN
+    IF to_regclass('eventstore_event_key') IS NULL THEN
+        {KEY_TABLE}
+        INSERT INTO eventstore_event_key (id, stream_id, stream_version, position)
+        SELECT id, stream_id, stream_version, position FROM eventstore_event;
+    ELSIF obj_description('eventstore_event_key'::regclass, 'pg_class') IS DISTINCT FROM '{KEYS_COMPLETE}' THEN
+        RAISE EXCEPTION 'eventstore_event_key exists but prepare_partitioned_log has not finished: run it again'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+END $$;
 
 -- The table as it was becomes the first partition: its global keys go (the key table
 -- holds them now), its row trigger comes back as the clone of the parent's.
@@ -51,7 +73,7 @@ ALTER INDEX eventstore_event_correlation_idx RENAME TO eventstore_event_first_co
 ALTER INDEX eventstore_event_type_idx RENAME TO eventstore_event_first_type_idx;
 ALTER INDEX eventstore_event_recorded_at_idx RENAME TO eventstore_event_first_recorded_at_idx;
 ALTER INDEX IF EXISTS eventstore_event_source_idx RENAME TO eventstore_event_first_source_idx;
-CREATE INDEX eventstore_event_first_stream_idx ON eventstore_event_first (stream_id, stream_version);
+CREATE INDEX IF NOT EXISTS eventstore_event_first_stream_idx ON eventstore_event_first (stream_id, stream_version);
 
 -- The checks are named as the first partition's (those of migration 0001): attaching it matches them by name.
 CREATE TABLE eventstore_event (
@@ -62,7 +84,7 @@ CREATE TABLE eventstore_event (
     type            varchar(100) NOT NULL CONSTRAINT eventstore_event_type_check CHECK (type LIKE '%:%'),
     schema_version  smallint     NOT NULL CONSTRAINT eventstore_event_schema_version_check CHECK (schema_version > 0),
     data            jsonb        NOT NULL,
-    metadata        jsonb        NOT NULL DEFAULT '{}'::jsonb,
+    metadata        jsonb        NOT NULL DEFAULT '{{}}'::jsonb,
     source          varchar(50)  NOT NULL,
     correlation_id  uuid         NOT NULL,
     causation_id    uuid,
@@ -81,18 +103,25 @@ CREATE TRIGGER eventstore_event_no_truncate
     BEFORE TRUNCATE ON eventstore_event
     FOR EACH STATEMENT EXECUTE FUNCTION eventstore_refuse_change();
 
--- Every position taken so far is below the next transaction's base.
+-- Every position taken so far is below the next transaction's base. A validated range check
+-- (prepare_partitioned_log) spares the attach its scan of the table when its bound is the partition's.
 DO $$
 DECLARE
+    prepared bigint := (
+        SELECT (regexp_match(pg_get_constraintdef(oid), '< \\(?''?(-?\\d+)'))[1]::bigint
+        FROM pg_constraint
+        WHERE conrelid = 'eventstore_event_first'::regclass AND conname = '{FIRST_RANGE_CHECK}' AND convalidated);
     upper_bound bigint := greatest(
         (SELECT base FROM eventstore_position_base)
             + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << 20),
+        prepared,
         (SELECT coalesce(max(position), 0) + 1 FROM eventstore_event_first));
 BEGIN
     EXECUTE format(
         'ALTER TABLE eventstore_event ATTACH PARTITION eventstore_event_first FOR VALUES FROM (MINVALUE) TO (%s)',
         upper_bound);
 END $$;
+ALTER TABLE eventstore_event_first DROP CONSTRAINT IF EXISTS {FIRST_RANGE_CHECK};
 
 CREATE FUNCTION eventstore_partition_upper_bounds() RETURNS TABLE (name text, lower_bound bigint, upper_bound bigint)
 LANGUAGE sql STABLE AS $$

@@ -105,6 +105,25 @@ def test_partitions_are_made_ahead_of_the_positions_being_taken():
     assert len(partitions.partitions()) == len(made) + 2
 
 
+def partition_head() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT upper_bound FROM eventstore_partition_head")
+        return cursor.fetchone()[0]
+
+
+def test_the_partition_check_keeps_its_head_and_recovers_a_head_left_behind():
+    partitions.ensure_ahead()
+    made = partitions.partitions()
+    assert partition_head() == made[-1][2]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE eventstore_partition_head SET upper_bound = 0")
+    partitions.ensure_ahead()  # the head says too few: the catalog decides, nothing made twice
+    now = partitions.partitions()
+    assert now[: len(made)] == made
+    assert all(later[1] == earlier[2] for earlier, later in itertools.pairwise(now))
+    assert partition_head() == now[-1][2]
+
+
 def test_every_partition_refuses_truncate_and_changes():
     partitions.ensure_ahead()
     name = partitions.partitions()[-1][0]
