@@ -77,7 +77,9 @@ def rows_outside_partitions(connection=None) -> int:
         outside, params = "(position >= %s OR position < %s)", [highest, lowest]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM (SELECT FROM eventstore_event WHERE {outside} LIMIT %s) AS outside",
+            # Ordered by position, so the primary key bounds the read (tests/.../test_bounded_reads.py).
+            f"SELECT count(*) FROM (SELECT FROM eventstore_event WHERE {outside} ORDER BY position LIMIT %s)"
+            " AS outside",
             [*params, OUTSIDE_COUNT_LIMIT],
         )
         return cursor.fetchone()[0]
