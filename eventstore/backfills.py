@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 
-import redis
-
 from . import streams
+from .redis import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +32,12 @@ def record_backfill(client, subscriber: str, events: int) -> None:
         pipe.hincrby(backfills_key(), subscriber, 1)
         pipe.hincrby(backfilled_events_key(), subscriber, events)
         pipe.execute()
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         logger.warning("could not count a backfill of %s: %r", subscriber, exc)
 
 
 def backfill_counts(client) -> dict[str, tuple[int, int]]:
-    """Per subscriber: (backfills, events backfilled). Raises RedisError when Redis is down."""
+    """Per subscriber: (backfills, events backfilled). Raises one of REDIS_ERRORS when Redis is down."""
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(backfills_key())
     pipe.hgetall(backfilled_events_key())

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from django.db import connection
 
-from . import streams
+from . import partitions, streams
 from .models import Checkpoint
 from .reading import horizon
-from .redis import get_redis
+from .redis import REDIS_ERRORS, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +43,11 @@ def events_behind(position: int) -> int:
         return cursor.fetchone()[0]
 
 
+def default_partition_events() -> int:
+    """Events the log's DEFAULT partition caught (no range partition was made in time), up to a limit."""
+    return partitions.rows_outside_partitions()
+
+
 def relay_lag() -> int:
     """Events committed but not yet relayed to Redis (up to LAG_COUNT_LIMIT)."""
     checkpoint = Checkpoint.objects.filter(name=RELAY_CHECKPOINT).values_list("position", flat=True).first()
@@ -57,6 +61,6 @@ def runner_partitions() -> list[int] | None:
         for partition in range(streams.partition_count()):
             pipe.exists(streams.runner_key(partition))
         return [p for p, alive in enumerate(pipe.execute()) if alive]
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         logger.warning("cannot tell whether a stream runner is alive: %r", exc)
         return None

@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 
-import redis
 from django.db import DatabaseError, connection
+
+from .redis import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class Outage:
 
 
 def service_of(exc: BaseException) -> str:
-    return "Redis" if isinstance(exc, redis.RedisError) else "PostgreSQL"
+    return "Redis" if isinstance(exc, REDIS_ERRORS) else "PostgreSQL"
 
 
 def skipped_during_outages(what: str):
@@ -79,7 +80,7 @@ def skipped_during_outages(what: str):
         def run(*args, **kwargs):
             try:
                 result = job(*args, **kwargs)
-            except (DatabaseError, redis.RedisError) as exc:
+            except (DatabaseError, *REDIS_ERRORS) as exc:
                 outages[service_of(exc)].failed(exc)
                 connection.close()  # a broken session must not be reused by the next job
                 return None

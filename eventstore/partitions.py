@@ -1,14 +1,20 @@
-"""Partitions of the log, created ahead of the positions being taken (migrations 0011 and 0012).
+"""Partitions of the log, created ahead of the positions being taken (migrations 0011, 0012 and 0013).
 
 The log is partitioned by position range. A partition covers
 `EVENTSTORE_PARTITION_TRANSACTIONS` transactions' worth of positions (a
 transaction's events share one range of 2^20 positions), and
 `EVENTSTORE_PARTITIONS_AHEAD` of them are kept past the next transaction's
-positions. An append that found no partition would fail, so they are made
-well before: on every new connection of the primary (after the positions'
-catch-up, which may move them) and from beat every minute. The database
-function does the work under an advisory lock; the usual call only reads the
-catalog and finds enough partitions.
+positions. They are made well before: on every new connection of the primary
+(after the positions' catch-up, which may move them) and from beat every
+minute. The database function does the work under an advisory lock; the usual
+call reads the newest bound from a one-row head table (migration 0012) and
+finds enough partitions.
+
+Should an append still find no range partition (beat stopped, transaction ids
+taken faster than partitions are made), it lands in the DEFAULT partition and
+commits as usual. The next call here settles those rows into a range
+partition before making more (migration 0013 says how); until then /health/
+and /metrics name them (`rows_outside_partitions`).
 """
 
 from __future__ import annotations
@@ -50,6 +56,34 @@ def partitions(connection=None) -> list[tuple[str, int | None, int]]:
     with connection.cursor() as cursor:
         cursor.execute(_LIST_SQL)
         return list(cursor.fetchall())
+
+
+# Counted up to this many: enough to say how bad it is without reading a large default.
+OUTSIDE_COUNT_LIMIT = 100_000
+
+
+def rows_outside_partitions(connection=None) -> int:
+    """Events in the DEFAULT partition (no range partition covered them yet), up to OUTSIDE_COUNT_LIMIT.
+
+    Read through the log itself with bounds the planner prunes to the default
+    alone, so the application role needs no grant on the partition.
+    """
+    connection = connection or default_connection
+    found = partitions(connection)
+    if not found:
+        return 0
+    lowest, highest = found[0][1], found[-1][2]
+    outside, params = "position >= %s", [highest]
+    if lowest is not None:  # the oldest partitions were archived
+        outside, params = "(position >= %s OR position < %s)", [highest, lowest]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Ordered by position, so the primary key bounds the read (tests/.../test_bounded_reads.py).
+            f"SELECT count(*) FROM (SELECT FROM eventstore_event WHERE {outside} ORDER BY position LIMIT %s)"
+            " AS outside",
+            [*params, OUTSIDE_COUNT_LIMIT],
+        )
+        return cursor.fetchone()[0]
 
 
 def archived_before() -> int | None:

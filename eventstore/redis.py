@@ -10,8 +10,15 @@ from functools import lru_cache
 
 import redis
 from django.conf import settings
+from redis.exceptions import RedisClusterException
 
 from .redis_location import RedisLocation
+
+# What a Redis outage raises. A cluster's client also raises errors outside RedisError's
+# family (SlotNotCoveredError when a primary died with no replica to take its slots,
+# RedisClusterException when no node answers): every `except` that means "Redis is
+# unavailable" catches this tuple, so a cluster outage degrades like a server's.
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
 
 
 @lru_cache(maxsize=1)

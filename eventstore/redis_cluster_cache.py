@@ -6,10 +6,19 @@ process, which keeps a pool per node itself (django-redis's factory would
 build one pool for one server). Its `CLIENT_CLASS` option says how cache
 calls become commands: the default one reads several keys with one MGET,
 which a cluster refuses when the keys hash to different slots.
+
+django-redis turns only connection errors, timeouts and `ResponseError`
+into `ConnectionInterrupted`, which the cache takes as a miss
+(DJANGO_REDIS_IGNORE_EXCEPTIONS). A cluster raises more while a primary is
+down: `ClusterError`, and `SlotNotCoveredError` (outside RedisError's family)
+once a dead primary's slots have no node. Every call of the client here turns
+those into `ConnectionInterrupted` too, so the cache degrades the same way for
+all of them: a miss, logged (once a minute, platform_site.logging), never a 500.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import redis
@@ -18,7 +27,7 @@ from django_redis.client.default import _main_exceptions
 from django_redis.exceptions import ConnectionInterrupted
 from django_redis.pool import ConnectionFactory
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException
+from redis.exceptions import ClusterError, RedisClusterException
 
 from .redis_cluster import ClusterLocation
 
@@ -36,6 +45,23 @@ def cluster_cache_location(url: str, socket_timeout: float) -> dict[str, Any]:
             "SOCKET_TIMEOUT": socket_timeout,
         },
     }
+
+
+_UNAVAILABLE = (*_main_exceptions, ClusterError, RedisClusterException)
+# DefaultClient's methods that compute without Redis, or that already raise ConnectionInterrupted.
+_LOCAL = {"connect", "decode", "disconnect", "do_close_clients", "close", "encode", "get_client",
+          "get_client_with_index", "get_next_client_index", "make_key", "make_pattern"}  # fmt: skip
+
+
+def _interrupted_when_unavailable(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise ConnectionInterrupted(connection=None) from exc
+
+    return call
 
 
 class ClusterConnectionFactory(ConnectionFactory):
@@ -68,12 +94,14 @@ class ClusterCacheClient(DefaultClient):
         if not keys:
             return {}
         originals = {self.make_key(key, version=version): key for key in keys}
-        try:
-            values = client.mget_nonatomic(list(originals))
-        except _main_exceptions as exc:
-            raise ConnectionInterrupted(connection=client) from exc
+        values = client.mget_nonatomic(list(originals))  # errors: as every call's, below
         return {
             originals[key]: self.decode(value)
             for key, value in zip(originals, values, strict=True)
             if value is not None
         }
+
+
+for _name in dir(DefaultClient):
+    if not _name.startswith("_") and _name not in _LOCAL and callable(getattr(DefaultClient, _name)):
+        setattr(ClusterCacheClient, _name, _interrupted_when_unavailable(getattr(ClusterCacheClient, _name)))

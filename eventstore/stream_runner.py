@@ -37,7 +37,7 @@ from django.db import DatabaseError, connection
 from . import streams
 from .consumer import LockLost, StreamRunnerPartition
 from .outage import Outage, service_of
-from .redis import get_redis
+from .redis import REDIS_ERRORS, get_redis
 from .redis_location import RedisLocation
 from .relay import RelayResult, StreamRunnerRelay, newest_position, relay_pending
 from .subscribers import registered_subscribers
@@ -62,7 +62,7 @@ KICK_INTERVAL_SECONDS = 0.5
 RELAY_ROUND_BATCHES = 50  # batches a relay round sends at most before it looks again
 # What a loop survives by logging, backing off and trying again: the services
 # being down or restarted, or a consumer session that lost its lock.
-RECOVERABLE = (DatabaseError, redis.RedisError, LockLost)
+RECOVERABLE = (DatabaseError, *REDIS_ERRORS, LockLost)
 
 
 def runner_alive(client: redis.Redis, partition: int | None = None) -> bool:
@@ -123,7 +123,7 @@ class StreamRunner:
             thread.join(timeout)
         try:
             self.redis.delete(*self._keys())
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("stream runner: could not clear its key (%r); it expires by itself", exc)
         self.redis.close()
 
@@ -135,7 +135,7 @@ class StreamRunner:
             for key in self._keys():
                 pipe.set(key, 1, ex=ALIVE_SECONDS)
             pipe.execute()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             # Commits then wake Celery instead (or nothing, with Redis down): the
             # loops go on polling, and nothing committed is lost.
             self._heartbeat_outage.failed(exc, retry_in=HEARTBEAT_SECONDS)

@@ -7,15 +7,14 @@ collectors of prometheus_client (CPU, memory of the answering process) follow.
 
 from __future__ import annotations
 
-import redis
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from eventstore.backfills import backfill_counts
 from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
-from eventstore.monitoring import head_position, relay_lag, runner_partitions
+from eventstore.monitoring import default_partition_events, head_position, relay_lag, runner_partitions
 from eventstore.projection_audit import last_audit
-from eventstore.redis import get_redis
+from eventstore.redis import REDIS_ERRORS, get_redis
 from eventstore.selectors import delivery_checks, subscriber_status
 from eventstore.subscribers import registered_subscribers
 from links_app.selectors import completed_scans_by_verdict
@@ -38,6 +37,12 @@ class PlatformCollector:
         yield GaugeMetricFamily("platform_log_head_position", "Last readable log position.", head_position())
         yield GaugeMetricFamily(
             "platform_relay_lag_events", "Events committed, not yet relayed.", relay_lag()
+        )
+        yield GaugeMetricFamily(
+            "platform_log_default_partition_events",
+            "Events in the log's default partition: appended past every range partition, "
+            "not yet settled into one (0 normally; eventstore.partitions).",
+            default_partition_events(),
         )
         report = horizon_report()
         yield GaugeMetricFamily(
@@ -157,7 +162,7 @@ def _backfill_metrics():
     """Backfills by subscriber (counted in Redis); left out while Redis is down, as /health says."""
     try:
         counts = backfill_counts(get_redis())
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return
     backfills = CounterMetricFamily(
         "platform_subscriber_backfills",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from eventstore.redis import get_redis
+from eventstore.redis import REDIS_ERRORS, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def health(request):
     failing: list[str] = []
     for name, check, errors in (
         ("database", _check_database, (DatabaseError,)),
-        ("redis", _check_redis, (redis.RedisError, OSError)),
+        ("redis", _check_redis, (*REDIS_ERRORS, OSError)),
     ):
         try:
             checks[name] = check()
@@ -50,12 +49,17 @@ def health(request):
         checks["horizon"] = report.as_dict()
         if report.stalled:
             degraded.append("horizon")
+        from eventstore.monitoring import default_partition_events
         from eventstore.partitions import spans_ahead
 
-        # Fewer than one partition ahead: appends would soon find none (eventstore.partitions).
+        # Fewer than one partition ahead: appends would soon land in the default partition.
         checks["log_partitions_ahead"] = round(spans_ahead(), 2)
         if checks["log_partitions_ahead"] < 1:
             degraded.append("log_partitions_ahead")
+        # Events the default partition caught: safe, but partitions were not made in time (eventstore.partitions).
+        checks["log_default_partition_events"] = default_partition_events()
+        if checks["log_default_partition_events"]:
+            degraded.append("log_default_partition_events")
     status = "unavailable" if failing else "degraded" if degraded else "ok"
     body = {"status": status, "checks": checks}
     if failing:

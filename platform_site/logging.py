@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from contextvars import ContextVar
 
@@ -59,6 +60,39 @@ class ContextFilter(logging.Filter):
         record.correlation_id = str(correlation) if correlation else None
         record.user_id = current_user_id()
         record.event_id = str(event) if event else None
+        return True
+
+
+class OncePerInterval(logging.Filter):
+    """Lets one record per logger and exception type through per `interval` seconds.
+
+    For loggers that write one line per failed call during an outage (the
+    cache's ignored errors: one per request while Redis is unavailable): the
+    first line of each interval goes out, saying how many like it were held
+    back since the one before.
+    """
+
+    def __init__(self, interval: float = 60.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[
+            tuple[str, str], tuple[float, int]
+        ] = {}  # (logger, type) -> (time let out, held back)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        cause = record.exc_info[1].__cause__ if record.exc_info and record.exc_info[1] else None
+        key = (record.name, f"{kind}:{type(cause).__name__}" if cause else kind)
+        now = time.monotonic()
+        with self._lock:
+            let_out, held_back = self._last.get(key, (None, 0))
+            if let_out is not None and now - let_out < self.interval:
+                self._last[key] = (let_out, held_back + 1)
+                return False
+            self._last[key] = (now, 0)
+        if held_back:
+            record.msg = f"{record.msg} ({held_back} more like it in the last {now - let_out:.0f} s)"
         return True
 
 
@@ -130,7 +164,7 @@ def logging_config(log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
+        "filters": {"context": {"()": ContextFilter}, "once_per_minute": {"()": OncePerInterval}},
         "formatters": {"default": formatter},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": "default"}
@@ -142,5 +176,8 @@ def logging_config(log_format: str, level: str) -> dict:
             "django.server": {"level": "WARNING"},
             "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
             "gunicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+            # The cache's ignored errors (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS): one a request
+            # while Redis is unavailable, so one line a minute per kind of error.
+            "django_redis.cache": {"filters": ["once_per_minute"]},
         },
     }

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from psycopg import errors
 
 from .. import partitions
 from ..reading import collector_paused
@@ -139,9 +140,25 @@ def _digest_of_log(partition: str) -> files.Written:
     return found
 
 
+# DETACH locks the whole log (ACCESS EXCLUSIVE: CONCURRENTLY is refused while the log has a
+# default partition, migration 0013) for the moment the catalog change takes. It queues behind
+# running queries of the log and holds every new one behind it meanwhile, so it waits at most
+# this long for them and tries again, rather than stall the platform behind a long reader.
+DETACH_LOCK_TIMEOUT = "2s"
+DETACH_TRIES = 5
+
+
 def _detach(partition: str, *, keep: bool) -> None:
-    # CONCURRENTLY: appends and reads of the log go on; it cannot run inside a transaction.
-    with connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE eventstore_event DETACH PARTITION "{partition}" CONCURRENTLY')
-        if not keep:
-            cursor.execute(f'DROP TABLE "{partition}"')
+    for attempt in range(1, DETACH_TRIES + 1):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'")
+                cursor.execute(
+                    f'ALTER TABLE eventstore_event DETACH PARTITION "{partition}"'
+                )  # a catalog name
+                if not keep:
+                    cursor.execute(f'DROP TABLE "{partition}"')
+            return
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, errors.LockNotAvailable) or attempt == DETACH_TRIES:
+                raise

@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.conf import settings
+
 from .. import partitions
 from ..errors import ArchiveInvalid
 from . import files
@@ -77,3 +79,27 @@ def replaying_from(directory: Path):
         yield source
     finally:
         _active = previous
+
+
+@contextlib.contextmanager
+def whole_log(directory: Path | None):
+    """Within the block, followers read the whole log: the archive (`directory`, else
+    EVENTSTORE_ARCHIVE_DIR) first when there is one, then the live log.
+
+    Raises ArchiveInvalid when the log's oldest partitions were archived and no
+    directory is known: a reader of the live log alone would miss their events
+    (a replay would build less, an audit would report their effects as drift).
+    """
+    directory = directory or (
+        Path(settings.EVENTSTORE_ARCHIVE_DIR) if settings.EVENTSTORE_ARCHIVE_DIR else None
+    )
+    if directory is None:
+        if partitions.archived_before():
+            raise ArchiveInvalid(
+                "the log's oldest partitions were archived (manage.py archive_events): give their directory "
+                "with --archive DIR (or EVENTSTORE_ARCHIVE_DIR), or their events would be missed"
+            )
+        yield None
+        return
+    with replaying_from(directory) as source:
+        yield source

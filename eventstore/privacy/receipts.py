@@ -12,10 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from ..models import ErasureReceipt
-from ..redis import get_redis
+from ..redis import REDIS_ERRORS, get_redis
 from . import erasure_checks as checks
 from .erasure_traces import SubjectTraces
 
@@ -64,7 +63,7 @@ def _redis_checks(traces: SubjectTraces) -> list[checks.ErasureCheck]:
     redis = get_redis()
     try:
         return [checks.check_redis_streams(traces, redis), checks.check_other_redis_keys(traces, redis)]
-    except (RedisError, OSError) as exc:  # not checked means not confirmed
+    except (*REDIS_ERRORS, OSError) as exc:  # not checked means not confirmed
         reason = f"not confirmed: Redis unreachable ({type(exc).__name__})"
         return [
             checks.ErasureCheck("Redis event streams", checks.CHECK_FAILED, detail=reason),

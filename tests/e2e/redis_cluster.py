@@ -6,17 +6,15 @@ shared Redis is never touched.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from .harness import ARTIFACTS, free_port, wait_for
+from .harness import free_port, wait_for
+from .redis_servers import RedisProcesses
 
 BUS_OFFSET = 10_000  # a node also listens on its port + 10000 for the other nodes
 
@@ -36,19 +34,23 @@ def free_node_port() -> int:
 
 
 @dataclass
-class LocalCluster:
+class LocalCluster(RedisProcesses):
+    label: str = "cluster-node"
     primaries: int = 3
     replicas: int = 0  # per primary
     # How long a primary may be unreachable before the others fail it over (Redis's default: 15 s).
     node_timeout_ms: int = 1000
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="platform-cluster-")))
+    # Whether the cluster refuses every command while some slot has no live primary (Redis's default).
+    full_coverage: bool = True
     ports: list[int] = field(default_factory=list)
-    processes: dict[int, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         """The platform's REDIS_URL for this cluster (every node named; one would do)."""
-        return "redis-cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        nodes = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        if self.tls is None:
+            return f"redis-cluster://{nodes}"
+        return f"rediss-cluster://{nodes}?ssl_ca_certs={self.tls.ca_cert}&ssl_cert_reqs=required"
 
     @property
     def size(self) -> int:
@@ -59,7 +61,7 @@ class LocalCluster:
         for port in self.ports:
             self._start_node(port)
         result = subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
+            ["redis-cli", *self.cli_tls(), "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
              "--cluster-replicas", str(self.replicas), "--cluster-yes"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
@@ -68,23 +70,14 @@ class LocalCluster:
 
     def _start_node(self, port: int) -> None:
         node_folder = self.folder / str(port)
-        node_folder.mkdir()
-        ARTIFACTS.mkdir(exist_ok=True)
-        log = (ARTIFACTS / f"cluster-node-{port}.log").open("w")
-        self.processes[port] = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--dir", str(node_folder),
-             "--cluster-node-timeout", str(self.node_timeout_ms)],
-            stdout=log, stderr=subprocess.STDOUT,
+        node_folder.mkdir(exist_ok=True)  # a restarted node finds its nodes.conf: the same node, empty
+        self.start_server(
+            port,
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", str(self.node_timeout_ms),
+            "--cluster-require-full-coverage", "yes" if self.full_coverage else "no",
+            folder=node_folder,
         )  # fmt: skip
-        wait_for(lambda: self._ping(port), timeout=15, message=f"cluster node on {port}")
-
-    @staticmethod
-    def _ping(port: int) -> bool:
-        try:
-            return redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=1).ping()
-        except redis.RedisError:
-            return False
 
     def _settled(self) -> bool:
         try:
@@ -96,13 +89,12 @@ class LocalCluster:
         except redis.RedisError:
             return False
 
-    @staticmethod
-    def _node(port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=2)
+    def _node(self, port: int) -> redis.Redis:
+        return self.node(port)
 
     def primary_ports(self, asking: int | None = None) -> set[int]:
         """The primaries that serve slots, as a live node (`asking`, else any) sees them."""
-        ports = [asking] if asking else [port for port in self.ports if self.processes[port].poll() is None]
+        ports = [asking] if asking else [port for port in self.ports if self.running(port)]
         for port in ports:
             try:
                 nodes = self._node(port).cluster("nodes")
@@ -116,7 +108,9 @@ class LocalCluster:
         return set()
 
     def client(self) -> RedisCluster:
-        return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port) for port in self.ports])
+        return RedisCluster(
+            startup_nodes=[ClusterNode("127.0.0.1", port) for port in self.ports], **self.client_tls()
+        )
 
     def owner(self, key: str) -> int:
         """The port of the primary that holds `key`."""
@@ -130,7 +124,7 @@ class LocalCluster:
         """Every replica is linked to its primary and has every byte it wrote."""
         primaries = self.primary_ports()
         for port in self.ports:
-            if port in primaries or self.processes[port].poll() is not None:
+            if port in primaries or not self.running(port):
                 continue
             info = self._node(port).info("replication")
             if info.get("master_link_status") != "up":
@@ -140,12 +134,22 @@ class LocalCluster:
                 return False
         return True
 
-    def kill(self, port: int) -> None:
-        self.processes[port].kill()
-        self.processes[port].wait(10)
+    def restart(self, port: int) -> None:
+        """Start the killed node on `port` again: it takes back its slots, without the data it had."""
+        self._start_node(port)
+        wait_for(self._settled, timeout=30, message="every node to see the cluster as ok again")
 
-    def stop(self) -> None:
-        for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait(10)
+    def forget(self, port: int) -> None:
+        """Every live node forgets the (dead) node on `port`: its slots are then served by no one."""
+        gone = self._node_id(port)
+        for other in self.ports:
+            if other != port and self.running(other):
+                self._node(other).execute_command("CLUSTER", "FORGET", gone)
+
+    def _node_id(self, port: int) -> str:
+        for other in self.ports:
+            if other != port and self.running(other):
+                for address, node in self._node(other).cluster("nodes").items():
+                    if int(address.split("@")[0].rsplit(":", 1)[1]) == port:
+                        return node["node_id"]
+        raise AssertionError(f"no live node knows the node on {port}")

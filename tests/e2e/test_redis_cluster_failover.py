@@ -1,22 +1,31 @@
-"""A Redis Cluster primary killed: its replica takes its slots, and no event is lost or doubled.
+"""A Redis Cluster primary killed: with a replica, or with none to take its slots.
 
-Three primaries with a replica each (tests/e2e/redis_cluster.py), failing a
-primary over after 1 s unreachable (`cluster-node-timeout 1000`). The killed
-primary holds partition 0's stream; whatever it had not yet sent to its
-replica is gone from Redis, and subscribers read it from Postgres (each entry
-names its predecessor). The `test-recorder` subscriber counts every event's
-effect in Postgres.
+Three primaries (tests/e2e/redis_cluster.py), failing a primary over after
+1 s unreachable (`cluster-node-timeout 1000`). With a replica each: the
+killed primary holds partition 0's stream; whatever it had not yet sent to
+its replica is gone from Redis, and subscribers read it from Postgres (each
+entry names its predecessor). Without replicas: the cache misses (never a
+500) while the primary's slots have no node, and the streams say Redis is
+unavailable and deliver everything once a node serves the slots again. The
+`test-recorder` subscriber counts every event's effect in Postgres.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+import uuid
 
 import pytest
+from django_redis.cache import RedisCache
+from redis.exceptions import SlotNotCoveredError
 
 from eventstore import streams
+from eventstore.redis_cluster import ClusterLocation
+from eventstore.redis_location import cache_location
 
-from .faults import recovered, unresolved_parked
+from .faults import member, recovered, unresolved_parked
 from .harness import wait_for
 from .redis_cluster import LocalCluster
 from .test_delivery import all_once, effects, write_events
@@ -71,3 +80,112 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_every_event_is_handled_
     everything = before + during + after
     assert effects(everything) == [1] * len(everything)
     assert unresolved_parked() == 0
+
+
+def cluster_cache(cluster: LocalCluster) -> RedisCache:
+    """The platform's cache (django-redis, settings' options) on `cluster`, with keys of its own."""
+    params = cache_location(cluster.url, 1.0)
+    return RedisCache(params["LOCATION"], {"OPTIONS": params["OPTIONS"], "KEY_PREFIX": uuid.uuid4().hex})
+
+
+def every_cache_call_misses(cache: RedisCache, lost: list[str]) -> None:
+    """Each kind of call on keys of the lost primary's slots answers like a miss, raising nothing."""
+    assert cache.get(lost[0]) is None
+    assert cache.get(lost[0], "default") == "default"
+    assert cache.get_many(lost) == {}
+    assert not cache.set(lost[0], 5)
+    assert not cache.add(lost[1], 5)
+    assert cache.incr(lost[0]) is None
+    assert not cache.has_key(lost[0])
+    cache.set_many({key: 5 for key in lost})
+    cache.delete(lost[0])
+    cache.delete_many(lost)
+    cache.touch(lost[0], 60)
+
+
+def test_a_primary_lost_without_a_replica_makes_the_cache_miss_and_requests_go_on(platform, caplog):
+    cluster = LocalCluster(full_coverage=False)  # the other primaries serve their slots meanwhile
+    try:
+        cluster.start()
+        platform.extra_env["TEST_REDIS_URL"] = cluster.url
+        platform.extra_env["TEST_CELERY_BROKER_URL"] = platform.redis_url
+        platform.start_web()
+        member(platform)  # registration and sign-in count on the cluster (rate limits)
+        client = cluster.client()
+        try:
+            throttles = [key.decode() for key in client.scan_iter(match="*throttle*")]
+        finally:
+            client.close()
+        assert throttles
+        victim = cluster.owner(throttles[0])  # the primary of a rate-limit counter the web process uses
+
+        cache = cluster_cache(cluster)
+        keys = [f"key-{n}" for n in range(40)]
+        lost = [key for key in keys if cluster.owner(cache.client.make_key(key)) == victim]
+        kept = [key for key in keys if key not in lost]
+        assert lost and kept
+        cache.set_many(dict.fromkeys(keys, 1))
+
+        caplog.set_level(logging.ERROR, logger="django_redis.cache")
+        cluster.kill(victim)
+        every_cache_call_misses(cache, lost)  # the node refuses connections
+        wait_for(
+            lambda: victim not in cluster.primary_ports(), timeout=30, message="the primary marked failed"
+        )
+        every_cache_call_misses(cache, lost)  # its slots: CLUSTERDOWN, "not served"
+        cluster.forget(victim)
+        fresh = ClusterLocation.parse(cluster.url).client()  # as the platform makes its clients
+        try:
+            with pytest.raises(SlotNotCoveredError):  # what a client that learns the new slot map raises
+                fresh.get(cache.client.make_key(lost[0]))
+        finally:
+            fresh.close()
+        for _ in range(10):
+            every_cache_call_misses(cache, lost)  # its slots belong to no node
+        assert cache.get_many(kept) == dict.fromkeys(kept, 1)  # the other primaries still serve
+
+        # The web process's rate limits hit the uncovered slot: requests are still served.
+        member(platform)
+        member(platform)
+        # Logged once a minute per kind of error, not once per call (platform_site.logging.OncePerInterval).
+        ignored = [r for r in caplog.records if r.name == "django_redis.cache"]
+        assert len(ignored) <= 6, [r.getMessage() for r in ignored]  # of more than 100 failed calls
+        web_log = next(p for p in platform.processes if p.name.startswith("web")).log()
+        assert not re.search(r" 5\d\d$", web_log, re.MULTILINE), web_log[-3000:]
+        assert "Internal Server Error" not in web_log
+    finally:
+        cluster.stop()
+
+
+def test_a_primary_lost_without_a_replica_stops_delivery_said_clearly_and_loses_nothing(platform):
+    cluster = LocalCluster()  # Redis's default: the whole cluster refuses while a slot has no node
+    try:
+        cluster.start()
+        platform.extra_env["TEST_REDIS_URL"] = cluster.url
+        platform.extra_env["TEST_CELERY_BROKER_URL"] = platform.redis_url
+        runner = platform.start_streams()
+        platform.start_beat()
+        platform.start_worker("cluster-lost", concurrency=2)
+        before = write_events(40)
+        wait_for(lambda: all_once(before), timeout=60, message="delivery before the kill")
+
+        victim = cluster.owner(streams.partition_key(0))
+        cluster.kill(victim)  # no replica: its streams and slots are gone
+        during = write_events(40)
+        wait_for(
+            lambda: "Redis unavailable" in runner.log(),
+            timeout=60,
+            message="the runner saying Redis is unavailable",
+        )
+        cluster.restart(victim)  # an empty node serves the slots again
+        wait_for(
+            lambda: all_once(before + during), timeout=120, interval=0.3, message="delivery after the restart"
+        )
+        after = write_events(20)
+        wait_for(lambda: all_once(after), timeout=60, interval=0.3, message="delivery afterwards")
+        everything = before + during + after
+        assert effects(everything) == [1] * len(everything)
+        assert unresolved_parked() == 0
+        assert "Traceback" not in runner.log()
+    finally:
+        cluster.stop()

@@ -18,6 +18,7 @@ import redis
 from eventstore import streams
 from eventstore.models import ParkedEvent
 
+from .faults import recovered
 from .harness import ROOT, VENV_BIN, wait_for
 from .redis_sentinel import SentinelGroup
 from .test_delivery import all_once, effects, write_events
@@ -76,11 +77,15 @@ def test_a_failover_loses_no_event_and_doubles_no_effect(on_sentinel, sentinel_g
     wait_for(sentinel_group.replica_in_sync, timeout=15, message="the replica to catch up")
     started = time.monotonic()
     old_port, new_port = sentinel_group.failover()
+    recovered("redis sentinel, SENTINEL FAILOVER: the replica promoted", started, lambda: True)
     during = write_events(60)  # committed while clients still find their way to the new primary
-    wait_for(
-        lambda: all_once(before + during), timeout=90, interval=0.2, message="delivery after the failover"
+    recovered(
+        "redis sentinel, SENTINEL FAILOVER: events committed meanwhile delivered",
+        started,
+        lambda: all_once(before + during),
+        timeout=90,
+        interval=0.2,
     )
-    delivered = time.monotonic() - started
 
     # Until Sentinel demotes the old primary (its next check, within about 10 s), a
     # client still connected to it writes there, and those writes are lost when it
@@ -91,14 +96,11 @@ def test_a_failover_loses_no_event_and_doubles_no_effect(on_sentinel, sentinel_g
     )
     new_primary = redis.Redis(port=new_port, socket_timeout=2)
     settled = write_events(20)
-    wait_for(
+    recovered(
+        "redis sentinel, SENTINEL FAILOVER: the relay writing to the new primary",
+        started,
         lambda: {event.id for event in settled} <= relayed_to(new_primary),
         timeout=60,
-        message="the relay to write to the new primary",
-    )
-    print(
-        f"sentinel failover: events committed during it delivered after {delivered:.1f} s; "
-        f"the relay writing to the new primary after {time.monotonic() - started:.1f} s"
     )
     assert wait_for(lambda: worker_answers_ping(platform), timeout=60, interval=1, message="celery ping")
 
@@ -127,12 +129,26 @@ def test_a_killed_primary_is_replaced_and_what_it_lost_is_delivered_from_postgre
     old_port = sentinel_group.primary_port()
     sentinel_group.kill(old_port)  # SIGKILL: whatever it had not replicated is gone
     during = write_events(60)
-    wait_for(lambda: all_once(before + during), timeout=120, interval=0.5, message="delivery after the crash")
-    print(
-        f"sentinel, primary killed: events committed meanwhile delivered after {time.monotonic() - started:.1f} s"
+    recovered(
+        "redis sentinel, primary killed: the replica promoted",
+        started,
+        lambda: sentinel_group.primary_port() != old_port,
+        timeout=60,
     )
-    new_port = wait_for(
-        lambda: (port := sentinel_group.primary_port()) != old_port and port, timeout=60, message="failover"
+    recovered(
+        "redis sentinel, primary killed: events committed meanwhile delivered",
+        started,
+        lambda: all_once(before + during),
+        timeout=120,
+        interval=0.2,
+    )
+    new_port = sentinel_group.primary_port()
+    assert new_port != old_port
+    recovered(
+        "redis sentinel, primary killed: the relay writing to the new primary",
+        started,
+        lambda: {event.id for event in during} <= relayed_to(redis.Redis(port=new_port, socket_timeout=2)),
+        timeout=60,
     )
     new_primary = redis.Redis(port=new_port, socket_timeout=2)
     settled = write_events(20)

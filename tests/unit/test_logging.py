@@ -102,3 +102,40 @@ def test_text_format_for_developers_shows_the_correlation_id():
 def test_the_setting_selects_the_formatter():
     assert logging_config("json", "INFO")["formatters"]["default"]["()"] is JsonFormatter
     assert logging_config("text", "INFO")["formatters"]["default"]["()"] is TextFormatter
+
+
+def ignored_cache_error(cause: Exception) -> logging.LogRecord:
+    """A record as django-redis logs an ignored cache error: ConnectionInterrupted, caused by `cause`."""
+    from django_redis.exceptions import ConnectionInterrupted
+
+    try:
+        try:
+            raise cause
+        except Exception as exc:
+            raise ConnectionInterrupted(connection=None) from exc
+    except ConnectionInterrupted:
+        return logging.LogRecord(
+            "django_redis.cache", logging.ERROR, __file__, 1, "Exception ignored", (), sys.exc_info()
+        )
+
+
+def test_once_per_interval_lets_one_record_per_kind_of_error_through_and_counts_the_rest():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import SlotNotCoveredError
+
+    from platform_site.logging import OncePerInterval
+
+    once = OncePerInterval(interval=3600)
+    refused = [once.filter(ignored_cache_error(RedisConnectionError("refused"))) for _ in range(10)]
+    assert refused == [True] + [False] * 9
+    assert once.filter(ignored_cache_error(SlotNotCoveredError("slot 7 not covered")))  # another kind
+    once.interval = 0  # the interval is over
+    record = ignored_cache_error(RedisConnectionError("refused"))
+    assert once.filter(record)
+    assert record.getMessage().startswith("Exception ignored (9 more like it in the last")
+
+
+def test_the_cache_s_ignored_errors_go_through_that_filter():
+    config = logging_config("json", "INFO")
+    assert config["loggers"]["django_redis.cache"]["filters"] == ["once_per_minute"]
+    assert config["filters"]["once_per_minute"]["()"].__name__ == "OncePerInterval"

@@ -73,3 +73,32 @@ def test_the_keys_of_the_relay_wake_up_script_share_one_slot():
 
 def test_partitions_hash_to_different_slots():
     assert len({slot(streams.partition_key(p)) for p in range(4)}) == 4
+
+
+def test_a_tls_cluster_url_says_how_to_check_the_nodes_certificates():
+    location = RedisLocation.parse(
+        "rediss-cluster://a:7000,b:7001?ssl_ca_certs=/etc/redis/ca.pem&ssl_cert_reqs=required"
+        "&ssl_check_hostname=false&ssl_certfile=/etc/redis/client.pem&ssl_keyfile=/etc/redis/client.key"
+    )
+    assert location.tls
+    assert dict(location.tls_options) == {
+        "ssl_ca_certs": "/etc/redis/ca.pem",
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": False,
+        "ssl_certfile": "/etc/redis/client.pem",
+        "ssl_keyfile": "/etc/redis/client.key",
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis-cluster://a:7000?ssl_ca_certs=/ca.pem", "Only a rediss-cluster"),
+        ("rediss-cluster://a:7000?ssl_verify=yes", "known are"),
+        ("rediss-cluster://a:7000?ssl_cert_reqs=sometimes", "not a valid value"),
+        ("rediss-cluster://a:7000?ssl_check_hostname=perhaps", "not a valid value"),
+    ],
+)
+def test_unknown_or_misplaced_cluster_url_options_are_refused_at_start(url, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        RedisLocation.parse(url)

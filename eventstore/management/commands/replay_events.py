@@ -6,12 +6,11 @@ import contextlib
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from tqdm import tqdm
 
-from eventstore import partitions, projection_versions
+from eventstore import projection_versions
 from eventstore.archive import source as archive_source
 from eventstore.errors import ArchiveInvalid, ShadowInUse
 from eventstore.projection_diff import TableDiff, check_projections
@@ -130,20 +129,11 @@ class Command(BaseCommand):
             answer = input(f"Rebuild {len(chosen)} projection(s) from the log? Type 'yes' to continue: ")
             if answer.strip().lower() != "yes":
                 raise CommandError("Replay cancelled.")
-        archive = archive or (
-            Path(settings.EVENTSTORE_ARCHIVE_DIR) if settings.EVENTSTORE_ARCHIVE_DIR else None
-        )
-        if archive is None and partitions.archived_before():
-            raise CommandError(
-                "the log's oldest partitions were archived (manage.py archive_events): give their directory "
-                "with --archive DIR (or EVENTSTORE_ARCHIVE_DIR), or the replay would miss their events"
-            )
         with contextlib.ExitStack() as reading:
-            if archive is not None:
-                try:
-                    reading.enter_context(archive_source.replaying_from(archive))
-                except ArchiveInvalid as exc:
-                    raise CommandError(f"--archive {archive}: {exc}") from exc
+            try:
+                reading.enter_context(archive_source.whole_log(archive))
+            except ArchiveInvalid as exc:
+                raise CommandError(f"--archive {archive}: {exc}" if archive else str(exc)) from exc
             self._replay(chosen, dry_run, batch_size, options)
 
     def _replay(self, chosen, dry_run: bool, batch_size: int, options) -> None:

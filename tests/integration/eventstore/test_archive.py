@@ -227,3 +227,35 @@ def test_the_erasure_receipt_names_an_archive_file_that_holds_a_copy_in_the_clea
     assert found.status == "failed" and entry.file in found.detail
     assert "kept.copy" not in found.detail
     assert clean.status == "passed"
+
+
+def test_verify_projections_reads_the_archive_then_the_live_log_and_catches_a_drift(archived, db_access):
+    from eventstore.tasks import verify_projections
+
+    directory = str(archived["directory"])
+    with pytest.raises(
+        CommandError, match="--archive DIR"
+    ):  # the live log alone would miss the archived events
+        call_command("verify_projections", stdout=io.StringIO())
+    assert verify_projections() == -1  # the beat job says why and audits nothing
+    out = io.StringIO()
+    call_command("verify_projections", "--archive", directory, stdout=out)
+    assert "equal the log" in out.getvalue()
+    with override_settings(EVENTSTORE_ARCHIVE_DIR=directory):
+        assert verify_projections() == 0
+
+    with connection.cursor() as cursor:  # a post whose events are all archived
+        cursor.execute("SELECT id FROM community_app_post ORDER BY id LIMIT 1")
+        (post,) = cursor.fetchone()
+        cursor.execute("UPDATE community_app_post SET score = score + 100 WHERE id = %s", [post])
+    try:
+        out = io.StringIO()
+        with pytest.raises(CommandError, match="1 table"):
+            call_command("verify_projections", "--archive", directory, stdout=out)
+        assert (
+            f"DRIFT community.posts community_app_post: 0 only live, 0 only rebuilt, 1 differing (e.g. id={post})"
+            in out.getvalue()
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE community_app_post SET score = score - 100 WHERE id = %s", [post])

@@ -66,8 +66,10 @@ def test_an_append_that_begins_its_transaction_rolls_back_with_it():
     with transaction.atomic():
         event = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "undone"})
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-            assert event.position >> 20 == cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT base + (pg_current_xact_id()::text::bigint << 20) FROM eventstore_position_base"
+            )
+            assert event.position == cursor.fetchone()[0] + 1  # this transaction's first position
         transaction.set_rollback(True)
     assert read_stream(stream_id) == []
 
@@ -170,11 +172,14 @@ def test_the_first_event_of_a_new_stream_opening_its_transaction_is_numbered_lik
     with transaction.atomic():  # the append opens the transaction
         first = publish_first()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-            (xid,) = cursor.fetchone()
+            # The transaction's first position: the stored base (migration 0006) plus its id, shifted.
+            cursor.execute(
+                "SELECT base + (pg_current_xact_id()::text::bigint << 20) FROM eventstore_position_base"
+            )
+            (tx_base,) = cursor.fetchone()
         second = publish(THING_HAPPENED, stream_id=stream_id, data={"label": "second"}, expected_version=1)
-    assert (first.position, first.stream_version) == ((xid << 20) + 1, 1)
-    assert (second.position, second.stream_version) == ((xid << 20) + 2, 2)
+    assert (first.position, first.stream_version) == (tx_base + 1, 1)
+    assert (second.position, second.stream_version) == (tx_base + 2, 2)
     with transaction.atomic():  # the same event again, opening its transaction: a no-op returning it
         again = publish_first()
     assert (again.id, again.position, again.stream_version) == (first.id, first.position, 1)
