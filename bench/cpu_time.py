@@ -8,25 +8,18 @@ or from `pg_stat_activity` by application name.
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 
-_TICK = os.sysconf("SC_CLK_TCK")
+from . import cpu
 
 
 def backend_seconds(pid: int) -> float | None:
-    """utime + stime of a local process (None once it has exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; field 14 is fields[11]
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    """utime + stime of a local backend (None once it has exited); backends wait for no children."""
+    return cpu.process_seconds(pid)
 
 
 def own_seconds() -> float:
