@@ -73,6 +73,10 @@ def read_together(redis, consumers: list[SubscriberPartitionReader], start: str,
             if entries or consumer.has_unacknowledged:
                 # Handled, or only trimmed entries to acknowledge.
                 consumer.handle(entries)
+                if start != ">":
+                    # Pending entries come back with every read of "0" until acknowledged, and
+                    # only entries behind the stored checkpoint are (SubscriberPartitionReader.handle).
+                    consumer.save_skipped_checkpoint(now=True)
                 any_entries = True
                 if start != ">" or len(entries) >= READ_COUNT:
                     found.append(consumer)  # read on
@@ -105,7 +109,8 @@ class SubscriberPartitionReader:
         self.checkpoint_name = subscriber_checkpoint_name(subscriber.name, partition)
         self.checkpoint = Checkpoint.objects.get_or_create(name=self.checkpoint_name)[0].position
         self._forget_cached_state()
-        self._unacknowledged: list = []
+        self._unacknowledged: list = []  # entry ids the next read acknowledges
+        self._held: list[tuple[bytes, int]] = []  # (entry id, position) past the stored checkpoint
         self.handled = 0
         # The session-level lock belongs to this backend (eventstore/advisory_locks.py).
         self.backend_pid = session_pid()
@@ -148,8 +153,9 @@ class SubscriberPartitionReader:
         A bounded run keeps one task short: a warm shutdown finishes it soon, and
         other subscribers and partitions get their turn. `full_check=False` (a
         consumer that holds its lock between runs, woken by a new entry) reads
-        only new entries: nothing of its own is left pending, and entries Redis
-        lost are found by the next entry's `prev`, or by its next full check.
+        only new entries: what it left pending, its checkpoint has passed (held
+        until stored, `handle`), and entries Redis lost are found by the next
+        entry's `prev`, or by its next full check.
         """
         self.more = False
         reads = 0
@@ -164,7 +170,7 @@ class SubscriberPartitionReader:
             if self.more:
                 return self.handled
             self.save_skipped_checkpoint(now=full_check)
-        if full_check and self.has_unacknowledged:
+        if full_check and (self.has_unacknowledged or self._held):
             # A thorough drain may be this consumer's last read for a while (a
             # Celery task lets go of the lock next): acknowledge what it handled now.
             self.acknowledge()
@@ -222,21 +228,42 @@ class SubscriberPartitionReader:
         return entries
 
     def handle(self, entries: list) -> None:
-        """Handle a read's entries; they are acknowledged with the next read, or by `acknowledge()`."""
+        """Handle a read's entries; they are acknowledged with the next read, or by `acknowledge()`.
+
+        Only once the stored checkpoint has reached them: entries without a
+        handler here move the checkpoint in memory, stored now and then
+        (save_skipped_checkpoint). Acknowledged before that, they would be,
+        after a kill, neither pending in Redis nor behind the stored
+        checkpoint, and the next consumer would take the next entry's `prev`
+        for entries Redis lost: a needless read of Postgres, logged as a
+        warning. Held back, they are read again with the pending entries.
+        """
         self._handle_entries([fields for _, fields in entries])
-        self._unacknowledged += [entry_id for entry_id, _ in entries]
+        self._held += [(entry_id, int(fields[b"position"])) for entry_id, fields in entries]
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Move the held entries the stored checkpoint has reached to those the next read acknowledges."""
+        if not self._held:
+            return
+        released = [entry_id for entry_id, position in self._held if position <= self._saved_checkpoint]
+        if released:
+            self._unacknowledged += released
+            self._held = [
+                (entry_id, position) for entry_id, position in self._held if position > self._saved_checkpoint
+            ]
 
     def acknowledge(self) -> None:
-        """Acknowledge the last read now (no read follows) and store a skipped checkpoint.
+        """Store a skipped checkpoint, then acknowledge what was read (no read follows).
 
         Stored now, not when due: the next run may be another consumer that
         starts from the stored checkpoint, and would take the entries it did
         not see for a gap.
         """
+        self.save_skipped_checkpoint(now=True)
         if self._unacknowledged:
             self.redis.xack(self.stream_key, self.group, *self._unacknowledged)
             self._unacknowledged = []
-        self.save_skipped_checkpoint(now=True)
 
     def _handle_entries(self, entries: list[dict]) -> None:
         """Process one read of stream entries, in order, as few transactions as possible.
@@ -473,11 +500,11 @@ class SubscriberPartitionReader:
         A write per wake-up for every subscriber would cost each wake-up a
         round trip and a transaction, for nothing a reader needs at once.
         """
-        if self.checkpoint <= self._saved_checkpoint:
-            return
-        moment = time.monotonic()
-        if not now and moment - self._skipped_saved_at < SKIPPED_SAVE_SECONDS:
-            return
-        prepared.execute(_ADVANCE_SQL, [self.checkpoint, self.checkpoint_name, self.checkpoint])
-        self._saved_checkpoint = self.checkpoint
-        self._skipped_saved_at = moment
+        if self.checkpoint > self._saved_checkpoint:
+            moment = time.monotonic()
+            if not now and moment - self._skipped_saved_at < SKIPPED_SAVE_SECONDS:
+                return
+            prepared.execute(_ADVANCE_SQL, [self.checkpoint, self.checkpoint_name, self.checkpoint])
+            self._saved_checkpoint = self.checkpoint
+            self._skipped_saved_at = moment
+        self._release_held()

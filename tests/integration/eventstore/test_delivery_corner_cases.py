@@ -96,6 +96,43 @@ def test_a_thorough_run_after_entries_skipped_in_memory_takes_no_backfill(caplog
     assert no_backfill_logged(caplog)
 
 
+def test_a_consumer_killed_after_passing_over_entries_leaves_its_successor_no_gap(caplog, monkeypatch):
+    """Entries passed over in memory stay pending until the checkpoint past them is stored.
+
+    The operator run of 2026-12-06 (docs/operations.md): after `kill -9` of the
+    stream runner, the Celery workers that took over logged `entries missing
+    ... reading them from Postgres` for links and links-scanner on three
+    partitions. The runner had acknowledged entries it passed over before it
+    stored the checkpoint past them, so its successor found neither them
+    pending nor the checkpoint past them, and took the next entry for a gap.
+    """
+    caplog.set_level(logging.INFO)
+    # No throttled store of the skipped checkpoint inside the test: only the kill decides what is stored.
+    monkeypatch.setattr("eventstore.consumer.partition.SKIPPED_SAVE_SECONDS", 3600.0)
+    stream_id = stream_in(1)
+    redis = get_redis()
+    killed = StreamRunnerSubscriber(SKIPPING, 1, redis)
+    killed.run(full_check=True)  # takes the lock
+    write(stream_id, "a", "b")
+    relay_all()
+    killed.run(full_check=False)  # passes over a and b in memory
+    last = write(stream_id, "c")
+    relay_all()
+    killed.run(full_check=False)  # passes over c; this read carried the acknowledgement of a and b
+    stored = Checkpoint.objects.get(name=subscriber_checkpoint_name(SKIPPING, 1)).position
+    assert stored < last[-1].position, "the kill must come before the checkpoint past them is stored"
+    connection.close()  # the kill: its session, and with it the partition lock, ends; nothing more is sent
+    successor = StreamRunnerSubscriber(SKIPPING, 1, redis)
+    try:
+        successor.run(full_check=True)
+        assert successor.consumer.checkpoint == last[-1].position
+    finally:
+        connection.close()
+    assert backfills(SKIPPING) == (0, 0)
+    assert no_backfill_logged(caplog)
+    assert redis.xpending(streams.partition_key(1), streams.group_name(SKIPPING))["pending"] == 0
+
+
 class RelayRightAfterTheRead(SubscriberPartitionReader):
     """The relay sends a batch just after this consumer's read of new entries came back empty."""
 
