@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "platform_site.logging.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Pages outside the API answer an unreachable database with a 503 too (the API's handler does it there).
+    "platform_site.database_errors.DatabaseUnavailableMiddleware",
     # Last, so that a read retried on the primary runs the view alone again.
     "platform_site.replicas.ReplicaReadsMiddleware",
 ]
@@ -145,6 +147,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Said explicitly (Celery 5.x warns at every lost broker connection until it is): a task running
+# when the connection goes finishes; its unacknowledged message comes back after the visibility
+# timeout and finds its work done (checkpoints, idempotent scans). The fault tests measured this.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task not acknowledged this long after delivery (its worker died) is delivered again.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
