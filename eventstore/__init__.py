@@ -76,6 +76,8 @@ _HOMES = {
     "CHECK_PASSED": "eventstore.privacy.erasure_checks",
     "CHECK_FAILED": "eventstore.privacy.erasure_checks",
     "ErasureReceipt": "eventstore.models",
+    # Periodic jobs log a Postgres or Redis outage once and its end once, not a traceback a run.
+    "skipped_during_outages": "eventstore.outage",
 }
 # Subpackages that are public as a whole.
 _PUBLIC_SUBPACKAGES = ("privacy",)

@@ -65,6 +65,7 @@ def sweep() -> None:
 
 
 @shared_task(name="eventstore.tasks.verify_delivery", ignore_result=True)
+@skipped_during_outages("delivery check")  # the next interval checks again; an outage is no finding
 def verify_delivery() -> int:
     """Beat's delivery check (DELIVERY_CHECK_INTERVAL_SECONDS): an error line per subscriber not proven."""
     failed = 0
@@ -103,6 +104,7 @@ def kick_consumers(partition: int, *, force: bool = False) -> None:
 
 
 @shared_task(name="eventstore.tasks.verify_projections", ignore_result=True)
+@skipped_during_outages("projection audit")  # likewise: the next interval audits again
 def verify_projections() -> int:
     """The periodic consistency audit (PROJECTION_AUDIT_INTERVAL_SECONDS); returns the drifted tables.
 

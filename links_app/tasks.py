@@ -8,6 +8,8 @@ import uuid
 from celery import shared_task
 from django.utils import timezone
 
+from eventstore import skipped_during_outages
+
 from .selectors import scans_due_for_retry
 from .services import link_scan_retry
 
@@ -22,6 +24,7 @@ def perform_scan(scan_id: str) -> str | None:
 
 
 @shared_task(name="links_app.tasks.retry_failed_scans")
+@skipped_during_outages("retry_failed_scans")  # every minute: one line per outage, not a traceback per run
 def retry_failed_scans(limit: int = 100) -> int:
     """Rescan failed scans whose backoff has elapsed, so a lost retry message loses nothing."""
     retried = 0

@@ -64,12 +64,15 @@ class ContextFilter(logging.Filter):
 
 
 class OncePerInterval(logging.Filter):
-    """Lets one record per logger and exception type through per `interval` seconds.
+    """Lets one record per logger, message and kind of error through per `interval` seconds.
 
     For loggers that write one line per failed call during an outage (the
-    cache's ignored errors: one per request while Redis is unavailable): the
-    first line of each interval goes out, saying how many like it were held
-    back since the one before.
+    cache's ignored errors, a failed health check, a relay that could not be
+    woken: one per request while Redis or Postgres is unavailable): the first
+    line of each interval goes out, saying how many like it were held back
+    since the one before. The kind of error is the exception's type (and its
+    cause's), logged with the record or passed as an argument; a short text
+    argument (a health check's name) tells kinds apart too.
     """
 
     def __init__(self, interval: float = 60.0) -> None:
@@ -81,9 +84,16 @@ class OncePerInterval(logging.Filter):
         ] = {}  # (logger, type) -> (time let out, held back)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True  # only the complaints are folded (celery.beat also says what it sends)
         kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
         cause = record.exc_info[1].__cause__ if record.exc_info and record.exc_info[1] else None
-        key = (record.name, f"{kind}:{type(cause).__name__}" if cause else kind)
+        key = (
+            record.name,
+            str(record.msg),
+            f"{kind}:{type(cause).__name__}" if cause else kind,
+            *_kinds(record),
+        )
         now = time.monotonic()
         with self._lock:
             let_out, held_back = self._last.get(key, (None, 0))
@@ -94,6 +104,29 @@ class OncePerInterval(logging.Filter):
         if held_back:
             record.msg = f"{record.msg} ({held_back} more like it in the last {now - let_out:.0f} s)"
         return True
+
+
+def _kinds(record: logging.LogRecord) -> tuple[str, ...]:
+    """The record's arguments as kinds: exceptions by type, short texts as they are, the rest not at all."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return tuple(
+        type(arg).__name__ if isinstance(arg, BaseException) else arg
+        for arg in args
+        if isinstance(arg, BaseException) or (isinstance(arg, str) and len(arg) <= 40)
+    )
+
+
+class DropOutageAnswers(logging.Filter):
+    """Drops Django's "Service Unavailable: <path>" line for each 503 the platform answers.
+
+    Each 503 is an outage the platform already logs (once a minute) in its own
+    words: `database unavailable, answered 503` (platform_site.database_errors)
+    or `health check redis failed` (platform_site.health). Django's line, an
+    ERROR per request, would repeat it for every request of the outage.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 503
 
 
 class JsonFormatter(logging.Formatter):
@@ -164,7 +197,11 @@ def logging_config(log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}, "once_per_minute": {"()": OncePerInterval}},
+        "filters": {
+            "context": {"()": ContextFilter},
+            "once_per_minute": {"()": OncePerInterval},
+            "drop_outage_answers": {"()": DropOutageAnswers},
+        },
         "formatters": {"default": formatter},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": "default"}
@@ -179,5 +216,13 @@ def logging_config(log_format: str, level: str) -> dict:
             # The cache's ignored errors (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS): one a request
             # while Redis is unavailable, so one line a minute per kind of error.
             "django_redis.cache": {"filters": ["once_per_minute"]},
+            # Likewise the lines web processes write per request or per commit during an outage.
+            "platform_site.health": {"filters": ["once_per_minute"]},
+            "platform_site.database_errors": {"filters": ["once_per_minute"]},
+            "eventstore.wakeups": {"filters": ["once_per_minute"]},
+            "eventstore.monitoring": {"filters": ["once_per_minute"]},
+            # Beat's "Couldn't apply scheduled task" with a traceback at every tick (2 s) while Redis is away.
+            "celery.beat": {"filters": ["once_per_minute"]},
+            "django.request": {"filters": ["drop_outage_answers"]},
         },
     }

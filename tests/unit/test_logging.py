@@ -139,3 +139,65 @@ def test_the_cache_s_ignored_errors_go_through_that_filter():
     config = logging_config("json", "INFO")
     assert config["loggers"]["django_redis.cache"]["filters"] == ["once_per_minute"]
     assert config["filters"]["once_per_minute"]["()"].__name__ == "OncePerInterval"
+
+
+def outage_line(logger: str, message: str, *args) -> logging.LogRecord:
+    return logging.LogRecord(logger, logging.WARNING, __file__, 1, message, args, None)
+
+
+def test_a_web_process_s_per_request_outage_lines_come_once_a_minute_per_check_and_error():
+    """Redis stopped under load: each health probe and each commit wrote a WARNING (operator run, 2026-12-06)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from platform_site.logging import OncePerInterval
+
+    once = OncePerInterval(interval=3600)
+    redis_down = [
+        once.filter(
+            outage_line("platform_site.health", "health check %s failed: %s", "redis", RedisConnectionError())
+        )
+        for _ in range(5)
+    ]
+    assert redis_down == [True] + [False] * 4
+    # Another check failing meanwhile is news, and so is another message of the same logger.
+    assert once.filter(
+        outage_line("platform_site.health", "health check %s failed: %s", "database", OSError())
+    )
+    assert once.filter(outage_line("platform_site.health", "something else: %s", RedisConnectionError()))
+    wakes = [
+        once.filter(
+            outage_line("eventstore.wakeups", "could not wake the relay (%r)", RedisConnectionError())
+        )
+        for _ in range(3)
+    ]
+    assert wakes == [True, False, False]
+    config = logging_config("json", "INFO")["loggers"]
+    # Lines below WARNING are never held back (beat's "Sending due task" every 2 s, say).
+    sent = [
+        once.filter(logging.LogRecord("celery.beat", logging.INFO, __file__, 1, "sent %s", ("sweep",), None))
+        for _ in range(2)
+    ]
+    assert sent == [True, True]
+    for name in (
+        "platform_site.health",
+        "platform_site.database_errors",
+        "eventstore.wakeups",
+        "eventstore.monitoring",
+        "celery.beat",
+    ):
+        assert config[name]["filters"] == ["once_per_minute"], name
+
+
+def test_django_s_line_for_a_503_is_dropped_and_its_line_for_a_500_kept():
+    from platform_site.logging import DropOutageAnswers
+
+    def django_request(status: int) -> logging.LogRecord:
+        record = logging.LogRecord(
+            "django.request", logging.ERROR, __file__, 1, "%s: %s", ("x", "/metrics"), None
+        )
+        record.status_code = status
+        return record
+
+    assert not DropOutageAnswers().filter(django_request(503))
+    assert DropOutageAnswers().filter(django_request(500))
+    assert logging_config("json", "INFO")["loggers"]["django.request"]["filters"] == ["drop_outage_answers"]
