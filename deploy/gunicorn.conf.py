@@ -6,13 +6,22 @@ be changed through the environment without rebuilding the image.
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for platform_site
 
 from platform_site.logging import logging_config
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+port = os.environ.get("PORT", "8000")
+bind = f"0.0.0.0:{port}"
+# gunicornc's control socket, one per port in the temporary directory. Gunicorn's default,
+# $HOME/.gunicorn/gunicorn.ctl, is one socket for every gunicorn of the user on the host (the
+# last started takes it over), and an ERROR "Control server error" at each start where $HOME is
+# not writable, as in the image (HOME=/app, owned by root). Operator run, docs/operations.md.
+control_socket = os.environ.get(
+    "GUNICORN_CONTROL_SOCKET", os.path.join(tempfile.gettempdir(), f"platform-gunicorn-{port}.ctl")
+)
 worker_class = "gthread"
 # Each process x thread may hold one Postgres connection (CONN_MAX_AGE): count them (docs/deploy.md).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
