@@ -55,7 +55,7 @@ class PostListApi(CommunityApi):
         given = PostCreateInput(data=request.data)
         given.is_valid(raise_exception=True)
         post = services.post_create(author=request.user, **given.validated_data)
-        # The service read the new row back already (same transaction): only its links are missing.
+        # The service built the new post from its event (as the projection wrote it): only its links are missing.
         return Response(PostOutput(selectors.with_links([post])[0]).data, status=status.HTTP_201_CREATED)
 
 
