@@ -55,7 +55,7 @@ class PostListApi(CommunityApi):
         given = PostCreateInput(data=request.data)
         given.is_valid(raise_exception=True)
         post = services.post_create(author=request.user, **given.validated_data)
-        # The service read the new row back already (same transaction): only its links are missing.
+        # The service built the new post from its event (as the projection wrote it): only its links are missing.
         return Response(PostOutput(selectors.with_links([post])[0]).data, status=status.HTTP_201_CREATED)
 
 
@@ -75,14 +75,15 @@ class PostDetailApi(CommunityApi):
         given = PostUpdateInput(data=request.data)
         given.is_valid(raise_exception=True)
         fields = given.validated_data
-        services.post_update(
+        post = services.post_update(
             editor=request.user,
             post_id=post_id,
             title=fields.get("title"),
             body=fields.get("body"),
             expected_version=fields.get("version"),
         )
-        return Response(PostOutput(selectors.post_get(post_id=post_id)).data)
+        # The service read the post in the edit's transaction already: only its links are missing.
+        return Response(PostOutput(selectors.with_links([post])[0]).data)
 
     @extend_schema(
         operation_id="posts_destroy", responses={204: None, 401: SIGN_IN, 403: NOT_ALLOWED, 404: NO_POST}

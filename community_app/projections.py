@@ -36,21 +36,29 @@ _POST_LINK_KEY = ("post_id", "rank")
 
 
 def on_post_created(batch: ProjectionBatch, event: RecordedEvent) -> None:
+    batch.insert(Post, **created_post_row(event))
+    _add_links(batch, event.data["post_id"], event.data["urls"])
+
+
+def created_post_row(event: RecordedEvent) -> dict:
+    """The fields of the posts row a `post_created` event makes (the model's defaults for the rest).
+
+    `post_create` builds the post it returns from this too, instead of reading
+    back the row this projection has just written in the same transaction.
+    """
     data, at = event.data, event.recorded_at
-    batch.insert(
-        Post,
-        id=data["post_id"],
-        title=data["title"],
-        body=data["body_text"],
-        body_format=data["body_format"],
-        author_id=data["author_id"],
-        author_username=data["author_username"],
-        created_at=at,
-        updated_at=at,
-        created_position=event.position,
-        version=event.stream_version,
-    )
-    _add_links(batch, data["post_id"], data["urls"])
+    return {
+        "id": data["post_id"],
+        "title": data["title"],
+        "body": data["body_text"],
+        "body_format": data["body_format"],
+        "author_id": data["author_id"],
+        "author_username": data["author_username"],
+        "created_at": at,
+        "updated_at": at,
+        "created_position": event.position,
+        "version": event.stream_version,
+    }
 
 
 def on_post_updated(batch: ProjectionBatch, event: RecordedEvent) -> None:

@@ -55,6 +55,18 @@ def test_signed_in_user_creates_a_post_and_its_event(author, client_for):
     }
 
 
+def test_the_created_post_answered_is_the_row_the_projection_stored(author, client_for):
+    """The service builds the post it returns from its event instead of reading the row back:
+    every field, the links included, must be what a later read of the projection gives."""
+    client = client_for(author)
+    created = client.post(
+        "/api/posts/", {"title": "Same", "body": "Both https://example.com/x and text."}, format="json"
+    ).json()
+    stored = client.get(f"/api/posts/{created['id']}/").json()
+    assert created == stored
+    assert [link["url"] for link in created["links"]] == ["https://example.com/x"]
+
+
 def test_links_of_a_new_post_show_pending_until_the_links_app_knows_them(author, client_for):
     url = f"https://{uuid.uuid4().hex}.example/page"
     response = client_for(author).post("/api/posts/", {"title": "t", "body": f"look {url}"}, format="json")

@@ -41,6 +41,18 @@ def test_editing_the_body_lists_its_new_links(author, client_for, make_post):
     }
 
 
+def test_the_edited_post_answered_is_what_a_read_gives_after_the_edit(author, client_for, make_post):
+    """The edit's answer is built from the post its own transaction read (no second read after it)."""
+    post = make_post(body="Old https://example.com/old")
+    client = client_for(author)
+    edited = client.patch(
+        f"/api/posts/{post.id}/", {"title": "New", "body": "Now https://example.com/new"}, format="json"
+    ).json()
+    assert edited == client.get(f"/api/posts/{post.id}/").json()
+    assert edited["title"] == "New" and edited["version"] == 2
+    assert [link["url"] for link in edited["links"]] == ["https://example.com/new"]
+
+
 def test_edit_that_changes_nothing_records_nothing(author, client_for, make_post, stream_types):
     post = make_post(title="Same", body="Same body")
     response = client_for(author).patch(
