@@ -23,10 +23,10 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from eventstore import partitions, positions, relay
+from eventstore import partitions, positions, relay, shadow_build
 from eventstore.bus import publish
 from eventstore.monitoring import default_partition_events, head_position
-from eventstore.reading import horizon
+from eventstore.reading import horizon, read_events_by_id, read_stream
 from tests.conftest import wait_until_followable
 from tests.sample_events import THING_HAPPENED
 
@@ -152,6 +152,24 @@ def test_an_append_after_the_first_of_its_transaction_locks_its_own_partition():
     assert second.position == first.position + 1
 
 
+def test_reads_by_stream_and_by_id_lock_the_partitions_of_their_events():
+    stream = f"thing-{uuid.uuid4()}"
+    with transaction.atomic():
+        first = append(stream)
+    grow(2)
+    with transaction.atomic():
+        second = append(stream)
+    assert [e.id for e in read_stream(stream)] == [first.id, second.id]
+    assert [e.id for e in read_stream(stream, after_version=1)] == [second.id]
+    assert [e.id for e in read_events_by_id([second.id, first.id])] == [second.id, first.id]
+
+    def reads():
+        read_stream(stream, after_version=1)
+        read_events_by_id([second.id])
+
+    assert_flat(reads, most_partitions=1)
+
+
 def test_health_figures_lock_a_few_partitions():
     assert_flat(head_position, most_partitions=2)
     assert_flat(default_partition_events, most_partitions=1)
@@ -161,7 +179,8 @@ def test_health_figures_lock_a_few_partitions():
     assert head_position() >= stored.position
 
 
-def test_each_replay_batch_is_planned_over_the_partitions_of_its_window():
+def test_each_replay_batch_is_planned_over_the_partitions_of_its_window(monkeypatch):
+    monkeypatch.setattr(shadow_build, "WINDOW_PARTITIONS", 4)  # windows smaller than this test's log
     grow(GROWTH)
     with CaptureQueriesContext(connection) as captured:
         call_command(
@@ -172,7 +191,7 @@ def test_each_replay_batch_is_planned_over_the_partitions_of_its_window():
             stdout=io.StringIO(),
         )
     reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DECLARE eventstore_follow")]
-    assert len(reads) > GROWTH // 4  # windows of the log, not one read bounded by the horizon alone
+    assert len(reads) > 3  # windows of the log, not one read bounded by the horizon alone
     most = 0
     with connection.cursor() as cursor:
         for sql in reads:
@@ -187,7 +206,7 @@ def test_each_replay_batch_is_planned_over_the_partitions_of_its_window():
                     )
                 ),
             )
-    assert 1 <= most <= 2  # its partition, and the default when the read reaches the horizon
+    assert 1 <= most <= 4 + 1  # its window, and the default when the read reaches the horizon
     assert attached() > 3 * GROWTH // 2
 
 
