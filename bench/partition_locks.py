@@ -63,7 +63,7 @@ STATEMENTS = [
         "SELECT eventstore_default_partition_rows(100000)",
     ),
     (
-        "replay: one batch from the start (bounded by the horizon / by a window)",
+        "replay: one batch from the start (bounded by the horizon / by one partition; a build's windows reach 64)",
         "SELECT position FROM eventstore_event WHERE position > 0 AND position < {horizon} ORDER BY position LIMIT 20000",
         "SELECT position FROM eventstore_event WHERE position > {first} AND position <= {window}"
         " AND position < {horizon} ORDER BY position LIMIT 20000",
