@@ -76,10 +76,12 @@ assert FILL_CHUNK < (1 << 20)
 RESULTS = Path(__file__).resolve().parent / "results" / "growth.jsonl"
 
 
-def _environment() -> dict[str, str]:
+def _environment(
+    width: int = GROWTH_PARTITION_TRANSACTIONS, ahead: int = GROWTH_PARTITIONS_AHEAD
+) -> dict[str, str]:
     os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/platform_growth_bench")
-    os.environ["EVENTSTORE_PARTITION_TRANSACTIONS"] = str(GROWTH_PARTITION_TRANSACTIONS)
-    os.environ["EVENTSTORE_PARTITIONS_AHEAD"] = str(GROWTH_PARTITIONS_AHEAD)
+    os.environ["EVENTSTORE_PARTITION_TRANSACTIONS"] = str(width)
+    os.environ["EVENTSTORE_PARTITIONS_AHEAD"] = str(ahead)
     from .database import bench_environment
 
     env = bench_environment()
@@ -106,16 +108,48 @@ def log_size() -> int:
     return total
 
 
-def fill(have: int, to: int) -> float:
-    """Insert events until the log, holding `have`, holds `to`; events per second of the fill."""
+def _skip_to_next_partition() -> None:
+    """Raise the position base so the next transaction's positions start the next partition.
+
+    On the shared server the other databases' transaction ids spread the log over
+    many partitions; a private server takes none, so the fill stands in for them.
+    """
+    from django.db import connection
+
+    from eventstore import partitions
+    from eventstore.store.statements import POSITION_SHIFT
+
+    span = partitions.span()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT base FROM eventstore_position_base)"
+            f" + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})"
+        )
+        upcoming = cursor.fetchone()[0]
+        cursor.execute("UPDATE eventstore_position_base SET base = base + %s", [span - upcoming % span])
+
+
+def fill(have: int, to: int, chunk_size: int = FILL_CHUNK, per_partition: int | None = None) -> float:
+    """Insert events until the log, holding `have`, holds `to`; events per second of the fill.
+
+    `per_partition`: the fill moves on to a new partition after that many events
+    (chunks shrink to fit), so the log holds about `to / per_partition` partitions.
+    """
     from django.db import connection, transaction
 
     from eventstore import partitions
 
     started = time.perf_counter()
     added, filled = 0, set()
+    in_partition = 0
     while have + added < to:
-        chunk = min(FILL_CHUNK, to - have - added)
+        chunk = min(chunk_size, to - have - added)
+        if per_partition:
+            if in_partition >= per_partition:
+                _skip_to_next_partition()
+                in_partition = 0
+            chunk = min(chunk, per_partition - in_partition)
+            in_partition += chunk
         partitions.ensure_ahead()  # xids are the cluster's: other databases take them too
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_FILL_SQL, [chunk])
@@ -365,8 +399,27 @@ def main() -> None:
         "--keep", action="store_true", help="grow the existing database instead of a fresh one"
     )
     parser.add_argument("--out", default=str(RESULTS), help="JSON lines, one per measurement (appended)")
+    parser.add_argument(
+        "--partition-transactions",
+        type=int,
+        default=GROWTH_PARTITION_TRANSACTIONS,
+        help="partition width in transactions (production default 1048576)",
+    )
+    parser.add_argument("--partitions-ahead", type=int, default=GROWTH_PARTITIONS_AHEAD)
+    parser.add_argument("--fill-chunk", type=int, default=FILL_CHUNK, help="events per fill transaction")
+    parser.add_argument(
+        "--events-per-partition",
+        type=int,
+        default=None,
+        help="fill: start a new partition after this many events (stands in for other databases' xids)",
+    )
+    parser.add_argument(
+        "--fill-only", action="store_true", help="grow the log to the largest size, measure nothing"
+    )
     args = parser.parse_args()
-    env = _environment()
+    if not 0 < args.fill_chunk < (1 << 20):
+        parser.error("--fill-chunk must be below 2^20 (one transaction's positions)")
+    env = _environment(args.partition_transactions, args.partitions_ahead)
     os.environ.update(env)
     from . import database
 
@@ -384,13 +437,15 @@ def main() -> None:
     events = log_size()  # once: then counted as the fill and the appends add to it
     for size in sorted(args.sizes):
         fill_started = time.perf_counter()
-        filled = fill(events, size)
+        filled = fill(events, size, args.fill_chunk, args.events_per_partition)
         events = max(events, size)
         print(
             f"{database_name}: filled to {events:,} at {filled:,.0f} events/s "
             f"({time.perf_counter() - fill_started:,.0f} s)",
             flush=True,
         )
+        if args.fill_only:
+            continue
         measured: list[Measured] = []
         for round_number in range(args.rounds):
             steps = [lambda: append(args.append_seconds, counter), lambda: follow_newest(args.window)]

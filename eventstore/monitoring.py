@@ -22,14 +22,14 @@ LAG_COUNT_LIMIT = 100_000
 
 
 def head_position() -> int:
-    """The last position a follower can read now (0 for an empty log): one step of the primary key."""
+    """The last position a follower can read now (0 for an empty log).
+
+    Through migration 0014's function: the newest partitions below the horizon,
+    not a plan over every partition below it.
+    """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT position FROM eventstore_event WHERE position < %s ORDER BY position DESC LIMIT 1",
-            [horizon()],
-        )
-        row = cursor.fetchone()
-        return row[0] if row else 0
+        cursor.execute("SELECT eventstore_last_position_below(%s)", [horizon()])
+        return cursor.fetchone()[0]
 
 
 def events_behind(position: int) -> int:

@@ -29,7 +29,6 @@ _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
-_EVENT_COLUMNS = ", ".join(f"e.{name.strip()}" for name in _COLUMNS.split(","))  # beside the key table's
 # The oldest transaction id still running in this database (migration 0004 says
 # why that is safe), as a position (offset by the stored base, migration 0006):
 # other databases' transactions cannot append.
@@ -246,21 +245,25 @@ def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = N
 
     Served by the (stream_id, stream_version) index of each partition, and only
     of those that hold the stream's events from `after_version` on: the key
-    table gives their first and last position, which prunes the others when the
-    statement starts.
+    table gives their first and last position first, and the read takes them
+    as values, so the planner opens those partitions alone (a bound read
+    inside the statement prunes only at run time, after every partition
+    was planned and locked; migration 0014).
     """
+    with connections[router.db_for_read(Event)].cursor() as cursor:
+        cursor.execute(
+            "SELECT min(position) FILTER (WHERE stream_version > %s), max(position)"
+            " FROM eventstore_event_key WHERE stream_id = %s",
+            [after_version, stream_id],
+        )
+        first, last = cursor.fetchone()
+    if first is None:
+        return []
     return _query(
         f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
-        f"AND {_STREAM_POSITIONS} ORDER BY stream_version LIMIT %s",
-        [stream_id, after_version, stream_id, after_version, stream_id, limit],
+        "AND position >= %s AND position <= %s ORDER BY stream_version LIMIT %s",
+        [stream_id, after_version, first, last, limit],
     )
-
-
-# The positions a stream's events from a version on occupy, from the key table (migration 0010).
-_STREAM_POSITIONS = (
-    "position >= (SELECT min(position) FROM eventstore_event_key WHERE stream_id = %s AND stream_version > %s) "
-    "AND position <= (SELECT max(position) FROM eventstore_event_key WHERE stream_id = %s)"
-)
 
 
 def read_correlation(
@@ -280,15 +283,19 @@ def read_correlation(
 def read_events_by_id(event_ids: Sequence[uuid.UUID]) -> list[RecordedEvent]:
     """The stored events with these ids, in the order of `event_ids` (missing ones left out).
 
-    The key table gives their positions; each event is then read from the one
-    partition that holds it (pruned when each lookup runs).
+    The key table gives their positions first; the read takes them as values,
+    so the planner opens only the partitions that hold them (migration 0014).
     """
+    with connections[router.db_for_read(Event)].cursor() as cursor:
+        cursor.execute("SELECT position FROM eventstore_event_key WHERE id = ANY(%s)", [list(event_ids)])
+        found_positions = [row[0] for row in cursor.fetchall()]
+    if not found_positions:
+        return []
     found = {
         e.id: e
         for e in _query(
-            f"SELECT {_EVENT_COLUMNS} FROM eventstore_event_key k CROSS JOIN LATERAL ("
-            f"SELECT {_COLUMNS} FROM eventstore_event e WHERE e.position = k.position) e WHERE k.id = ANY(%s)",
-            [list(event_ids)],
+            f"SELECT {_COLUMNS} FROM eventstore_event WHERE position = ANY(%s)",
+            [found_positions],
         )
     }
     return [found[i] for i in event_ids if i in found]

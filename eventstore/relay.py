@@ -259,19 +259,22 @@ LIMIT %s::int
 
 
 def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
-    return prepared.fetchall(_ENVELOPES_SQL, [after, before, limit])
+    # Unnamed, so planned with its bounds each time and pruned to the partitions between them: after
+    # five runs a prepared statement may switch to its generic plan, which locks every partition
+    # (it did for a relay reading from the log's start; docs/eventstore.md, migration 0014).
+    return prepared.fetchall(_ENVELOPES_SQL, [after, before, limit], prepare=False)
 
 
 # The horizon, and whether committed events wait at or past it, in one round trip.
-# The horizon's subquery is volatile, so it is computed once; the newest position
-# is one backward step of the primary key (an EXISTS probe against the horizon
-# was planned as a scan of the whole log).
+# The horizon's subquery is volatile, so it is computed once. The newest position
+# comes from migration 0014's function: a `max(position)` of the log itself would
+# be planned, and locked, over every partition on every relay batch.
 _HORIZON_AND_HELD_BACK_SQL = f"""
-SELECT h.position, coalesce((SELECT max(position) FROM eventstore_event) >= h.position, false),
+SELECT h.position, eventstore_newest_position() >= h.position,
        pg_is_in_recovery(), current_setting('transaction_isolation')
 FROM (SELECT {HORIZON_SQL} AS position) AS h
 """.encode()
-_NEWEST_POSITION_SQL = b"SELECT coalesce(max(position), 0) FROM eventstore_event"
+_NEWEST_POSITION_SQL = b"SELECT eventstore_newest_position()"
 
 
 def _horizon_and_held_back() -> tuple[int, bool]:
@@ -281,7 +284,7 @@ def _horizon_and_held_back() -> tuple[int, bool]:
 
 
 def newest_position() -> int:
-    """The newest committed position (0 for an empty log): one backward step of the primary key."""
+    """The newest committed position (0 for an empty log): backward steps of the newest partitions' keys."""
     return prepared.fetchone(_NEWEST_POSITION_SQL)[0]
 
 

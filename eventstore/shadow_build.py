@@ -9,16 +9,20 @@ live tables are not touched until the caller swaps.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
-from . import shadow
+from . import partitions, shadow
 from .envelope import RecordedEvent
 from .projections import ASYNC, Projection, registered_projections
-from .reading import collector_paused, follow
+from .reading import collector_paused, follow, horizon
 
 ProgressCallback = Callable[[int], None]
+# The most partitions one batch of a build is planned over (`ShadowBuild.build`): 64 partitions
+# and their indexes are 448 locks, a fraction of the default lock table's 6,400.
+WINDOW_PARTITIONS = 64
 EventFilter = Callable[[RecordedEvent], bool]
 
 
@@ -69,12 +73,37 @@ class ShadowBuild:
                         projection.on_reset()
 
     def build(self, *, until: int | None = None) -> None:
-        """Apply the log below the horizon (and up to `until`), one batch per transaction."""
+        """Apply the log below the horizon (and up to `until`), one batch per transaction.
+
+        Each batch reads up to the end of a window of whole partitions, a bound
+        given to the planner as a literal: it opens and locks those partitions
+        only. A read bounded by the horizon alone was planned over every
+        partition above the build's position, once per batch (docs/benchmarks.md,
+        "Partition count and locks"). The window starts at one partition and
+        doubles, up to WINDOW_PARTITIONS, while it holds less than a batch (small
+        or empty partitions). The partition bounds are read once; partitions made
+        meanwhile lie above them, and the last read, bounded by the horizon,
+        covers them.
+        """
+        ends = [
+            upper - 1 for _name, _lower, upper in partitions.partitions()
+        ]  # each partition's last position
+        window = 1
         while True:
             with transaction.atomic(), shadow.writing_into(self.schema):
-                read = self.read(below_horizon=True, one_batch=True, until=until)
-            if read < self.batch_size or (until is not None and self.position >= until):
+                found = bisect.bisect_right(ends, self.position) + window - 1
+                end = ends[found] if found < len(ends) else None
+                # Below the horizon, every transaction that could take a position up to `end` has ended.
+                windowed = end is not None and end < horizon() and (until is None or end < until)
+                read = self.read(below_horizon=True, one_batch=True, until=end if windowed else until)
+                if windowed and read < self.batch_size:
+                    self.position = end  # every event of the window is read
+            if until is not None and self.position >= until:
                 return
+            if read < self.batch_size:
+                if not windowed:
+                    return
+                window = min(2 * window, WINDOW_PARTITIONS)
 
     def read(
         self,

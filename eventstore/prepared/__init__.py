@@ -74,13 +74,15 @@ def _run_one(
         return result.command_tuples if result.command_tuples is not None else -1
 
 
-def fetchall(sql: bytes, params: Params = None, *, first_in_transaction: bytes | None = None) -> list[tuple]:
-    """Run `sql` prepared; return its rows.
+def fetchall(
+    sql: bytes, params: Params = None, *, first_in_transaction: bytes | None = None, prepare: bool = True
+) -> list[tuple]:
+    """Run `sql` prepared (unnamed, planned with its parameters each time, when `prepare=False`); return its rows.
 
     `first_in_transaction` is a variant of the statement to run instead when this statement
     begins its transaction (nothing else has run in it yet).
     """
-    return _run_one(sql, params, first_in_transaction, True, rows=True)
+    return _run_one(sql, params, first_in_transaction, prepare, rows=True)
 
 
 def fetchone(sql: bytes, params: Params = None) -> tuple | None:

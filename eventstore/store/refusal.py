@@ -42,17 +42,15 @@ class AlreadyStored(list):
 
 # The stream's version and head, this transaction's base, how many positions it took so
 # far, and whether this cluster's ids are behind its log (migration 0006: a log that came
-# from another cluster, on a connection opened before it arrived).
+# from another cluster, on a connection opened before it arrived). The log is read through
+# migration 0014's functions, which prune to the partitions that can hold the answer.
 _STATE_SQL = f"""
 WITH tx AS (SELECT {TX_BASE} AS base)
 SELECT coalesce((SELECT max(stream_version) FROM eventstore_event_key WHERE stream_id = %s), 0),
        coalesce((SELECT max(position) FROM eventstore_event_key WHERE stream_id = %s), 0),
        tx.base,
-       coalesce((SELECT max(position) FROM eventstore_event
-                 WHERE position > tx.base AND position < tx.base + {1 << POSITION_SHIFT}), tx.base) - tx.base,
-       (SELECT base FROM eventstore_position_base)
-         + (pg_snapshot_xmax(pg_current_snapshot())::text::bigint << {POSITION_SHIFT})
-         <= (SELECT max(position) FROM eventstore_event)
+       eventstore_positions_taken(),
+       eventstore_next_position() <= eventstore_newest_position()
 FROM tx
 """
 

@@ -55,13 +55,10 @@ def _append_sql(new_rows: str, *, first_in_transaction: bool, new_stream: bool) 
     used = (
         "SELECT 0::bigint AS n"
         if first_in_transaction
-        else f"""-- the last position this transaction took so far: one backward index probe
-    SELECT coalesce((
-        SELECT e.position - tx.base FROM eventstore_event e
-        WHERE e.position > tx.base AND e.position < tx.base + {1 << POSITION_SHIFT}
-        ORDER BY e.position DESC LIMIT 1
-    ), 0) AS n
-    FROM tx"""
+        # How many positions this transaction took so far: one backward index probe, planned by
+        # the function with its base as a literal, so only that range's partition is opened
+        # (a bound read in this statement would have the planner lock every partition; migration 0014).
+        else "SELECT eventstore_positions_taken() AS n"
     )
     expected = "" if new_stream else "(%(expected)s::int < 0 OR head.version = %(expected)s::int) AND"
     return f"""

@@ -1,0 +1,109 @@
+"""Locks each hot statement of the log takes, before and after migration 0014 (issue 22).
+
+    BENCH_DATABASE_URL=postgres://.../growth_narrow_bench .venv/bin/python -m bench.partition_locks
+
+On a grown log (bench.growth), each statement runs in a transaction of its own
+and the relation locks its backend then holds on the log's partitions and
+their indexes are counted (pg_locks), with the partitions attached. "before"
+is the statement as it was up to commit 9dae264; "after" is what the code
+sends now. Nothing is changed: every transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import psycopg
+
+from .database import connect_params
+
+_LOCKS = """
+SELECT count(*) FROM pg_locks l
+WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'
+  AND l.relation IN (SELECT relid FROM pg_partition_tree('eventstore_event')
+                     UNION ALL
+                     SELECT x.indexrelid FROM pg_index x
+                     WHERE x.indrelid IN (SELECT relid FROM pg_partition_tree('eventstore_event')))
+"""
+_TX_BASE = "(SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << 20)"
+
+# (what, before, after): the statements as the code sends them, parameters inlined where the
+# code binds them on the client.
+STATEMENTS = [
+    (
+        "position catch-up (every new connection)",
+        "SELECT max(position) FROM eventstore_event",
+        "SELECT eventstore_catch_up_positions()",
+    ),
+    (
+        "relay: horizon and held back (every relay batch)",
+        "SELECT (SELECT max(position) FROM eventstore_event) >= eventstore_horizon()",
+        "SELECT eventstore_newest_position() >= eventstore_horizon()",
+    ),
+    (
+        "stream runner: newest position (every poll)",
+        "SELECT coalesce(max(position), 0) FROM eventstore_event",
+        "SELECT eventstore_newest_position()",
+    ),
+    (
+        "append after the first of its transaction: positions taken",
+        f"SELECT (SELECT e.position - tx.base FROM eventstore_event e WHERE e.position > tx.base"
+        f" AND e.position < tx.base + 1048576 ORDER BY e.position DESC LIMIT 1) FROM (SELECT {_TX_BASE} AS base) tx",
+        "SELECT eventstore_positions_taken()",
+    ),
+    (
+        "/metrics: head position",
+        "SELECT position FROM eventstore_event WHERE position < {horizon} ORDER BY position DESC LIMIT 1",
+        "SELECT eventstore_last_position_below({horizon})",
+    ),
+    (
+        "/health/ and /metrics: events in the default partition",
+        "SELECT count(*) FROM (SELECT FROM eventstore_event WHERE position >= {head} ORDER BY position LIMIT 100000) o",
+        "SELECT eventstore_default_partition_rows(100000)",
+    ),
+    (
+        "replay: one batch from the start (bounded by the horizon / by one partition; a build's windows reach 64)",
+        "SELECT position FROM eventstore_event WHERE position > 0 AND position < {horizon} ORDER BY position LIMIT 20000",
+        "SELECT position FROM eventstore_event WHERE position > {first} AND position <= {window}"
+        " AND position < {horizon} ORDER BY position LIMIT 20000",
+    ),
+]
+
+
+def _one(conn, sql: str):
+    return conn.execute(sql).fetchone()[0]
+
+
+def main() -> None:
+    os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/platform_growth_bench")
+    with psycopg.connect(**connect_params(), autocommit=True) as conn:
+        values = {
+            "horizon": _one(conn, "SELECT eventstore_horizon()"),
+            "head": _one(conn, "SELECT upper_bound FROM eventstore_partition_head"),
+            "partitions": _one(
+                conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore_event'::regclass"
+            ),
+            "span": int(os.environ.get("EVENTSTORE_PARTITION_TRANSACTIONS", "512")) << 20,
+        }
+        first = _one(conn, "SELECT min(position) - 1 FROM eventstore_event_key")
+        values.update(first=first, window=first + values["span"])
+        print(json.dumps({"partitions attached": values["partitions"]}))
+        print("| statement | relation locks before | after |")
+        print("|---|---:|---:|")
+        for what, before, after in STATEMENTS:
+            counts = []
+            for sql in (before, after):
+                conn.execute("BEGIN")
+                try:
+                    conn.execute(sql.format(**values)).fetchall()
+                    counts.append(_one(conn, _LOCKS))
+                except psycopg.Error as exc:  # the lock table itself may run out: that is a finding
+                    counts.append(type(exc).__name__)
+                finally:
+                    conn.execute("ROLLBACK")
+            print(f"| {what} | {counts[0]} | {counts[1]} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
