@@ -244,22 +244,22 @@ def _query(
 def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
     """The stream's events in version order (those committed and visible now), up to `limit`.
 
-    Served by the (stream_id, stream_version) index of each partition, and only
-    of those that hold the stream's events from `after_version` on: the key
-    table gives their first and last position, which prunes the others when the
-    statement starts.
+    The key table's (stream_id, stream_version) index gives the page's positions
+    (migration 0014); each event is then read by its position from the one
+    partition that holds it (pruned when each lookup runs).
     """
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
-        f"AND {_STREAM_POSITIONS} ORDER BY stream_version LIMIT %s",
-        [stream_id, after_version, stream_id, after_version, stream_id, limit],
+        f"SELECT {_EVENT_COLUMNS} FROM {_BY_STREAM} WHERE k.stream_id = %s AND k.stream_version > %s "
+        "ORDER BY k.stream_version LIMIT %s",
+        [stream_id, after_version, limit],
     )
 
 
-# The positions a stream's events from a version on occupy, from the key table (migration 0010).
-_STREAM_POSITIONS = (
-    "position >= (SELECT min(position) FROM eventstore_event_key WHERE stream_id = %s AND stream_version > %s) "
-    "AND position <= (SELECT max(position) FROM eventstore_event_key WHERE stream_id = %s)"
+# A stream's events, from its keys (the log has no index by stream: migration 0014). A key
+# and its event are inserted by one statement, so a snapshot sees both or neither.
+_BY_STREAM = (
+    f"eventstore_event_key k CROSS JOIN LATERAL (SELECT {_COLUMNS} FROM eventstore_event e "
+    "WHERE e.position = k.position) e"
 )
 
 
@@ -342,35 +342,41 @@ def read_all(
     `reveal=False` returns them as stored (personal values sealed, data not
     upcast): what the relay sends to Redis.
     """
+    # Within one stream, version order is position order (docs/eventstore.md): a stream's
+    # page is read from its keys in version order (the log has no index by stream); by
+    # position, the planner may walk the whole log's primary key looking for its events.
+    e = "e." if stream_id else ""
     # The horizon goes in as a number: as an expression in the query it hides the
     # range's end from the planner, which then sorts the whole log (see horizon()).
-    where = ["position > %s", "position < %s"]
+    where = [f"{'k.' if stream_id else ''}position > %s", f"{'k.' if stream_id else ''}position < %s"]
     params: list = [after, horizon()]
     if types and len(types) == 1:
         # Equality, so that the (type, position) index gives the order (`= ANY` would not).
-        where.append("type = %s")
+        where.append(f"{e}type = %s")
         params.append(types[0])
     elif types:
-        where.append("type = ANY(%s)")
+        where.append(f"{e}type = ANY(%s)")
         params.append(list(types))
     if source:
-        where.append("source = %s")
+        where.append(f"{e}source = %s")
         params.append(source)
     if stream_id:
-        where.append("stream_id = %s")
+        where.append("k.stream_id = %s")
         params.append(stream_id)
     if correlation_id:
-        where.append("correlation_id = %s")
+        where.append(f"{e}correlation_id = %s")
         params.append(correlation_id)
     params.append(limit)
-    # Within one stream, version order is position order (docs/eventstore.md): ordered
-    # by version, the stream's key serves the page; by position, the planner may walk
-    # the whole log's primary key looking for a small stream's events.
-    order = "stream_version" if stream_id else "position"
+    if stream_id:
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM {_BY_STREAM} WHERE {' AND '.join(where)} ORDER BY k.stream_version"
+        )
+    else:
+        sql = f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position"
     # The horizon is the primary's: a lagging replica could lack events below it,
     # and a follower continuing after them would skip them for good.
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s",
+        f"{sql} LIMIT %s",
         params,
         reveal=reveal,
         primary=True,
