@@ -157,12 +157,13 @@ def test_the_main_reads_prune_to_the_partitions_that_hold_their_events():
     )
     assert scanned_partitions(by_id) == {partition_of(first.position)}
 
-    from eventstore.reading import _STREAM_POSITIONS
+    from eventstore.reading import _BY_STREAM
 
+    # read_stream's own FROM: the stream's keys, then each event in the partition that holds it.
     stream_read = plan(
-        f"SELECT * FROM eventstore_event WHERE stream_id = %s AND stream_version > %s AND {_STREAM_POSITIONS} "
-        "ORDER BY stream_version LIMIT 10",
-        [stream, 1, stream, 1, stream],
+        f"SELECT e.* FROM {_BY_STREAM} WHERE k.stream_id = %s AND k.stream_version > %s "
+        "ORDER BY k.stream_version LIMIT 10",
+        [stream, 1],
     )
     assert scanned_partitions(stream_read) == {partition_of(second.position)}
     assert [e.data["label"] for e in read_stream(stream)] == ["one", "two"]
