@@ -1,7 +1,7 @@
 """The platform's appends, through its public function `eventstore.bus.publish`.
 
 Each event goes the whole way a service's event goes: schema validation,
-context, the one-statement append, inline
+context, the one-statement append (with a request's metadata, as raw's rows carry), inline
 projections (none handle the bench type), and the after-commit wake-up of
 the relay. Runs in worker processes set up with bench.settings.
 """
@@ -22,12 +22,14 @@ def _publish(n: int, type_name: str = "bench:thing_recorded"):
     from eventstore.envelope import ExpectedVersion
 
     from .benchapp.events import thing_payload
+    from .raw import REQUEST_METADATA
 
     return publish(
         type_name,
         stream_id=f"thing-{uuid.uuid4()}",
         data=thing_payload(n),
         expected_version=ExpectedVersion.NO_STREAM,
+        metadata=REQUEST_METADATA,
     )
 
 
@@ -53,6 +55,7 @@ def append_batches(*, start_at: float, deadline: float, worker: int) -> int:
     from eventstore.envelope import ExpectedVersion
 
     from .benchapp.events import THING_RECORDED, thing_payload
+    from .raw import REQUEST_METADATA
 
     with transaction.atomic():
         _publish(0)
@@ -64,6 +67,7 @@ def append_batches(*, start_at: float, deadline: float, worker: int) -> int:
                 f"thing-{uuid.uuid4()}",
                 [(THING_RECORDED, thing_payload(done + i)) for i in range(BATCH)],
                 expected_version=ExpectedVersion.NO_STREAM,
+                metadata=REQUEST_METADATA,
             )
         done += BATCH
     return done

@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.utils.html import format_html
 
 from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
@@ -15,6 +14,7 @@ from .privacy.receipts import failed_places
 from .privacy.redaction import redact_event
 from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
+from .selectors import stream_positions
 
 
 def _pretty(value) -> str:
@@ -65,10 +65,9 @@ class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        match = Q(stream_id=term)
-        if (correlation := parse_uuid(term)) is not None:
-            match |= Q(correlation_id=correlation)
-        return queryset.filter(match), False
+        # Positions from the key table (the log has no index by stream) and from the
+        # correlation index; an OR of the two conditions on the log could use neither.
+        return queryset.filter(position__in=stream_positions(term, or_correlation=parse_uuid(term))), False
 
     @admin.display(description="data")
     def pretty_data(self, obj):

@@ -29,6 +29,7 @@ _COLUMNS = (
     "id, position, stream_id, stream_version, type, schema_version, data, metadata, "
     "source, correlation_id, causation_id, recorded_at"
 )
+_EVENT_COLUMNS = ", ".join(f"e.{name.strip()}" for name in _COLUMNS.split(","))  # beside the key table's
 # The oldest transaction id still running in this database (migration 0004 says
 # why that is safe), as a position (offset by the stored base, migration 0006):
 # other databases' transactions cannot append.
@@ -243,27 +244,35 @@ def _query(
 def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = None) -> list[RecordedEvent]:
     """The stream's events in version order (those committed and visible now), up to `limit`.
 
-    Served by the (stream_id, stream_version) index of each partition, and only
-    of those that hold the stream's events from `after_version` on: the key
-    table gives their first and last position first, and the read takes them
-    as values, so the planner opens those partitions alone (a bound read
-    inside the statement prunes only at run time, after every partition
-    was planned and locked; migration 0014).
+    The key table's (stream_id, stream_version) index gives the page's positions
+    first (the log has no index by stream: migration 0015); the read then takes
+    them as values, so the planner opens only the partitions that hold them (a
+    position worked out inside the statement prunes only at run time, after
+    every partition was planned and locked: migration 0014). A key and its
+    event are inserted by one statement, so a snapshot that sees the key sees
+    the event.
     """
     with connections[router.db_for_read(Event)].cursor() as cursor:
         cursor.execute(
-            "SELECT min(position) FILTER (WHERE stream_version > %s), max(position)"
-            " FROM eventstore_event_key WHERE stream_id = %s",
-            [after_version, stream_id],
+            "SELECT position FROM eventstore_event_key WHERE stream_id = %s AND stream_version > %s"
+            " ORDER BY stream_version LIMIT %s",
+            [stream_id, after_version, limit],
         )
-        first, last = cursor.fetchone()
-    if first is None:
+        positions = [row[0] for row in cursor.fetchall()]
+    if not positions:
         return []
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE stream_id = %s AND stream_version > %s "
-        "AND position >= %s AND position <= %s ORDER BY stream_version LIMIT %s",
-        [stream_id, after_version, first, last, limit],
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE position = ANY(%s) ORDER BY stream_version",
+        [positions],
     )
+
+
+# A stream's events, from its keys (the log has no index by stream: migration 0015). A key
+# and its event are inserted by one statement, so a snapshot sees both or neither.
+_BY_STREAM = (
+    f"eventstore_event_key k CROSS JOIN LATERAL (SELECT {_COLUMNS} FROM eventstore_event e "
+    "WHERE e.position = k.position) e"
+)
 
 
 def read_correlation(
@@ -349,35 +358,41 @@ def read_all(
     `reveal=False` returns them as stored (personal values sealed, data not
     upcast): what the relay sends to Redis.
     """
+    # Within one stream, version order is position order (docs/eventstore.md): a stream's
+    # page is read from its keys in version order (the log has no index by stream); by
+    # position, the planner may walk the whole log's primary key looking for its events.
+    e = "e." if stream_id else ""
     # The horizon goes in as a number: as an expression in the query it hides the
     # range's end from the planner, which then sorts the whole log (see horizon()).
-    where = ["position > %s", "position < %s"]
+    where = [f"{'k.' if stream_id else ''}position > %s", f"{'k.' if stream_id else ''}position < %s"]
     params: list = [after, horizon()]
     if types and len(types) == 1:
         # Equality, so that the (type, position) index gives the order (`= ANY` would not).
-        where.append("type = %s")
+        where.append(f"{e}type = %s")
         params.append(types[0])
     elif types:
-        where.append("type = ANY(%s)")
+        where.append(f"{e}type = ANY(%s)")
         params.append(list(types))
     if source:
-        where.append("source = %s")
+        where.append(f"{e}source = %s")
         params.append(source)
     if stream_id:
-        where.append("stream_id = %s")
+        where.append("k.stream_id = %s")
         params.append(stream_id)
     if correlation_id:
-        where.append("correlation_id = %s")
+        where.append(f"{e}correlation_id = %s")
         params.append(correlation_id)
     params.append(limit)
-    # Within one stream, version order is position order (docs/eventstore.md): ordered
-    # by version, the stream's key serves the page; by position, the planner may walk
-    # the whole log's primary key looking for a small stream's events.
-    order = "stream_version" if stream_id else "position"
+    if stream_id:
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM {_BY_STREAM} WHERE {' AND '.join(where)} ORDER BY k.stream_version"
+        )
+    else:
+        sql = f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position"
     # The horizon is the primary's: a lagging replica could lack events below it,
     # and a follower continuing after them would skip them for good.
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s",
+        f"{sql} LIMIT %s",
         params,
         reveal=reveal,
         primary=True,

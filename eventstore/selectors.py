@@ -5,11 +5,26 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
+from django.db.models.expressions import RawSQL
+
 from .envelope import RecordedEvent
 from .reading import read_correlation
 
 # The most events one read of a stream or a correlation returns (API, explorer).
 READ_PAGE_LIMIT = 1000
+
+
+def stream_positions(stream_id: str, *, or_correlation: uuid.UUID | None = None) -> RawSQL:
+    """The positions of a stream's events (and of a correlation's), for `Event.objects.filter(position__in=...)`.
+
+    Served by the key table's (stream_id, stream_version) index: the log keeps
+    no index by stream (migration 0015), so filtering it by `stream_id` would read it whole.
+    """
+    sql, params = "SELECT position FROM eventstore_event_key WHERE stream_id = %s", [stream_id]
+    if or_correlation is not None:
+        sql += " UNION ALL SELECT position FROM eventstore_event WHERE correlation_id = %s"
+        params.append(or_correlation)
+    return RawSQL(sql, params)  # noqa: S611 (constant SQL; the values go as parameters)
 
 
 def causal_chain(correlation_id: uuid.UUID, *, after: int = 0, limit: int = READ_PAGE_LIMIT) -> list[dict]:

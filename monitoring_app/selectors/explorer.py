@@ -10,7 +10,7 @@ from eventstore import read_stream
 from eventstore.models import Event
 from eventstore.privacy.redaction import redact_event, redact_event_dict
 from eventstore.registry import registered_event_types
-from eventstore.selectors import READ_PAGE_LIMIT, causal_chain
+from eventstore.selectors import READ_PAGE_LIMIT, causal_chain, stream_positions
 
 PAGE_SIZE = 50
 STREAM_PAGE_SIZE = 200  # events of one stream page (each shown with its state)
@@ -46,7 +46,7 @@ def event_page(filters: EventFilter, *, now: dt.datetime) -> tuple[list[Event], 
     if filters.source:
         events = events.filter(source=filters.source)
     if filters.stream_id:
-        events = events.filter(stream_id=filters.stream_id)
+        events = events.filter(position__in=stream_positions(filters.stream_id))
     if filters.since in SINCE_CHOICES:
         events = events.filter(recorded_at__gte=now - SINCE_CHOICES[filters.since][1])
     if filters.before is not None:

@@ -24,7 +24,7 @@ from tests.sample_events import THING_HAPPENED
 pytestmark = pytest.mark.django_db
 
 LOG = re.compile(r"\beventstore_event\b")
-STREAM_KEY = "eventstore_event_stream_idx"
+STREAM_KEY = "eventstore_event_key_stream_version"  # the log keeps no index by stream (migration 0015)
 CORRELATION_INDEX = "eventstore_event_correlation_idx"
 SOURCE_INDEX = "eventstore_event_source_idx"
 TYPE_INDEX = "eventstore_event_type_idx"
