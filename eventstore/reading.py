@@ -377,6 +377,28 @@ def read_all(
     )
 
 
+def log_range(
+    *, after: int, below_horizon: bool = True, until: int | None = None, types: Sequence[str] | None = None
+) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) of the stored events that follow() would read.
+
+    Events after position `after`, below the horizon unless `below_horizon` is
+    False (see follow()), up to `until` (included), of `types` (all if None).
+    """
+    where = ["position > %s"]
+    params: list = [after]
+    if below_horizon:
+        where.append("position < %s")
+        params.append(horizon())
+    if until is not None:
+        where.append("position <= %s")
+        params.append(until)
+    if types is not None:
+        where.append("type = ANY(%s)")
+        params.append(list(types))
+    return " AND ".join(where), params
+
+
 def follow(
     *,
     after: int = 0,
@@ -412,17 +434,7 @@ def follow(
             yield batch
         if limit == 0 or (until is not None and after >= until):
             return
-    where = ["position > %s"]
-    params: list = [after]
-    if below_horizon:
-        where.append("position < %s")
-        params.append(horizon())
-    if until is not None:
-        where.append("position <= %s")
-        params.append(until)
-    if types is not None:
-        where.append("type = ANY(%s)")
-        params.append(list(types))
+    where, params = log_range(after=after, below_horizon=below_horizon, until=until, types=types)
     limit_clause = ""
     if limit is not None:
         limit_clause = " LIMIT %s"
@@ -430,9 +442,7 @@ def follow(
     # Binary rows decode faster (timestamps, uuids); the JSON comes as text for orjson.
     payload = "data::text, metadata::text" if with_data else "NULL, NULL"
     columns = _COLUMNS.replace("data, metadata", payload)
-    sql = (
-        f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position{limit_clause}"
-    )
+    sql = f"SELECT {columns} FROM eventstore_event WHERE {where} ORDER BY position{limit_clause}"
     # Rows are decoded while the server fetches the next batch (prepared.read_ahead).
     decode = _DecodedBatch if with_data else _envelopes
     # Data keys unwrapped for one batch serve the next ones: each batch still reads
