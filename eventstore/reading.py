@@ -408,6 +408,7 @@ def follow(
     with_data: bool = True,
     until: int | None = None,
     limit: int | None = None,
+    unwrapped: dict[tuple[str, bytes], bytes] | None = None,
 ) -> Iterator[list[RecordedEvent]]:
     """Stream the log in position order, in batches, through a server-side cursor.
 
@@ -418,7 +419,13 @@ def follow(
     opened or upcast): for readers of types, sources and times. `until` (a
     position, included) and `limit` (events) end the reading early; a caller
     should read to the end, as closing the generator rolls back its savepoint.
+    `unwrapped` holds the data keys unwrapped so far (privacy.KeyRing): a caller
+    that follows in several calls (a rebuild, one per transaction) passes the same dict.
     """
+    # Data keys unwrapped for one batch serve the next ones: each batch still reads
+    # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
+    if unwrapped is None:
+        unwrapped = {}
     archive = archive_source.active()
     if archive is not None and after < archive.last_position:
         # A replay from an archive (eventstore.archive.source): the archived events come first.
@@ -428,7 +435,11 @@ def follow(
             if not rows:
                 break
             with collector_paused():
-                batch = _to_recorded_batch(rows) if with_data else [_envelope(row) for row in rows]
+                batch = (
+                    _to_recorded_batch(rows, unwrapped=unwrapped)
+                    if with_data
+                    else [_envelope(row) for row in rows]
+                )
             after = batch[-1].position
             limit = None if limit is None else limit - len(batch)
             yield batch
@@ -445,9 +456,6 @@ def follow(
     sql = f"SELECT {columns} FROM eventstore_event WHERE {where} ORDER BY position{limit_clause}"
     # Rows are decoded while the server fetches the next batch (prepared.read_ahead).
     decode = _DecodedBatch if with_data else _envelopes
-    # Data keys unwrapped for one batch serve the next ones: each batch still reads
-    # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
-    unwrapped: dict[tuple[str, bytes], bytes] = {}
     with (
         transaction.atomic(),
         closing(

@@ -62,6 +62,8 @@ class ShadowBuild:
         # A projection built alone with set-based SQL over the stored log (Projection.apply_stored_sql).
         self.stored_sql = self.projections[0].apply_stored_sql if len(self.projections) == 1 else None
         self.applied = dict.fromkeys(self.wanted, 0)
+        # Data keys unwrapped by earlier batches, for the later ones (see follow()).
+        self.unwrapped: dict[tuple[str, bytes], bytes] = {}
         self.position = 0  # the last position read (of these projections' types)
 
     def create(self) -> None:
@@ -107,6 +109,7 @@ class ShadowBuild:
             with_data=self.reads_data,
             until=until,
             limit=self.batch_size if one_batch else None,
+            unwrapped=self.unwrapped,
         )
         read = 0
         try:
