@@ -89,7 +89,9 @@ def rebuild_projections(
             build = ShadowBuild(group, shadow.REBUILD_SCHEMA, batch_size=batch_size, progress=progress)
             try:
                 build.create()
+                deferred = shadow.drop_secondary_indexes(build.schema, build.tables)
                 build.build()
+                shadow.create_indexes(deferred)
                 shadow.analyze(build.schema, build.tables)
                 shadow.prepare_retired()
                 # Catch up with what was appended meanwhile, so the swap applies only a short tail.
