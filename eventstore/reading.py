@@ -476,7 +476,7 @@ def follow(
             else:  # nothing was read to decode: each event gets its own empty dicts
                 batch = [decoded]
             del decoded
-            # Emptied by the yield: this suspended frame keeps no reference to the batch. Kept,
-            # it stayed alive after the caller let it go, and the collector's first run once a
-            # rebuild had applied it walked all its objects (docs/benchmarks.md, "Rebuild speed").
+            # Emptied by the yield: this suspended frame keeps no reference to the batch, so a
+            # batch the caller has applied and let go is freed at once, not walked by the
+            # collector's next run (docs/benchmarks.md, "Rebuild speed").
             yield batch.pop()
