@@ -50,6 +50,12 @@ class Projection:
     # Applies a list of events (position order) with set-based SQL, leaving exactly the
     # rows that applying them one by one leaves; a rebuild uses it when present.
     batch_apply: BatchHandler | None = field(default=None)
+    # A data-modifying statement applying the events of a CTE named `events` (the stored
+    # log's envelope columns: position, stream_id, stream_version, type, source,
+    # correlation_id, recorded_at) to the projection's tables, leaving the rows that
+    # `batch_apply` leaves. A rebuild applies the events stored in the table with it, on the
+    # server, without reading them into Python (archived events still go to `batch_apply`).
+    apply_stored_sql: str | None = field(default=None)
     # False when handlers read only the envelope (type, source, times...), never data or
     # metadata: a rebuild then reads the log without decoding and opening them.
     reads_data: bool = True

@@ -399,41 +399,14 @@ def read_all(
     )
 
 
-def follow(
-    *,
-    after: int = 0,
-    batch_size: int = 5000,
-    types: Sequence[str] | None = None,
-    below_horizon: bool = True,
-    with_data: bool = True,
-    until: int | None = None,
-    limit: int | None = None,
-) -> Iterator[list[RecordedEvent]]:
-    """Stream the log in position order, in batches, through a server-side cursor.
+def log_range(
+    *, after: int, below_horizon: bool = True, until: int | None = None, types: Sequence[str] | None = None
+) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) of the stored events that follow() would read.
 
-    Memory stays flat however long the log is. `below_horizon=False` reads
-    every event visible now; only a caller that holds locks keeping writers of
-    its interest out (a projection rebuild) may use it, see eventstore.replay.
-    `with_data=False` gives envelopes only (data and metadata empty, nothing
-    opened or upcast): for readers of types, sources and times. `until` (a
-    position, included) and `limit` (events) end the reading early; a caller
-    should read to the end, as closing the generator rolls back its savepoint.
+    Events after position `after`, below the horizon unless `below_horizon` is
+    False (see follow()), up to `until` (included), of `types` (all if None).
     """
-    archive = archive_source.active()
-    if archive is not None and after < archive.last_position:
-        # A replay from an archive (eventstore.archive.source): the archived events come first.
-        wanted = set(types) if types is not None else None
-        while limit is None or limit > 0:
-            rows = archive.take(after, limit=min(batch_size, limit or batch_size), until=until, types=wanted)
-            if not rows:
-                break
-            with collector_paused():
-                batch = _to_recorded_batch(rows) if with_data else [_envelope(row) for row in rows]
-            after = batch[-1].position
-            limit = None if limit is None else limit - len(batch)
-            yield batch
-        if limit == 0 or (until is not None and after >= until):
-            return
     where = ["position > %s"]
     params: list = [after]
     if below_horizon:
@@ -445,6 +418,56 @@ def follow(
     if types is not None:
         where.append("type = ANY(%s)")
         params.append(list(types))
+    return " AND ".join(where), params
+
+
+def follow(
+    *,
+    after: int = 0,
+    batch_size: int = 5000,
+    types: Sequence[str] | None = None,
+    below_horizon: bool = True,
+    with_data: bool = True,
+    until: int | None = None,
+    limit: int | None = None,
+    unwrapped: dict[tuple[str, bytes], bytes] | None = None,
+) -> Iterator[list[RecordedEvent]]:
+    """Stream the log in position order, in batches, through a server-side cursor.
+
+    Memory stays flat however long the log is. `below_horizon=False` reads
+    every event visible now; only a caller that holds locks keeping writers of
+    its interest out (a projection rebuild) may use it, see eventstore.replay.
+    `with_data=False` gives envelopes only (data and metadata empty, nothing
+    opened or upcast): for readers of types, sources and times. `until` (a
+    position, included) and `limit` (events) end the reading early; a caller
+    should read to the end, as closing the generator rolls back its savepoint.
+    `unwrapped` holds the data keys unwrapped so far (privacy.KeyRing): a caller
+    that follows in several calls (a rebuild, one per transaction) passes the same dict.
+    """
+    # Data keys unwrapped for one batch serve the next ones: each batch still reads
+    # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
+    if unwrapped is None:
+        unwrapped = {}
+    archive = archive_source.active()
+    if archive is not None and after < archive.last_position:
+        # A replay from an archive (eventstore.archive.source): the archived events come first.
+        wanted = set(types) if types is not None else None
+        while limit is None or limit > 0:
+            rows = archive.take(after, limit=min(batch_size, limit or batch_size), until=until, types=wanted)
+            if not rows:
+                break
+            with collector_paused():
+                batch = (
+                    _to_recorded_batch(rows, unwrapped=unwrapped)
+                    if with_data
+                    else [_envelope(row) for row in rows]
+                )
+            after = batch[-1].position
+            limit = None if limit is None else limit - len(batch)
+            yield batch
+        if limit == 0 or (until is not None and after >= until):
+            return
+    where, params = log_range(after=after, below_horizon=below_horizon, until=until, types=types)
     limit_clause = ""
     if limit is not None:
         limit_clause = " LIMIT %s"
@@ -452,14 +475,9 @@ def follow(
     # Binary rows decode faster (timestamps, uuids); the JSON comes as text for orjson.
     payload = "data::text, metadata::text" if with_data else "NULL, NULL"
     columns = _COLUMNS.replace("data, metadata", payload)
-    sql = (
-        f"SELECT {columns} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position{limit_clause}"
-    )
+    sql = f"SELECT {columns} FROM eventstore_event WHERE {where} ORDER BY position{limit_clause}"
     # Rows are decoded while the server fetches the next batch (prepared.read_ahead).
     decode = _DecodedBatch if with_data else _envelopes
-    # Data keys unwrapped for one batch serve the next ones: each batch still reads
-    # the wrapped keys afresh, so a subject forgotten meanwhile is unreadable at once.
-    unwrapped: dict[tuple[str, bytes], bytes] = {}
     with (
         transaction.atomic(),
         closing(
@@ -476,10 +494,11 @@ def follow(
         for decoded in decoded_batches:
             if with_data:
                 with collector_paused():
-                    batch = _revealed(decoded, unwrapped)
+                    batch = [_revealed(decoded, unwrapped)]
             else:  # nothing was read to decode: each event gets its own empty dicts
-                batch = decoded
-            yield batch
-            # Not kept while the next batch is built: the collector's run after it would walk
-            # both (figure "follow() whole log", docs/benchmarks.md, issue 24).
-            del batch, decoded
+                batch = [decoded]
+            del decoded
+            # Emptied by the yield: this suspended frame keeps no reference to the batch, so a
+            # batch the caller has applied and let go is freed at once, not walked by the
+            # collector's next run (docs/benchmarks.md, "Rebuild speed").
+            yield batch.pop()

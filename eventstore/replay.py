@@ -5,7 +5,8 @@ A rebuild never touches the live tables until its last moment:
 1. build: a shadow schema gets an empty copy of each table (eventstore.shadow)
    and the log is applied to it below the horizon, one batch per transaction
    (eventstore.shadow_build). Readers and writers of the live tables go on
-   as usual; the horizon is held for one batch at most.
+   as usual; the horizon is held for one batch at most. The shadow's
+   non-unique indexes are made once the build is done (one sort each).
 2. swap: one short transaction takes ACCESS EXCLUSIVE locks on the live
    tables (giving up after SWAP_LOCK_TIMEOUT_MS and trying again), applies the
    events committed since the build's last batch, and moves the shadow tables
@@ -89,7 +90,9 @@ def rebuild_projections(
             build = ShadowBuild(group, shadow.REBUILD_SCHEMA, batch_size=batch_size, progress=progress)
             try:
                 build.create()
+                deferred = shadow.drop_secondary_indexes(build.schema, build.tables)
                 build.build()
+                shadow.create_indexes(deferred)
                 shadow.analyze(build.schema, build.tables)
                 shadow.prepare_retired()
                 # Catch up with what was appended meanwhile, so the swap applies only a short tail.

@@ -75,6 +75,36 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
                 _copy_grants(cursor, source, copy)
 
 
+def drop_secondary_indexes(schema: str, tables: Sequence[str]) -> list[str]:
+    """Drop the indexes of the shadow's `tables` that enforce nothing; return the statements making them.
+
+    A build fills the tables first and makes these indexes afterwards (`create_indexes`):
+    one sort per index instead of an index entry kept up for every row written
+    (docs/benchmarks.md, "Rebuild speed"). Unique indexes and constraints' indexes stay,
+    so a duplicate still fails where it would live.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = %s AND t.relname = ANY(%s) AND NOT i.indisunique "
+            "AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY 1",
+            [schema, list(tables)],
+        )
+        found = cursor.fetchall()
+        for name, _definition in found:
+            cursor.execute(f"DROP INDEX {qualified(schema, name)}")
+    return [definition for _name, definition in found]
+
+
+def create_indexes(definitions: Sequence[str]) -> None:
+    """Run `CREATE INDEX` statements that `drop_secondary_indexes` returned."""
+    with connection.cursor() as cursor:
+        for definition in definitions:
+            cursor.execute(definition)
+
+
 def drop_shadow(schema: str, tables: Sequence[str] = ()) -> None:
     """Drop the shadow schema (or, for CHECK_SCHEMA, this session's temporary copies of `tables`)."""
     with connection.cursor() as cursor:

@@ -4,7 +4,9 @@ One `ShadowBuild` rebuilds a group of projections in one pass over the log:
 each batch read is handed to every projection (the events of its types). The
 log is read below the horizon, one batch per transaction, so the build never
 holds the horizon (or anything a writer needs) for longer than one batch; the
-live tables are not touched until the caller swaps.
+live tables are not touched until the caller swaps. A projection built alone
+that has `apply_stored_sql` is applied on the server instead: each batch of
+stored events goes through its statement, in the same short transactions.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from . import partitions, shadow
+from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .projections import ASYNC, Projection, registered_projections
-from .reading import collector_paused, follow, horizon
+from .reading import collector_paused, follow, horizon, log_range
 
 ProgressCallback = Callable[[int], None]
 # The most partitions one batch of a build is planned over (`ShadowBuild.build`): 64 partitions
 # and their indexes are 448 locks, a fraction of the default lock table's 6,400.
 WINDOW_PARTITIONS = 64
+# What Projection.apply_stored_sql reads of each event (its CTE `events`).
+_ENVELOPE_COLUMNS = "position, stream_id, stream_version, type, source, correlation_id, recorded_at"
 EventFilter = Callable[[RecordedEvent], bool]
 
 
@@ -58,7 +63,11 @@ class ShadowBuild:
         every_type = any(types is None for types in self.wanted.values())
         self.types = None if every_type else sorted(set().union(*self.wanted.values()))
         self.reads_data = any(p.reads_data for p in self.projections)
+        # A projection built alone with set-based SQL over the stored log (Projection.apply_stored_sql).
+        self.stored_sql = self.projections[0].apply_stored_sql if len(self.projections) == 1 else None
         self.applied = dict.fromkeys(self.wanted, 0)
+        # Data keys unwrapped by earlier batches, for the later ones (see follow()).
+        self.unwrapped: dict[tuple[str, bytes], bytes] = {}
         self.position = 0  # the last position read (of these projections' types)
 
     def create(self) -> None:
@@ -119,6 +128,8 @@ class ShadowBuild:
         that locked out the live tables' writers, or reads in one snapshot with
         the live tables it compares.
         """
+        if self.stored_sql is not None and keep is None and not _archived_after(self.position):
+            return self._apply_stored(below_horizon=below_horizon, one_batch=one_batch, until=until)
         batches = follow(
             after=self.position,
             batch_size=self.batch_size,
@@ -127,6 +138,7 @@ class ShadowBuild:
             with_data=self.reads_data,
             until=until,
             limit=self.batch_size if one_batch else None,
+            unwrapped=self.unwrapped,
         )
         read = 0
         try:
@@ -143,6 +155,31 @@ class ShadowBuild:
         finally:
             # A failed batch leaves the reader suspended: close its cursor now, in the transaction.
             batches.close()
+
+    def _apply_stored(self, *, below_horizon: bool, one_batch: bool, until: int | None) -> int:
+        """What `read` does, on the server: each batch of stored events applied by the projection's SQL."""
+        (projection,) = self.projections
+        read = 0
+        while True:
+            where, params = log_range(
+                after=self.position, below_horizon=below_horizon, until=until, types=self.types
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"WITH events AS MATERIALIZED (SELECT {_ENVELOPE_COLUMNS} FROM eventstore_event "
+                    f"WHERE {where} ORDER BY position LIMIT %s), applied AS ({self.stored_sql}) "
+                    "SELECT count(*), max(position) FROM events",
+                    [*params, self.batch_size],
+                )
+                count, last = cursor.fetchone()
+            if count:
+                read += count
+                self.position = last
+                self.applied[projection.name] += count
+                if self.progress is not None:
+                    self.progress(count)
+            if one_batch or count < self.batch_size:
+                return read
 
     def _apply(self, batch: list[RecordedEvent]) -> None:
         for projection in self.projections:
@@ -164,3 +201,9 @@ class ShadowBuild:
     def restore(self, state: tuple[int, dict[str, int]]) -> None:
         """After a rolled-back transaction: forget what it applied."""
         self.position, self.applied = state[0], dict(state[1])
+
+
+def _archived_after(position: int) -> bool:
+    """Whether a replay from an archive still has archived events after `position` (not in the table)."""
+    archive = archive_source.active()
+    return archive is not None and position < archive.last_position

@@ -25,6 +25,17 @@ ORDER BY 1, 2, 3
 ON CONFLICT (minute, type, source) DO UPDATE SET count = eventstore_eventstat.count + excluded.count
 """
 
+# The same counts for a rebuild, taken where the events are stored (Projection.apply_stored_sql):
+# the log's envelopes are not read into Python (docs/benchmarks.md, "Rebuild speed").
+_COUNT_STORED_SQL = """
+INSERT INTO eventstore_eventstat (minute, type, source, count)
+SELECT date_trunc('minute', e.recorded_at), e.type, e.source, count(*)
+FROM events AS e
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+ON CONFLICT (minute, type, source) DO UPDATE SET count = eventstore_eventstat.count + excluded.count
+"""
+
 
 def count_events(events: Sequence[RecordedEvent]) -> None:
     """Add a batch of events to the counts: one statement, whatever the batch size."""
@@ -45,6 +56,7 @@ event_statistics = register_projection(
         models=[EventStat],
         mode=ASYNC,
         batch_apply=count_events,
+        apply_stored_sql=_COUNT_STORED_SQL,
         reads_data=False,
         description="Counts of events per minute, type and source.",
     )

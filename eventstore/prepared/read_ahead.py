@@ -59,16 +59,16 @@ def read_ahead(
                 in_flight = True
             with paused():
                 loader.set_pgresult(result)
-                rows = loader.load_rows(0, result.ntuples, tuple)
-                decoded = decode(rows)
-                del rows
+                # A list of one, emptied by the yield: while the caller holds the batch, this
+                # suspended frame keeps no reference to it, so the batch lives exactly as long
+                # as the caller keeps it (see eventstore.reading.collector_paused).
+                decoded = [decode(loader.load_rows(0, result.ntuples, tuple))]
             if not more:
-                yield decoded
+                yield decoded.pop()
                 return
             in_flight = False  # read back now, whatever it holds (an error is raised from here)
             result = _receive(db, conn)
-            yield decoded
-            del decoded  # not kept alive while the next batch is built (the caller may have let it go)
+            yield decoded.pop()
     finally:
         if in_flight:  # decode raised: read the answer, or the connection stays busy
             _receive(db, conn, discard=True)
