@@ -262,8 +262,8 @@ def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = N
     if not positions:
         return []
     return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE position = ANY(%s) ORDER BY stream_version",
-        [positions],
+        f"SELECT {_COLUMNS} FROM eventstore_event WHERE position = ANY(%s) ORDER BY stream_version LIMIT %s",
+        [positions, len(positions)],  # the limit restates the page's size: every read of the log has one
     )
 
 
