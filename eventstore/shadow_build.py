@@ -24,7 +24,7 @@ from .reading import collector_paused, follow, horizon, log_range
 
 ProgressCallback = Callable[[int], None]
 # The most partitions one batch of a build is planned over (`ShadowBuild.build`): 64 partitions
-# and their indexes are 448 locks, a fraction of the default lock table's 6,400.
+# and their indexes are 384 locks (a partition and its five indexes), a fraction of the default lock table's 6,400.
 WINDOW_PARTITIONS = 64
 # What Projection.apply_stored_sql reads of each event (its CTE `events`).
 _ENVELOPE_COLUMNS = "position, stream_id, stream_version, type, source, correlation_id, recorded_at"

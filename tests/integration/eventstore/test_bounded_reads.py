@@ -23,7 +23,7 @@ from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db
 
-LOG = re.compile(r"\beventstore_event\b")
+LOG = re.compile(r"\beventstore_event(_key)?\b")  # the log, and the key table that stream reads start from
 STREAM_KEY = "eventstore_event_key_stream_version"  # the log keeps no index by stream (migration 0015)
 CORRELATION_INDEX = "eventstore_event_correlation_idx"
 SOURCE_INDEX = "eventstore_event_source_idx"

@@ -32,8 +32,8 @@ from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# A partition and its six indexes.
-RELATIONS_PER_PARTITION = 7
+# A partition and its five indexes (its primary key and four reader indexes since migration 0015).
+RELATIONS_PER_PARTITION = 6
 GROWTH = 24
 
 
@@ -91,7 +91,10 @@ def assert_flat(work, *, most_partitions: int) -> None:
     grow(GROWTH)
     after = locks_held(work)
     assert attached() >= partitions_before + GROWTH
-    assert after == before, (
+    # A probe may end one partition further or nearer (where the horizon or the newest event lies
+    # decides it), so the counts may differ by one partition's relations; growing with the log,
+    # they would differ by GROWTH partitions' worth.
+    assert abs(after - before) <= RELATIONS_PER_PARTITION, (
         f"{before} relation locks with {partitions_before} partitions, {after} after growing"
     )
     assert after <= most_partitions * RELATIONS_PER_PARTITION + 1
@@ -190,12 +193,26 @@ def test_each_replay_batch_is_planned_over_the_partitions_of_its_window(monkeypa
             "eventstore.event_stats",
             stdout=io.StringIO(),
         )
-    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DECLARE eventstore_follow")]
+    # Each batch's read of the log: follow()'s cursor, or the events a projection's own SQL
+    # counts on the server (Projection.apply_stored_sql, as the event statistics do).
+    reads = [
+        re.sub(r"^DECLARE \w+ NO SCROLL CURSOR FOR ", "", q["sql"])
+        for q in captured.captured_queries
+        if q["sql"].startswith("DECLARE eventstore_follow")
+    ] + [
+        m.group(1)
+        for q in captured.captured_queries
+        if (
+            m := re.match(
+                r"WITH events AS MATERIALIZED \((SELECT .*? LIMIT \d+)\), applied AS", q["sql"], re.S
+            )
+        )
+    ]
     assert len(reads) > 3  # windows of the log, not one read bounded by the horizon alone
     most = 0
     with connection.cursor() as cursor:
         for sql in reads:
-            cursor.execute("EXPLAIN (FORMAT JSON) " + re.sub(r"^DECLARE \w+ NO SCROLL CURSOR FOR ", "", sql))
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
             most = max(
                 most,
                 len(
