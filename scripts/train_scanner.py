@@ -10,8 +10,10 @@ Two stages, both scored in pure Python at run time (``links_app/scanner/model.py
    MIN_DOMAINS registered domains, so the model cannot memorise single sites.
 2. A small gradient-boosted tree ensemble over structural counts
    (``structure.py``), the suffix's smoothed share of malicious registered
-   domains, and the regression's log-odds and its host and path parts. The
-   trees are trained on *out-of-fold* values of both (domain-grouped folds),
+   domains, the per-site evidence of the site label's trigrams and the path's
+   words (``site_evidence.py``), and the regression's log-odds and its host
+   and path parts. The trees are trained on *out-of-fold* values of all of
+   these (domain-grouped folds),
    so they learn how far to trust them on sites they never saw, not on sites
    they memorised.
 
@@ -55,6 +57,14 @@ from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, TREE_INPUTS
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
 from links_app.scanner.scoring import combined_risk
+from links_app.scanner.site_evidence import (
+    EVIDENCE_FEATURES,
+    EVIDENCE_PARTS,
+    EvidenceTable,
+    evidence_tokens,
+    log_likelihood_ratio,
+    site_key,
+)
 from links_app.scanner.structure import structure_features, suffix_key
 from links_app.scanner.urlview import UrlView
 
@@ -83,7 +93,7 @@ class Dataset:
 
     def __init__(self, path: Path) -> None:
         token_sets, numbers, structure, groups, labels, self.findings = [], [], [], [], [], []
-        suffixes = []
+        suffixes, self.evidence, sites = [], [], []
         self.invalid = 0
         with path.open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
@@ -98,11 +108,13 @@ class Dataset:
                 structure.append(structure_features(view, findings))
                 groups.append(view.domain.registered_domain or view.parts.host.host)
                 suffixes.append(suffix_key(view))
+                self.evidence.append(evidence_tokens(view))
+                sites.append(site_key(view))
                 labels.append(record["label"] == "malicious")
                 self.findings.append(findings)
         self.numbers, self.structure = np.array(numbers), np.array(structure)
         self.groups, self.labels = np.array(groups), np.array(labels)
-        self.suffixes = np.array(suffixes)
+        self.suffixes, self.sites = np.array(suffixes), np.array(sites)
         self.tokens: dict[str, int] = {}
         rows, cols = [], []
         # sorted, so columns are numbered alike in every process (a set's order follows the hash seed)
@@ -189,6 +201,54 @@ class SuffixRisk:
         return np.array([self.table.get(data.suffixes[row], self.prior) for row in rows])
 
 
+class SiteEvidence:
+    """Per part (site label trigrams, path words): on how many malicious and benign sites of
+    ``rows`` each token occurs, each site once (``site_evidence.py``)."""
+
+    def __init__(self, data: Dataset, rows) -> None:
+        per_site: dict[tuple[str, bool], list[set[str]]] = {}
+        for row in rows:
+            tokens = per_site.setdefault(
+                (data.sites[row], bool(data.labels[row])), [set() for _ in EVIDENCE_PARTS]
+            )
+            for part, part_tokens in zip(tokens, data.evidence[row], strict=True):
+                part |= part_tokens
+        self.tables = []
+        malicious_sites = sum(1 for _, label in per_site if label)
+        benign_sites = len(per_site) - malicious_sites
+        for index in range(len(EVIDENCE_PARTS)):
+            counts: dict[str, list[int]] = {}
+            for (_, label), tokens in per_site.items():
+                for token in tokens[index]:
+                    counts.setdefault(token, [0, 0])[0 if label else 1] += 1
+            self.tables.append(
+                {
+                    "malicious_sites": malicious_sites,
+                    "benign_sites": benign_sites,
+                    "llr": {
+                        token: round(log_likelihood_ratio(m, b, malicious_sites, benign_sites), 4)
+                        for token, (m, b) in sorted(counts.items())
+                    },
+                }
+            )
+        self.runtime = [EvidenceTable(table) for table in self.tables]
+
+    def of(self, data: Dataset, rows) -> np.ndarray:
+        return np.array(
+            [
+                [
+                    value
+                    for table, tokens in zip(self.runtime, data.evidence[row], strict=True)
+                    for value in table.values(tokens)
+                ]
+                for row in rows
+            ]
+        ).reshape(len(rows), len(EVIDENCE_FEATURES))
+
+    def export(self) -> dict:
+        return dict(zip(EVIDENCE_PARTS, self.tables, strict=True))
+
+
 def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [
@@ -198,23 +258,29 @@ def grouped_folds(data: Dataset, rows, folds: int, seed: int = SEED):
 
 
 def fit(data: Dataset, train):
-    """Both stages on ``train``: the trees see out-of-fold (grouped) suffix risks and log-odds."""
-    out_of_fold = np.zeros((len(data.labels), 1 + len(STACKED_FEATURES)))
+    """Both stages on ``train``: the trees see out-of-fold (grouped) suffix risks, site
+    evidence and log-odds."""
+    evidence = 1 + len(EVIDENCE_FEATURES)
+    out_of_fold = np.zeros((len(data.labels), evidence + len(STACKED_FEATURES)))
     for inner_train, inner_test in grouped_folds(data, train, INNER_FOLDS, seed=SEED + 1):
         out_of_fold[inner_test, 0] = SuffixRisk(data, inner_train).of(data, inner_test)
-        out_of_fold[inner_test, 1:] = Lexical(data, inner_train).stacked(inner_test)
+        out_of_fold[inner_test, 1:evidence] = SiteEvidence(data, inner_train).of(data, inner_test)
+        out_of_fold[inner_test, evidence:] = Lexical(data, inner_train).stacked(inner_test)
     trees = GradientBoostingClassifier(**TREE_PARAMS)
     trees.fit(
         np.column_stack([data.structure[train], out_of_fold[train]]),
         data.labels[train],
         sample_weight=data.sample_weights(train),
     )
-    return Lexical(data, train), SuffixRisk(data, train), trees
+    return Lexical(data, train), SuffixRisk(data, train), SiteEvidence(data, train), trees
 
 
-def predict_log_odds(data: Dataset, lexical: Lexical, suffix_risk: SuffixRisk, trees, rows) -> np.ndarray:
+def predict_log_odds(data: Dataset, model, rows) -> np.ndarray:
+    lexical, suffix_risk, site_evidence, trees = model
     stacked = lexical.stacked(rows)
-    inputs = np.column_stack([data.structure[rows], suffix_risk.of(data, rows), stacked])
+    inputs = np.column_stack(
+        [data.structure[rows], suffix_risk.of(data, rows), site_evidence.of(data, rows), stacked]
+    )
     tree_log_odds = trees.decision_function(inputs)
     return LEXICAL_SHARE * stacked[:, -1] + (1 - LEXICAL_SHARE) * tree_log_odds
 
@@ -228,9 +294,8 @@ def cross_validate(data: Dataset, grouped: bool) -> np.ndarray:
         folds = list(StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED).split(rows, data.labels))
     risks = np.zeros(len(rows))
     for train, test in folds:
-        lexical, suffix_risk, trees = fit(data, train)
         # clipped like the runtime (model.py), which also avoids overflow in exp
-        log_odds = predict_log_odds(data, lexical, suffix_risk, trees, test)
+        log_odds = predict_log_odds(data, fit(data, train), test)
         probabilities = 1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))
         risks[test] = [combined_risk(p, data.findings[i]) for p, i in zip(probabilities, test, strict=True)]
     return risks
@@ -281,8 +346,9 @@ def export_trees(trees) -> dict:
     }
 
 
-def export(data: Dataset, lexical: Lexical, suffix_risk: SuffixRisk, trees, metadata, path: Path) -> None:
+def export(data: Dataset, model, metadata, path: Path) -> None:
     """Write the pruned weights and the trees as JSON the runtime scores without numpy."""
+    lexical, suffix_risk, site_evidence, trees = model
     coefficients = lexical.model.coef_[0]
     names = {column: token for token, column in data.tokens.items()}
     token_weights = {
@@ -303,6 +369,7 @@ def export(data: Dataset, lexical: Lexical, suffix_risk: SuffixRisk, trees, meta
             "prior": round(suffix_risk.prior, 6),
             "by_suffix": {k: round(float(v), 6) for k, v in sorted(suffix_risk.table.items())},
         },
+        "site_evidence": site_evidence.export(),
         "trees": export_trees(trees),
         "metadata": metadata,
     }
@@ -352,7 +419,7 @@ def main() -> None:
         print(f"wrote out-of-fold risks to {args.risks_output}")
     if args.no_write:
         return
-    lexical, suffix_risk, trees = fit(data, np.arange(len(data.labels)))
+    model = fit(data, np.arange(len(data.labels)))
     metadata = {
         "trained_on": args.data.name,
         "rows": len(data.labels),
@@ -364,7 +431,7 @@ def main() -> None:
         "suffix_risk_strength": SUFFIX_RISK_STRENGTH,
         "cv": figures,
     }
-    export(data, lexical, suffix_risk, trees, metadata, args.output)
+    export(data, model, metadata, args.output)
     print(f"done in {time.perf_counter() - started:.0f} s")
 
 

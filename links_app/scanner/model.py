@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .features import HOST_TOKEN_PREFIXES, NUMERIC_FEATURES, PATH_TOKEN_PREFIXES
+from .site_evidence import EVIDENCE_FEATURES, EVIDENCE_PARTS, EvidenceTable
 from .structure import STRUCTURE_FEATURES
 from .trees import TreeEnsemble
 
@@ -36,8 +37,9 @@ STACKED_FEATURES = ("lexical_host", "lexical_path", "lexical_log_odds")
 # The trees' inputs in order: structural counts, the suffix's share of malicious
 # registered domains in the training data (smoothed towards the overall share, so
 # a suffix seen on a few domains says little; unseen suffixes get the overall
-# share), then stage 1.
-TREE_INPUTS = (*STRUCTURE_FEATURES, "suffix_risk", *STACKED_FEATURES)
+# share), the per-site evidence of the site label's trigrams and the path's words
+# (site_evidence.py), then stage 1.
+TREE_INPUTS = (*STRUCTURE_FEATURES, "suffix_risk", *EVIDENCE_FEATURES, *STACKED_FEATURES)
 
 
 def lexical_parts(contributions: Sequence[tuple[str, float]]) -> tuple[float, float]:
@@ -70,6 +72,8 @@ class LexicalModel:
             raise ValueError("model_weights.json was trained with different structure features; retrain")
         if tree_data is not None and "suffix_risk" not in data:
             raise ValueError("model_weights.json has trees but no suffix_risk table; retrain")
+        if tree_data is not None and set(data.get("site_evidence", ())) != set(EVIDENCE_PARTS):
+            raise ValueError("model_weights.json has trees but no site_evidence tables; retrain")
         suffix_risk = data.get("suffix_risk", {"prior": 0.0, "by_suffix": {}})  # unused without trees
         self.suffix_prior: float = suffix_risk["prior"]
         self.suffix_risk: dict[str, float] = suffix_risk["by_suffix"]
@@ -79,6 +83,11 @@ class LexicalModel:
         self.numeric_scales: list[float] = data["numeric_scales"]
         self.numeric_weights: list[float] = data["numeric_weights"]
         self.trees = TreeEnsemble(tree_data) if tree_data is not None else None
+        self.evidence = (
+            [EvidenceTable(data["site_evidence"][part]) for part in EVIDENCE_PARTS]
+            if tree_data is not None
+            else []
+        )
         self.metadata: dict = data.get("metadata", {})
 
     def lexical_log_odds(
@@ -100,9 +109,11 @@ class LexicalModel:
         numbers: Sequence[float],
         structure: Sequence[float] | None = None,
         suffix: str = "",
+        evidence: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
         explain: int = 3,
     ) -> ModelScore:
-        """Score one URL's features; ``suffix`` is ``structure.suffix_key`` of the URL;
+        """Score one URL's features; ``suffix`` is ``structure.suffix_key`` of the URL,
+        ``evidence`` its ``site_evidence.evidence_tokens``;
         ``explain`` = how many top token contributions to keep.
 
         Without ``structure`` (or without trees in the file) only stage 1 is used.
@@ -110,7 +121,14 @@ class LexicalModel:
         logit, contributions = self.lexical_log_odds(tokens, numbers)
         if self.trees is not None and structure is not None:
             suffix_risk = self.suffix_risk.get(suffix, self.suffix_prior)
-            tree_logit = self.trees.log_odds([*structure, suffix_risk, *lexical_parts(contributions), logit])
+            site_values = [
+                value
+                for table, tokens in zip(self.evidence, evidence, strict=True)
+                for value in table.values(tokens)
+            ]
+            tree_logit = self.trees.log_odds(
+                [*structure, suffix_risk, *site_values, *lexical_parts(contributions), logit]
+            )
             logit = LEXICAL_SHARE * logit + (1.0 - LEXICAL_SHARE) * tree_logit
         probability = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
         top = tuple(sorted((c for c in contributions if c[1] > 0), key=lambda c: -c[1])[:explain])

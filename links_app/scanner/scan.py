@@ -16,6 +16,7 @@ from .providers import (
 from .results import Finding, ScanResult
 from .rules import run_rules
 from .scoring import combined_risk, safety_score, threat_category, verdict_for
+from .site_evidence import evidence_tokens
 from .structure import structure_features, suffix_key
 from .urlview import UrlView
 
@@ -79,6 +80,7 @@ def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanRes
         numeric_features(view),
         structure_features(view, findings),
         suffix_key(view),
+        evidence_tokens(view),
     )
     model_finding = _model_finding(model_score.probability, model_score.top_features)
     provider_list = configured_providers() if providers is None else providers

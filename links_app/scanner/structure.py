@@ -137,7 +137,7 @@ def suffix_key(view: UrlView) -> str:
     return view.domain.suffix or "none"
 
 
-def _site_label(view: UrlView) -> str:
+def site_label(view: UrlView) -> str:
     """The label that names the site: the user's on a hosting platform, else the domain's."""
     if view.domain.on_hosting_platform:
         return view.domain.hosted_site.split(".", 1)[0]
@@ -146,7 +146,7 @@ def _site_label(view: UrlView) -> str:
 
 def _part_counts(view: UrlView) -> list[float]:
     """Counts of the site label, the subdomain and the path/query (the tail of STRUCTURE_FEATURES)."""
-    site = _site_label(view)
+    site = site_label(view)
     subdomain = ".".join(view.subdomain_labels)
     path = view.path_and_query
     url = view.parts.url

@@ -1,8 +1,11 @@
+import math
+
 import pytest
 
 from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, TREE_INPUTS, LexicalModel, lexical_parts
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
+from links_app.scanner.site_evidence import EVIDENCE_FEATURES, EVIDENCE_PARTS, evidence_tokens
 from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features, suffix_key
 from links_app.scanner.trees import Tree, TreeEnsemble
 from links_app.scanner.urlview import UrlView
@@ -46,7 +49,12 @@ def test_tree_rejects_ragged_lists():
         Tree({**HAND_TREE, "value": [0.0]})
 
 
-def _tiny_model(trees: dict | None, suffix_risk: dict | None = None) -> LexicalModel:
+_EMPTY_EVIDENCE = {"malicious_sites": 1, "benign_sites": 1, "llr": {}}
+
+
+def _tiny_model(
+    trees: dict | None, suffix_risk: dict | None = None, site_evidence: dict | None = None
+) -> LexicalModel:
     from links_app.scanner.features import NUMERIC_FEATURES
 
     width = len(NUMERIC_FEATURES)
@@ -60,6 +68,7 @@ def _tiny_model(trees: dict | None, suffix_risk: dict | None = None) -> LexicalM
             "numeric_weights": [0.0] * width,
             "trees": trees,
             "suffix_risk": suffix_risk or {"prior": 0.5, "by_suffix": {}},
+            "site_evidence": site_evidence or {part: _EMPTY_EVIDENCE for part in EVIDENCE_PARTS},
         }
     )
 
@@ -105,7 +114,7 @@ def test_trees_see_the_suffix_risk_from_the_model_table_and_the_prior_for_unseen
 
     def logit(suffix: str) -> float:
         p = model.score({"h:abc"}, numbers, structure, suffix).probability
-        return __import__("math").log(p / (1 - p))
+        return math.log(p / (1 - p))
 
     lexical = 2.0  # bias -1 + h:abc 3
     assert logit("tk") == pytest.approx(LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * 4.0)
@@ -212,8 +221,9 @@ def test_compiled_trees_match_the_walk_on_the_shipped_model():
     urls = ["http://example.com/", "http://paypal-secure-login.example.tk/verify/account.php?id=12345"]
     for url in urls:
         view = UrlView(normalize_parts(url), url)
-        # suffix risk, host part, path part, log-odds
-        x = [*structure_features(view, run_rules(view)), 0.3, 0.5, 1.0, 1.5]
+        # suffix risk, site evidence, host part, path part, log-odds
+        evidence = [0.2, 1.1, 0.5, -0.3, 0.4, 0.0]
+        x = [*structure_features(view, run_rules(view)), 0.3, *evidence, 0.5, 1.0, 1.5]
         assert ensemble.log_odds(x) == pytest.approx(ensemble.walk(x), abs=1e-12)
 
 
@@ -232,3 +242,55 @@ def test_too_deep_trees_fall_back_to_the_walk():
     assert ensemble._compiled is None
     assert ensemble.log_odds([2.5]) == 3.0
     assert ensemble.log_odds([100.0]) == 99.0
+
+
+def test_model_refuses_trees_without_site_evidence_tables():
+    model_data = {
+        "features": list(TREE_INPUTS),
+        "base": 0.0,
+        "trees": [],
+    }
+    with pytest.raises(ValueError, match="site_evidence"):
+        _tiny_model(model_data, site_evidence={"label_grams": _EMPTY_EVIDENCE})
+
+
+def test_evidence_tokens_are_the_site_labels_trigrams_and_the_path_words():
+    url = "https://holigan-bet1.blogspot.com/2019/01/giris.html?x=Bet"
+    grams, words = evidence_tokens(UrlView(normalize_parts(url), url))
+    label = "^holigan-bet1$"  # the user's site, not "blogspot"
+    assert grams == {label[i : i + 3] for i in range(len(label) - 2)}
+    assert words == {"2019", "01", "giris", "html", "x", "bet"}
+
+
+def test_trees_see_the_site_evidence_mean_largest_and_unseen_share():
+    # 3 malicious and 5 benign sites in "training"; "bet" on 2 malicious sites, "doc" on 4 benign.
+    path_table = {"malicious_sites": 3, "benign_sites": 5, "llr": {"bet": 1.2, "doc": -0.9}}
+    model = _tiny_model(
+        {"features": list(TREE_INPUTS), "base": 0.0, "trees": []},
+        site_evidence={"label_grams": _EMPTY_EVIDENCE, "path_words": path_table},
+    )
+    mean, largest, unseen = model.evidence[1].values(frozenset({"bet", "doc", "never"}))
+    never = math.log(0.5 / 4) - math.log(0.5 / 6)
+    assert mean == pytest.approx((1.2 - 0.9 + never) / 3)
+    assert largest == pytest.approx(1.2) and unseen == pytest.approx(1 / 3)
+    assert model.evidence[1].values(frozenset()) == (0.0, 0.0, 0.0)
+    # the trees receive them after the suffix risk, in EVIDENCE_FEATURES order
+    start = TREE_INPUTS.index("suffix_risk") + 1
+    assert TREE_INPUTS[start : start + len(EVIDENCE_FEATURES)] == EVIDENCE_FEATURES
+    stump = {
+        "feature": [TREE_INPUTS.index("path_word_llr_max"), -1, -1],
+        "threshold": [1.0, 0, 0],
+        "left": [1, -1, -1],
+        "right": [2, -1, -1],
+        "value": [0, -4.0, 4.0],
+    }
+    model.trees = TreeEnsemble({"base": 0.0, "trees": [stump]})
+    numbers = [0.0] * len(model.numeric_weights)
+    structure = [0.0] * len(STRUCTURE_FEATURES)
+
+    def logit(words: set[str]) -> float:
+        p = model.score({"h:abc"}, numbers, structure, "com", (frozenset(), frozenset(words))).probability
+        return math.log(p / (1 - p))
+
+    assert logit({"bet"}) == pytest.approx(LEXICAL_SHARE * 2.0 + (1 - LEXICAL_SHARE) * 4.0)
+    assert logit({"doc"}) == pytest.approx(LEXICAL_SHARE * 2.0 - (1 - LEXICAL_SHARE) * 4.0)
