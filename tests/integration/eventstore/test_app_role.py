@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 INSERT_EVENT = """
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version, data,
                               source, correlation_id)
-VALUES ((pg_current_xact_id()::text::bigint << 20) + 1, gen_random_uuid(), %s, 1, %s, 2,
+VALUES ((SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << 20) + 1,
+        gen_random_uuid(), %s, 1, %s, 2,
         '{"label": "raw"}', 'test', gen_random_uuid())
 RETURNING position
 """
