@@ -139,3 +139,55 @@ def test_a_connection_opened_before_the_log_arrived_catches_up_at_its_first_stre
         assert horizon() > continued.position
     finally:
         sql("UPDATE eventstore_position_base SET base = greatest(base, 0)")
+
+
+def test_commits_while_connections_check_never_move_the_base():
+    """A commit that lands while a new connection checks is the writing cluster's own, not a restored log.
+
+    Migration 0014's check took its bound (the next transaction's first
+    position) in one snapshot and looked for positions at or above it in a
+    later one: a transaction committed in between looked like a restored log,
+    the base jumped, and a transaction still open under the old base had its
+    events passed over by the relay (tests/e2e/test_scale_out.py lost scan
+    requests that way). Writers commit without pause while other sessions run
+    the check over and over; the base must not move.
+    """
+    with transaction.atomic():
+        publish(THING_HAPPENED, stream_id=f"thing-{uuid.uuid4()}", data={"label": "before"})
+    before = base()
+    done = threading.Event()
+    failures: list[Exception] = []
+    checks = [0]
+
+    def write() -> None:
+        try:
+            stream_id = f"thing-{uuid.uuid4()}"
+            for n in range(150):
+                with transaction.atomic():
+                    publish(THING_HAPPENED, stream_id=stream_id, data={"label": f"w{n}"})
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    def check() -> None:
+        try:
+            with open_session(autocommit=True) as session:
+                while not done.is_set():
+                    session.execute("SELECT eventstore_catch_up_positions()")
+                    checks[0] += 1
+        except Exception as exc:
+            failures.append(exc)
+
+    checkers = [threading.Thread(target=check) for _ in range(2)]
+    writers = [threading.Thread(target=write) for _ in range(3)]
+    for thread in checkers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    for thread in checkers:
+        thread.join()
+    assert failures == []
+    assert checks[0] > 100, checks  # the checks ran while the writers committed
+    assert base() == before
