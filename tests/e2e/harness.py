@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,21 +27,61 @@ ARTIFACTS = ROOT / "test-artifacts"
 VENV_BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
+def _ephemeral_ports_start() -> int:
+    """The lowest port the kernel hands to outgoing connections (and to bind() on port 0)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+# Servers started by the tests listen on ports below the ephemeral range: a port
+# taken there by bind(0) and let go could be some outgoing connection's source
+# port by the time the server binds it (a Redis that never came up, "Address
+# already in use"). No port is handed out twice in one session.
+_EPHEMERAL_START = _ephemeral_ports_start()
+_PORTS_FROM = 15_000
+_handed_out: set[int] = set()
+
+
+def free_port(*, with_offset: int | None = None) -> int:
+    """A free port on 127.0.0.1 for a server a test starts; `with_offset`: port + offset free too."""
+    offsets = (0,) if with_offset is None else (0, with_offset)
+    highest = _EPHEMERAL_START - 1 - max(offsets)
+    assert highest > _PORTS_FROM, f"no room below the ephemeral ports ({_EPHEMERAL_START})"
+    while True:
+        port = random.randint(_PORTS_FROM, highest)
+        wanted = [port + offset for offset in offsets]
+        if not any(each in _handed_out for each in wanted) and all(map(_bindable, wanted)):
+            _handed_out.update(wanted)
+            return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
-def wait_for(condition, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
-    """Poll `condition` until it returns a truthy value; fail with `message` after `timeout`."""
+def wait_for(
+    condition, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition", diagnose=None
+):
+    """Poll `condition` until it returns a truthy value; fail with `message` after `timeout`.
+
+    `diagnose`, if given, is called on failure: what it returns (the state the
+    condition waited on) goes into the failure message.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+            found = f" ({diagnose()})" if diagnose is not None else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}{found}")
         time.sleep(interval)
 
 
@@ -147,7 +188,8 @@ class Platform:
                 "no",
             ],
         )
-        wait_for(self.redis_ping, timeout=15, message="the private Redis")
+        wait_for(lambda: self.redis_ping() or not process.alive(), timeout=15, message="the private Redis")
+        assert process.alive(), f"the private Redis exited at start:\n{process.log()[-2000:]}"
         return process
 
     def redis_ping(self) -> bool:

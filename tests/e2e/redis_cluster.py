@@ -6,7 +6,6 @@ shared Redis is never touched.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from dataclasses import dataclass, field
 
@@ -20,17 +19,8 @@ BUS_OFFSET = 10_000  # a node also listens on its port + 10000 for the other nod
 
 
 def free_node_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is valid and free too."""
-    while True:
-        port = free_port()
-        if port + BUS_OFFSET > 65_535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + BUS_OFFSET))
-            except OSError:
-                continue
-        return port
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    return free_port(with_offset=BUS_OFFSET)
 
 
 @dataclass

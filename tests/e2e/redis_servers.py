@@ -43,7 +43,13 @@ class RedisProcesses:
             ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(folder or self.folder), *extra],
         )  # fmt: skip
-        wait_for(lambda: self.answers(port), timeout=15, message=f"Redis on {port}")
+        wait_for(lambda: self.answers(port) or self._exited(port), timeout=15, message=f"Redis on {port}")
+        if self._exited(port):
+            log = (ARTIFACTS / f"{self.label}-{port}.log").read_text(errors="replace")
+            raise AssertionError(f"Redis on {port} exited at start:\n{log[-2000:]}")
+
+    def _exited(self, port: int) -> bool:
+        return self.processes[port].poll() is not None
 
     def answers(self, port: int) -> bool:
         try:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from eventstore import streams
 from eventstore.bus import publish
-from eventstore.models import Checkpoint
+from eventstore.models import Checkpoint, ParkedEvent
 from eventstore.monitoring import head_position
 from eventstore.relay import RELAY_CHECKPOINT, relay_partition_checkpoint, subscriber_checkpoint_name
 from eventstore.subscribers import registered_subscribers
@@ -74,6 +74,29 @@ def caught_up() -> bool:
             if relayed.get(subscriber_checkpoint_name(name, partition), 0) < sent:
                 return False
     return True
+
+
+def lag_report() -> str:
+    """What `caught_up()` waits for, in words: for a failure message that says where delivery stuck."""
+    head = head_position()
+    relayed = dict(Checkpoint.objects.values_list("name", "position"))
+    behind = []
+    for partition in range(streams.partition_count()):
+        sent = relayed.get(relay_partition_checkpoint(partition), 0)
+        behind += [
+            f"{name} p{partition} at {relayed.get(subscriber_checkpoint_name(name, partition), 0)} of {sent}"
+            for name in sorted(registered_subscribers())
+            if relayed.get(subscriber_checkpoint_name(name, partition), 0) < sent
+        ]
+    parked = list(
+        ParkedEvent.objects.filter(resolved_at__isnull=True).values_list("subscriber", "position", "error")[
+            :5
+        ]
+    )
+    return (
+        f"head {head}, relay at {relayed.get(RELAY_CHECKPOINT, 0)}; "
+        f"subscribers behind: {behind or 'none'}; unresolved parked: {parked or 'none'}"
+    )
 
 
 def consume_results(log: str) -> list[int]:

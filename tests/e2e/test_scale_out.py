@@ -17,7 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection
 
-from eventstore.models import Event, ParkedEvent
+from eventstore import delivery_ledger, streams
+from eventstore.models import Checkpoint, Event, ParkedEvent
+from eventstore.relay import relay_partition_checkpoint, subscriber_checkpoint_name
+from links_app.models import Scan
 from tests.conftest import start_at_head
 
 from .harness import wait_for
@@ -26,6 +29,7 @@ from .scale import (
     caught_up,
     consume_results,
     effect_counts,
+    lag_report,
     new_run,
     positions_in_log,
     positions_recorded_in_order,
@@ -122,7 +126,12 @@ def test_many_processes_keep_every_guarantee_and_share_the_work(platform):
         first_burst = pool.submit(burst, 1)
         first_burst.add_done_callback(lambda _: half_done.set())
         # In the middle of the work: a worker dies without any chance to clean up.
-        wait_for(lambda: "consume_partition" in workers["w2"].log(), timeout=60, message="w2 consuming")
+        # The banner lists the task too: wait for one received, so the kill comes in the middle of the work.
+        wait_for(
+            lambda: "Task eventstore.tasks.consume_partition[" in workers["w2"].log(),
+            timeout=60,
+            message="w2 consuming",
+        )
         workers["w2"].kill()
         workers["w4"] = platform.start_worker("w4")
         half_done.wait(120)
@@ -137,8 +146,44 @@ def test_many_processes_keep_every_guarantee_and_share_the_work(platform):
     def settled():
         return caught_up() and not _scans_pending(posts)
 
-    wait_for(settled, timeout=120, interval=0.5, message="relay and subscribers to catch up")
-    wait_for(caught_up, timeout=30, interval=0.5, message="the last events to be handled")
+    def where_it_stuck() -> str:
+        linked = [post["id"] for post in posts if post["kind"] in ("malicious", "safe")]
+        outcomes, _ = _scan_outcomes(linked)
+        unfinished = [scan_id for scan_id, done in outcomes.items() if not done]
+        states = {
+            scan_id: (
+                list(
+                    Scan.objects.filter(id=scan_id).values_list("status", "failed_attempts", "next_retry_at")
+                ),
+                [
+                    where_the_event_went(platform, event)
+                    for event in Event.objects.filter(data__scan_id=scan_id).only(
+                        "position", "stream_id", "type"
+                    )
+                ],
+            )
+            for scan_id in unfinished
+        }
+        ledger = [
+            (report.subscriber, report.missed, report.doubled, [f.as_dict() for f in report.findings[:3]])
+            for report in delivery_ledger.verify(save=False)
+            if not report.ok
+        ]
+        return (
+            f"{lag_report()}; {len(linked)} linked posts, {len(outcomes)} scans requested, "
+            f"unfinished {states}; delivery check: {ledger or 'every subscriber proven'}"
+        )
+
+    wait_for(
+        settled,
+        timeout=120,
+        interval=0.5,
+        message="relay and subscribers to catch up",
+        diagnose=where_it_stuck,
+    )
+    wait_for(
+        caught_up, timeout=30, interval=0.5, message="the last events to be handled", diagnose=lag_report
+    )
 
     things = [event for batch in thing_batches for event in batch]
     counts = effect_counts([event.id for event in things])
@@ -154,6 +199,33 @@ def test_many_processes_keep_every_guarantee_and_share_the_work(platform):
     for name in ("w1", "w3", "w4"):
         assert any(consume_results(workers[name].log())), f"{name} handled no events"
     assert not workers["w2"].alive()
+
+
+def where_the_event_went(platform, event) -> dict:
+    """An event's way through the relay: its partition's checkpoints and its entry in Redis, if any."""
+    partition = streams.partition_of(event.stream_id)
+    names = {
+        "relay": relay_partition_checkpoint(partition),
+        "links-scanner": subscriber_checkpoint_name("links-scanner", partition),
+    }
+    stored = dict(Checkpoint.objects.filter(name__in=names.values()).values_list("name", "position"))
+    entries = platform.redis().xrange(streams.partition_key(partition))
+    found = [
+        (entry_id, {key: value for key, value in fields.items() if key != b"event"})
+        for entry_id, fields in entries
+        if int(fields[b"position"]) == event.position
+    ]
+    return {
+        "type": event.type,
+        "position": event.position,
+        "partition": partition,
+        "checkpoints": {label: stored.get(name) for label, name in names.items()},
+        "entry": found,
+        "entries in the partition": len(entries),
+        "pending": platform.redis().xpending(
+            streams.partition_key(partition), streams.group_name("links-scanner")
+        ),
+    }
 
 
 def _scans_pending(posts: list[dict]) -> bool:
