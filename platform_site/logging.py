@@ -172,14 +172,11 @@ class ClientErrorsAsInfo(logging.Filter):
         return True
 
 
-# Beat's routine jobs and the event store's delivery tasks they send: every 2 s for the
-# sweep, every minute for the others, and consume tasks every 2 s per partition while
-# Celery stands in for a stream runner.
+# Beat's routine jobs: the sweep every 2 s, the others every minute. The consume and relay
+# tasks keep their lines: sent while Celery stands in for a stream runner, they show it doing so.
 ROUTINE_TASKS = frozenset(
     {
         "eventstore.tasks.sweep",
-        "eventstore.tasks.relay_events",
-        "eventstore.tasks.consume_partition",
         "eventstore.tasks.ensure_partitions",
         "links_app.tasks.retry_failed_scans",
     }

@@ -288,12 +288,12 @@ def test_the_routine_tasks_lines_are_debug_lines_and_other_tasks_lines_stay_info
     caplog.set_level(logging.INFO)
     assert celery_lines_about("eventstore.tasks.sweep") == []
     assert celery_lines_about("links_app.tasks.retry_failed_scans") == []
-    scan = celery_lines_about("links_app.tasks.scan_link")
-    assert [(record.name, record.levelname) for record in scan] == [
-        ("celery.beat", "INFO"),
-        ("celery.worker.strategy", "INFO"),
-        ("celery.app.trace", "INFO"),
-    ]
+    for task in ("links_app.tasks.scan_link", "eventstore.tasks.consume_partition"):
+        assert [(record.name, record.levelname) for record in celery_lines_about(task)] == [
+            ("celery.beat", "INFO"),
+            ("celery.worker.strategy", "INFO"),
+            ("celery.app.trace", "INFO"),
+        ], task
     caplog.set_level(logging.DEBUG)  # LOG_LEVEL=DEBUG shows them
     sweep = celery_lines_about("eventstore.tasks.sweep")
     assert [record.levelname for record in sweep] == ["DEBUG"] * 3
