@@ -75,9 +75,13 @@ class OncePerInterval(logging.Filter):
     argument (a health check's name) tells kinds apart too.
     """
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(self, interval: float = 60.0, texts_as_kinds: bool = True, only_starting: str = "") -> None:
         super().__init__()
         self.interval = interval
+        # False where a text argument changes at every line of one outage (a retry's count).
+        self.texts_as_kinds = texts_as_kinds
+        # Only lines whose message (its format) starts so are folded; the logger's others all go out.
+        self.only_starting = only_starting
         self._lock = threading.Lock()
         self._last: dict[
             tuple[str, str], tuple[float, int]
@@ -86,13 +90,15 @@ class OncePerInterval(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True  # only the complaints are folded (celery.beat also says what it sends)
+        if not str(record.msg).startswith(self.only_starting):
+            return True
         kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
         cause = record.exc_info[1].__cause__ if record.exc_info and record.exc_info[1] else None
         key = (
             record.name,
             str(record.msg),
             f"{kind}:{type(cause).__name__}" if cause else kind,
-            *_kinds(record),
+            *_kinds(record, texts=self.texts_as_kinds),
         )
         now = time.monotonic()
         with self._lock:
@@ -106,13 +112,13 @@ class OncePerInterval(logging.Filter):
         return True
 
 
-def _kinds(record: logging.LogRecord) -> tuple[str, ...]:
-    """The record's arguments as kinds: exceptions by type, short texts as they are, the rest not at all."""
+def _kinds(record: logging.LogRecord, texts: bool = True) -> tuple[str, ...]:
+    """The record's arguments as kinds: exceptions by type, short texts as they are (if `texts`), the rest not at all."""
     args = record.args if isinstance(record.args, tuple) else ()
     return tuple(
         type(arg).__name__ if isinstance(arg, BaseException) else arg
         for arg in args
-        if isinstance(arg, BaseException) or (isinstance(arg, str) and len(arg) <= 40)
+        if isinstance(arg, BaseException) or (texts and isinstance(arg, str) and len(arg) <= 40)
     )
 
 
@@ -127,6 +133,82 @@ class DropOutageAnswers(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return getattr(record, "status_code", None) != 503
+
+
+class DropSettledCeleryNotice(logging.Filter):
+    """Drops Celery's notice, at each lost broker connection, that a setting's default changes in 6.0.
+
+    The settings choose that setting (settings/base.py), so the notice tells an
+    operator nothing. platform_site.celery hides the warning itself, but a
+    worker's log setup then shows every Celery deprecation warning again
+    ("always", put ahead of ours) and sends them to this logger (py.warnings).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "In Celery 5.1 we introduced an optional breaking change" not in record.getMessage()
+
+
+def _demoted(record: logging.LogRecord, level: int) -> bool:
+    """Gives the record `level` and says whether its logger lets that level through."""
+    record.levelno = level
+    record.levelname = logging.getLevelName(level)
+    return logging.getLogger(record.name).isEnabledFor(level)
+
+
+class ClientErrorsAsInfo(logging.Filter):
+    """Django's line for each 4xx answer ("Not Found: <path>", "Unauthorized: …") at INFO, not WARNING.
+
+    A client's error is not the server's warning: at the default level a
+    warning should mean something to act on. The line stays at INFO (the
+    request line, platform.request, records the answer too, but not for
+    answers given before its middleware, such as a refused Host header).
+    5xx lines and Django's other warnings keep their level.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if record.levelno == logging.WARNING and isinstance(status, int) and 400 <= status < 500:
+            return _demoted(record, logging.INFO)
+        return True
+
+
+# Beat's routine jobs: the sweep every 2 s, the others every minute. The consume and relay
+# tasks keep their lines: sent while Celery stands in for a stream runner, they show it doing so.
+ROUTINE_TASKS = frozenset(
+    {
+        "eventstore.tasks.sweep",
+        "eventstore.tasks.ensure_partitions",
+        "links_app.tasks.retry_failed_scans",
+    }
+)
+
+
+class RoutineTaskLinesAtDebug(logging.Filter):
+    """Celery's INFO lines about routine tasks at DEBUG: "Sending due task", "received", "succeeded".
+
+    Three lines every 2 s for the sweep alone (about 130,000 a day) told an
+    operator nothing; LOG_LEVEL=DEBUG shows them again. Failures, retries and
+    every other task's lines keep their level. Celery passes the task's name
+    in `data` (the worker's lines) or as the second argument (beat's).
+    """
+
+    def __init__(self, tasks: frozenset[str] = ROUTINE_TASKS) -> None:
+        super().__init__()
+        self.tasks = tasks
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        data = getattr(record, "data", None)
+        if isinstance(data, dict):
+            task = data.get("name")
+        elif isinstance(record.args, tuple) and len(record.args) == 2:
+            task = record.args[1]  # beat: "Scheduler: Sending due task %s (%s)", entry name, task
+        else:
+            task = None
+        if task in self.tasks:
+            return _demoted(record, logging.DEBUG)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -201,6 +283,16 @@ def logging_config(log_format: str, level: str) -> dict:
             "context": {"()": ContextFilter},
             "once_per_minute": {"()": OncePerInterval},
             "drop_outage_answers": {"()": DropOutageAnswers},
+            "client_errors_as_info": {"()": ClientErrorsAsInfo},
+            "drop_settled_celery_notice": {"()": DropSettledCeleryNotice},
+            "routine_task_lines_at_debug": {"()": RoutineTaskLinesAtDebug},
+            # A Celery worker's "Cannot connect to <broker>" at each retry, whose text counts the retries
+            # (its one "Connection to broker lost" per outage is not folded).
+            "broker_retries_once_per_minute": {
+                "()": OncePerInterval,
+                "texts_as_kinds": False,
+                "only_starting": "consumer: Cannot connect to",
+            },
         },
         "formatters": {"default": formatter},
         "handlers": {
@@ -221,8 +313,14 @@ def logging_config(log_format: str, level: str) -> dict:
             "platform_site.database_errors": {"filters": ["once_per_minute"]},
             "eventstore.wakeups": {"filters": ["once_per_minute"]},
             "eventstore.monitoring": {"filters": ["once_per_minute"]},
-            # Beat's "Couldn't apply scheduled task" with a traceback at every tick (2 s) while Redis is away.
-            "celery.beat": {"filters": ["once_per_minute"]},
-            "django.request": {"filters": ["drop_outage_answers"]},
+            # Beat's "Couldn't apply scheduled task" with a traceback at every tick (2 s) while Redis is away,
+            # and its "Sending due task" for the routine jobs.
+            "celery.beat": {"filters": ["routine_task_lines_at_debug", "once_per_minute"]},
+            "celery.worker.strategy": {"filters": ["routine_task_lines_at_debug"]},  # "received"
+            "celery.app.trace": {"filters": ["routine_task_lines_at_debug"]},  # "succeeded"
+            # A worker retries a lost broker every few seconds (platform_site.broker_reconnect).
+            "celery.worker.consumer.consumer": {"filters": ["broker_retries_once_per_minute"]},
+            "django.request": {"filters": ["drop_outage_answers", "client_errors_as_info"]},
+            "py.warnings": {"filters": ["drop_settled_celery_notice"]},
         },
     }

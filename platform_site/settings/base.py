@@ -147,6 +147,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that lost its broker tries again after 0.5, 1, 1.5 s, then every this many
+# seconds (platform_site/worker_consumer.py; Celery's own back-off reaches 30 s), and
+# never gives up: Celery's default of 100 attempts would stop a worker after about
+# 3 minutes of outage at these intervals.
+BROKER_RETRY_MAX_SECONDS = env.float("BROKER_RETRY_MAX_SECONDS", default=2.0)
+CELERY_WORKER_CONSUMER = "platform_site.worker_consumer:Consumer"
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Said explicitly (Celery 5.x warns at every lost broker connection until it is): a task running
 # when the connection goes finishes; its unacknowledged message comes back after the visibility
 # timeout and finds its work done (checkpoints, idempotent scans). The fault tests measured this.

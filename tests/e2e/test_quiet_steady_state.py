@@ -3,7 +3,8 @@
 `manage.py simulate` runs against real processes (a Celery worker, beat and
 the stream runner, on a private Redis). Afterwards no process has logged a
 warning or an error (a needless backfill logs one, so does a retry or a
-parked event), nothing is parked, and every subscriber's lag returns to 0.
+parked event), beat's routine sweep is not in the INFO log, nothing is
+parked, and every subscriber's lag returns to 0.
 """
 
 import re
@@ -19,6 +20,9 @@ from .harness import wait_for
 
 # Python logging ("… WARNING logger …") and Celery ("[… WARNING/MainProcess] …") levels, and tracebacks.
 NOT_QUIET = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback")
+# "Task eventstore.tasks.sweep[<id>] received" / "succeeded", "Sending due task … (eventstore.tasks.sweep)";
+# not the worker's list of its tasks at start.
+SWEEP_LINE = re.compile(r"eventstore\.tasks\.sweep[\[)]")
 
 
 def test_steady_demo_traffic_logs_no_warning_parks_nothing_and_every_lag_returns_to_zero(platform):
@@ -45,6 +49,13 @@ def test_steady_demo_traffic_logs_no_warning_parks_nothing_and_every_lag_returns
         if not process.name.startswith("redis")  # the server's own notes about the host
     }
     assert noisy == {name: [] for name in noisy}
+    # Nor does beat's 2-second sweep write its three lines (sent, received, succeeded) at INFO.
+    swept = {
+        process.name: len(SWEEP_LINE.findall(process.log()))
+        for process in platform.processes
+        if process.name in ("beat", "worker-steady")
+    }
+    assert swept == {"beat": 0, "worker-steady": 0}
     # And each subscriber provably handled every event of its types exactly once in effect.
     proof = platform.manage("verify_delivery")
     assert "every event handled exactly once" in proof, proof

@@ -36,6 +36,7 @@ LIMITS = {
         'settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]',
         777,
     ),
+    "BROKER_RETRY_MAX_SECONDS": ("5.5", "settings.BROKER_RETRY_MAX_SECONDS", 5.5),
     "SUBSCRIBER_MAX_ATTEMPTS": ("9", "settings.SUBSCRIBER_MAX_ATTEMPTS", 9),
     "SUBSCRIBER_RETRY_BASE_SECONDS": ("0.25", "settings.SUBSCRIBER_RETRY_BASE_SECONDS", 0.25),
     "LINK_SCAN_MAX_ATTEMPTS": ("8", "policy.max_scan_attempts()", 8),
