@@ -270,17 +270,38 @@ def append(seconds: float, counter: list[int]) -> Measured:
 
 def follow_newest(window: int) -> Measured:
     """`follow()` over the newest `window` events: the same amount at every size."""
-    from django.db import connection
 
     from eventstore.reading import follow
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT position FROM eventstore_event ORDER BY position DESC OFFSET %s LIMIT 1", [window - 1]
-        )
-        row = cursor.fetchone()
-    after = row[0] - 1 if row else 0
+    after = max(_newest_position_but(window) - 1, 0)
     return _timed("follow", lambda: sum(len(batch) for batch in follow(after=after)))
+
+
+def _newest_position_but(count: int) -> int:
+    """The position of the `count`-th newest event (0 if the log holds fewer).
+
+    Read a window of partitions at a time from the newest, each statement planned
+    over its window: one statement over the whole log, planned over every
+    partition, runs the server's lock table out with thousands of them.
+    """
+    from django.db import connection
+
+    from eventstore import partitions
+
+    remaining = count
+    windows = partitions.position_windows(partitions.LOWEST_POSITION, partitions.HIGHEST_POSITION)
+    with connection.cursor() as cursor:
+        for after, through in reversed(windows):
+            cursor.execute(
+                "SELECT position FROM eventstore_event WHERE position > %s AND position <= %s"
+                " ORDER BY position DESC LIMIT %s",
+                [after, through, remaining],
+            )
+            rows = cursor.fetchall()
+            if len(rows) == remaining:
+                return rows[-1][0]
+            remaining -= len(rows)
+    return 0
 
 
 _CLOSING_LINE = re.compile(r"Replayed (\d+) events into \d+ projection\(s\) in ([\d.]+) s")
@@ -357,12 +378,7 @@ def shape(window: int) -> dict:
         for index in _KEY_INDEXES:
             cursor.execute("SELECT level + 1 FROM bt_metap(%s)", [index])
             depth[index] = cursor.fetchone()[0]
-        cursor.execute(
-            "SELECT max(position) FROM (SELECT position FROM eventstore_event ORDER BY position DESC "
-            "OFFSET %s LIMIT 1) AS p",
-            [window - 1],
-        )
-        after = cursor.fetchone()[0] or 0
+        after = _newest_position_but(window)
         # The follow's statement with its bounds as values (what a one-shot cursor is planned with).
         cursor.execute(
             "EXPLAIN (FORMAT JSON) SELECT position FROM eventstore_event WHERE position > %s "

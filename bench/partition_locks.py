@@ -1,12 +1,16 @@
-"""Locks each hot statement of the log takes, before and after migration 0014 (issue 22).
+"""Locks each statement of the log takes, before and after migration 0014 and the windowed reads (issue 22).
 
     BENCH_DATABASE_URL=postgres://.../growth_narrow_bench .venv/bin/python -m bench.partition_locks
 
 On a grown log (bench.growth), each statement runs in a transaction of its own
 and the relation locks its backend then holds on the log's partitions and
 their indexes are counted (pg_locks), with the partitions attached. "before"
-is the statement as it was up to commit 9dae264; "after" is what the code
-sends now. Nothing is changed: every transaction is rolled back.
+is the statement as it was up to commit 9dae264 (for the hot statements) or
+32f99de (the delivery check, the admin's search);
+"after" is what the code sends now. A read of the log cut into windows of
+partitions (partitions.position_windows) is shown by its first statement, of
+at most READ_WINDOW_PARTITIONS partitions. Nothing is changed: every
+transaction is rolled back.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import json
 import os
 
 import psycopg
+
+from eventstore.partitions import READ_WINDOW_PARTITIONS
 
 from .database import connect_params
 
@@ -26,6 +32,7 @@ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'
                      SELECT x.indexrelid FROM pg_index x
                      WHERE x.indrelid IN (SELECT relid FROM pg_partition_tree('eventstore_event')))
 """
+_NO_SUCH_CORRELATION = "00000000-0000-4000-8000-000000000000"
 _TX_BASE = "(SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << 20)"
 
 # (what, before, after): the statements as the code sends them, parameters inlined where the
@@ -68,6 +75,31 @@ STATEMENTS = [
         "SELECT position FROM eventstore_event WHERE position > {first} AND position <= {window}"
         " AND position < {horizon} ORDER BY position LIMIT 20000",
     ),
+    (
+        "the partitions' bounds from the catalog (a replay's windows, archive_events, verify_delivery)",
+        "SELECT * FROM eventstore_partition_upper_bounds()",
+        "SELECT * FROM eventstore_partition_upper_bounds()",
+    ),
+    (
+        "verify_delivery: one batch of the log (a ledger from the start)",
+        "SELECT position, id, stream_id FROM eventstore_event WHERE position > 0 AND position <= {horizon}"
+        " ORDER BY position LIMIT 10000",
+        "SELECT position, id, stream_id FROM eventstore_event WHERE position > 0 AND position <= {ledger_window}"
+        " ORDER BY position LIMIT 10000",
+    ),
+    (
+        "admin: search by a correlation id (no event found: every window read)",
+        "SELECT position FROM eventstore_event WHERE position IN (SELECT position FROM eventstore_event_key"
+        f" WHERE stream_id = '{_NO_SUCH_CORRELATION}' UNION ALL SELECT position FROM eventstore_event"
+        f" WHERE correlation_id = '{_NO_SUCH_CORRELATION}') ORDER BY position DESC LIMIT 100",
+        f"SELECT position FROM eventstore_event WHERE correlation_id = '{_NO_SUCH_CORRELATION}'"
+        " AND position > {newest_window} ORDER BY position DESC LIMIT 10000",
+    ),
+    (
+        "archive_events: one partition described and exported (read by its name)",
+        'SELECT count(*), min(position), max(position), max(recorded_at) FROM "{first_partition}"',
+        'SELECT count(*), min(position), max(position), max(recorded_at) FROM "{first_partition}"',
+    ),
 ]
 
 
@@ -87,7 +119,17 @@ def main() -> None:
             "span": int(os.environ.get("EVENTSTORE_PARTITION_TRANSACTIONS", "512")) << 20,
         }
         first = _one(conn, "SELECT min(position) - 1 FROM eventstore_event_key")
-        values.update(first=first, window=first + values["span"])
+        bounds = conn.execute(
+            "SELECT name, upper_bound FROM eventstore_partition_upper_bounds() ORDER BY upper_bound"
+        ).fetchall()
+        windowed = READ_WINDOW_PARTITIONS
+        values.update(
+            first=first,
+            window=first + values["span"],
+            ledger_window=bounds[min(windowed, len(bounds)) - 1][1] - 1,  # the end of the first window
+            newest_window=bounds[max(len(bounds) - windowed, 0)][1] - 1,  # below the newest window
+            first_partition=bounds[0][0],
+        )
         print(json.dumps({"partitions attached": values["partitions"]}))
         print("| statement | relation locks before | after |")
         print("|---|---:|---:|")

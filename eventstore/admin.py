@@ -5,16 +5,15 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .admin_bounds import BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
+from .admin_bounds import COUNT_LIMIT, BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
 from .admin_viewer import ViewerAwareAdminMixin, note_shown_events, viewer_reads_personal_data
-from .context import parse_uuid
 from .models import Checkpoint, ErasureReceipt, Event, ParkedEvent, PersonalDataView
 from .parking import parked_event_retry
 from .privacy.receipts import failed_places
 from .privacy.redaction import redact_event
 from .read_only_admin import ReadOnlyAdmin
 from .reading import read_events_by_id
-from .selectors import stream_positions
+from .selectors import search_positions
 
 
 def _pretty(value) -> str:
@@ -65,9 +64,10 @@ class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        # Positions from the key table (the log has no index by stream) and from the
-        # correlation index; an OR of the two conditions on the log could use neither.
-        return queryset.filter(position__in=stream_positions(term, or_correlation=parse_uuid(term))), False
+        # Positions first, from the key table (the log has no index by stream) and from the
+        # correlation index (an OR of the two conditions on the log could use neither); as
+        # values, they prune the change list's reads to the partitions that hold them.
+        return queryset.filter(position__in=search_positions(term, limit=COUNT_LIMIT)), False
 
     @admin.display(description="data")
     def pretty_data(self, obj):

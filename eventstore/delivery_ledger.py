@@ -7,10 +7,11 @@ handled and the XOR of their ids' 64-bit digests. A rolled-back handler
 leaves no trace; an event handled twice adds twice. A few rows per subscriber
 partition per hour of traffic, never a row per event.
 
-Checking. `verify()` computes the same figures from the log, in one
-repeatable-read snapshot: for each subscriber partition, every event of the
-subscriber's types between the ledger's start (`Checkpoint.ledger_from`) and
-its checkpoint, less the events parked and not yet retried. A bucket whose
+Checking. `verify()` reads the ledgers, checkpoints and parked events in one
+repeatable-read snapshot and computes the same figures from the log: for
+each subscriber partition, every event of the subscriber's types between the
+ledger's start (`Checkpoint.ledger_from`) and its checkpoint, less the events
+parked and not yet retried. A bucket whose
 figures differ is a finding. When it is one event short (or one over), the
 XOR of the two digests is that event's digest, so the check names it;
 otherwise it names the bucket's positions and the count.
@@ -29,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import partitions, prepared, streams
+from .errors import DeliveryCheckOvertaken
 from .models import Checkpoint, DeliveryCheck, DeliveryLedger, ParkedEvent
 from .relay import subscriber_checkpoint_name
 from .subscribers import Subscriber, registered_subscribers
@@ -139,34 +141,58 @@ class SubscriberReport:
 
 
 def verify(subscriber_names: Iterable[str] | None = None, *, save: bool = True) -> list[SubscriberReport]:
-    """Check each subscriber's ledger against the log; store the results unless `save` is False."""
+    """Check each subscriber's ledger against the log; store the results unless `save` is False.
+
+    The checkpoints, ledgers and parked events are read in one snapshot; the
+    log afterwards, in statements of their own, each bounded by a window of
+    partitions (`_events_of`). That is sound because every event at or below a
+    checkpoint was below the horizon when the checkpoint passed it: no
+    transaction can add one there since. One snapshot over the log would hold
+    a lock on every partition it read until it ended (and the lock table is
+    the server's, shared, fixed in size). Archiving is the one thing that
+    removes events; a check the archive overtook raises DeliveryCheckOvertaken.
+    """
     subscribers = registered_subscribers()
     names = sorted(subscribers) if subscriber_names is None else list(subscriber_names)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        reports = [_verify_one(subscribers[name]) for name in names]
+        live_from = partitions.archived_before()
+        states = [_ledger_state(subscribers[name], _first_whole_live_bucket(live_from)) for name in names]
+    reports = [_check(state) for state in states]
+    if partitions.archived_before() != live_from:
+        raise DeliveryCheckOvertaken(
+            "partitions of the log were archived while the delivery check read it: run it again"
+        )
     if save:
         _save(reports)
     return reports
 
 
-def _verify_one(subscriber: Subscriber) -> SubscriberReport:
-    report = SubscriberReport(subscriber.name)
-    partitions = range(streams.partition_count())
-    names = {subscriber_checkpoint_name(subscriber.name, p): p for p in partitions}
-    spans = {p: (0, 0) for p in partitions}  # partition -> (ledger_from, checkpoint)
+@dataclass
+class _LedgerState:
+    """What a subscriber's ledger says, read in the check's snapshot."""
+
+    subscriber: Subscriber
+    names: dict[str, int]  # checkpoint name -> stream partition
+    spans: dict[int, tuple[int, int]]  # stream partition -> (ledger_from, checkpoint)
+    recorded: dict[tuple[int, int], tuple[int, int]]  # (stream partition, bucket) -> (handled, digest)
+    parked: set
+
+
+def _ledger_state(subscriber: Subscriber, first_bucket: int) -> _LedgerState:
+    stream_partitions = range(streams.partition_count())
+    names = {subscriber_checkpoint_name(subscriber.name, p): p for p in stream_partitions}
+    spans = {p: (0, 0) for p in stream_partitions}  # partition -> (ledger_from, checkpoint)
     for name, position, ledger_from in Checkpoint.objects.filter(name__in=names).values_list(
         "name", "position", "ledger_from"
     ):
         spans[names[name]] = (ledger_from, position)
-    report.verified_up_to = min(position for _, position in spans.values())
-    first_bucket = _first_whole_live_bucket()
     if first_bucket:
         # The archived events are no longer in the log: only buckets wholly in the live log are checked.
         below = (first_bucket << BUCKET_BITS) - 1
         spans = {p: (max(ledger_from, below), checkpoint) for p, (ledger_from, checkpoint) in spans.items()}
-    recorded: dict[tuple[int, int], tuple[int, int]] = {
+    recorded = {
         (names[name], bucket): (handled, digest)
         for name, bucket, handled, digest in DeliveryLedger.objects.filter(
             checkpoint__in=names, bucket__gte=first_bucket
@@ -177,19 +203,27 @@ def _verify_one(subscriber: Subscriber) -> SubscriberReport:
             "event_id", flat=True
         )
     )
+    return _LedgerState(subscriber, names, spans, recorded, parked)
+
+
+def _check(state: _LedgerState) -> SubscriberReport:
+    subscriber, spans = state.subscriber, state.spans
+    report = SubscriberReport(subscriber.name)
+    report.verified_up_to = min(position for _, position in spans.values())
     expected: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     for position, event_id, stream_id in _events_of(subscriber, spans):
         partition = streams.partition_of(stream_id)
         ledger_from, checkpoint = spans[partition]
         if not ledger_from < position <= checkpoint:
             continue
-        if event_id in parked:
+        if event_id in state.parked:
             report.parked += 1
             continue
         entry = expected[(partition, bucket_of(position))]
         entry[0] += 1
         entry[1] ^= event_digest(event_id)
         report.checked_events += 1
+    recorded = state.recorded
     for key in sorted(set(expected) | set(recorded)):
         want_count, want_digest = expected.get(key, (0, 0))
         got_count, got_digest = recorded.get(key, (0, 0))
@@ -198,33 +232,43 @@ def _verify_one(subscriber: Subscriber) -> SubscriberReport:
     return report
 
 
-def _first_whole_live_bucket() -> int:
-    """The first bucket no archived event falls in (0 while the log holds every event)."""
-    start = partitions.archived_before()  # the live log's first position
+def _first_whole_live_bucket(start: int | None) -> int:
+    """The first bucket no archived event falls in (0 while the log holds every event).
+
+    `start`: the live log's first position (None while it holds every event).
+    """
     if start is None:
         return 0
     return bucket_of(start) if bucket_of(start) != bucket_of(start - 1) else bucket_of(start) + 1
 
 
+_EVENTS_BATCH = 10_000
+
+
 def _events_of(subscriber: Subscriber, spans: dict[int, tuple[int, int]]):
-    """(position, id, stream id) of the subscriber's events in the covered range, in batches."""
+    """(position, id, stream id) of the subscriber's events in the covered range, in batches.
+
+    Each statement is bounded by a window of whole partitions as literals
+    (partitions.position_windows), so it plans over those partitions only,
+    and runs in a transaction of its own when the caller has none.
+    """
     low = min(ledger_from for ledger_from, _ in spans.values())
     high = max(checkpoint for _, checkpoint in spans.values())
     types = None if "*" in subscriber.handlers else subscriber.event_types
-    after = low
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT position, id, stream_id FROM eventstore_event"
-                " WHERE position > %s AND position <= %s AND (%s::text[] IS NULL OR type = ANY(%s::text[]))"
-                " ORDER BY position LIMIT 10000",
-                [after, high, types, types],
-            )
-            rows = cursor.fetchall()
-        yield from rows
-        if len(rows) < 10000:
-            return
-        after = rows[-1][0]
+    for after, through in partitions.position_windows(low, high):
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT position, id, stream_id FROM eventstore_event"
+                    " WHERE position > %s AND position <= %s AND (%s::text[] IS NULL OR type = ANY(%s::text[]))"
+                    " ORDER BY position LIMIT %s",
+                    [after, through, types, types, _EVENTS_BATCH],
+                )
+                rows = cursor.fetchall()
+            yield from rows
+            if len(rows) < _EVENTS_BATCH:
+                break
+            after = rows[-1][0]
 
 
 def _explain(report, subscriber, key, difference: int, digest: int, spans) -> None:

@@ -108,3 +108,7 @@ class ArchiveRefused(EventStoreError):
 
 class LogConversionRefused(EventStoreError):
     """The online preparation for migration 0011 cannot run as asked (the reason says why)."""
+
+
+class DeliveryCheckOvertaken(EventStoreError):
+    """Partitions of the log were archived while verify_delivery read it: its counts would be short."""

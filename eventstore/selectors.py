@@ -14,17 +14,55 @@ from .reading import read_correlation
 READ_PAGE_LIMIT = 1000
 
 
-def stream_positions(stream_id: str, *, or_correlation: uuid.UUID | None = None) -> RawSQL:
-    """The positions of a stream's events (and of a correlation's), for `Event.objects.filter(position__in=...)`.
+def stream_positions(stream_id: str) -> RawSQL:
+    """The positions of a stream's events, for `Event.objects.filter(position__in=...)`.
 
     Served by the key table's (stream_id, stream_version) index: the log keeps
     no index by stream (migration 0015), so filtering it by `stream_id` would read it whole.
     """
-    sql, params = "SELECT position FROM eventstore_event_key WHERE stream_id = %s", [stream_id]
-    if or_correlation is not None:
-        sql += " UNION ALL SELECT position FROM eventstore_event WHERE correlation_id = %s"
-        params.append(or_correlation)
-    return RawSQL(sql, params)  # noqa: S611 (constant SQL; the values go as parameters)
+    sql = "SELECT position FROM eventstore_event_key WHERE stream_id = %s"
+    return RawSQL(sql, [stream_id])  # noqa: S611 (constant SQL; the value goes as a parameter)
+
+
+def search_positions(term: str, *, limit: int) -> list[int]:
+    """The newest `limit` positions of the stream `term` and of the correlation id `term` (when a UUID).
+
+    For the admin's search: its change list then reads the events at these
+    positions, values the planner prunes with, so the list is planned over the
+    partitions holding them. The stream's come from the key table's
+    (stream_id, stream_version) index; the correlation's from the log's
+    correlation index, newest windows of partitions first
+    (partitions.position_windows), each statement planned over its window
+    only: a search with no position bound would plan over every partition.
+    """
+    from django.db import connection
+
+    from . import partitions
+    from .context import parse_uuid
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT position FROM eventstore_event_key WHERE stream_id = %s ORDER BY stream_version DESC LIMIT %s",
+            [term, limit],
+        )
+        found = [row[0] for row in cursor.fetchall()]
+        correlation = parse_uuid(term)
+        if correlation is None:
+            return found
+        taken = 0
+        windows = partitions.position_windows(partitions.LOWEST_POSITION, partitions.HIGHEST_POSITION)
+        for after, through in reversed(windows):
+            cursor.execute(
+                "SELECT position FROM eventstore_event WHERE correlation_id = %s AND position > %s"
+                " AND position <= %s ORDER BY position DESC LIMIT %s",
+                [correlation, after, through, limit - taken],
+            )
+            newer = [row[0] for row in cursor.fetchall()]
+            found += newer
+            taken += len(newer)
+            if taken >= limit:
+                break
+    return sorted(set(found), reverse=True)[:limit]
 
 
 def causal_chain(correlation_id: uuid.UUID, *, after: int = 0, limit: int = READ_PAGE_LIMIT) -> list[dict]:

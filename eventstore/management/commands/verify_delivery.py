@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from eventstore.delivery_ledger import verify
+from eventstore.errors import DeliveryCheckOvertaken
 from eventstore.subscribers import registered_subscribers
 
 
@@ -19,7 +20,10 @@ class Command(BaseCommand):
         unknown = sorted(set(subscriber or ()) - set(registered_subscribers()))
         if unknown:
             raise CommandError(f"no such subscriber: {', '.join(unknown)}")
-        reports = verify(subscriber)
+        try:
+            reports = verify(subscriber)
+        except DeliveryCheckOvertaken as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"{'subscriber':32} {'verified up to':>20} {'checked':>9} {'missed':>7} {'doubled':>8} {'parked':>7}"
         )

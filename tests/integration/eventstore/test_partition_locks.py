@@ -13,6 +13,7 @@ restored from another cluster raises it), not by burning transaction ids.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import uuid
@@ -21,13 +22,19 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from eventstore import partitions, positions, relay, shadow_build
+from eventstore import delivery_ledger, partitions, positions, relay, shadow_build, streams
 from eventstore.bus import publish
+from eventstore.consumer import drain_subscriber_partition
+from eventstore.context import event_context
 from eventstore.monitoring import default_partition_events, head_position
 from eventstore.reading import horizon, read_events_by_id, read_stream
-from tests.conftest import wait_until_followable
+from eventstore.redis import get_redis
+from eventstore.relay import relay_pending
+from eventstore.selectors import search_positions
+from tests.conftest import start_at_head, wait_until_followable
 from tests.sample_events import THING_HAPPENED
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,6 +67,29 @@ def locks_held(work) -> int:
                 [relations],
             )
             return cursor.fetchone()[0]
+
+
+def most_partitions_planned(work) -> int:
+    """The most partitions of the log that any one statement `work()` sends is planned over.
+
+    For work of several statements, each in a transaction of its own (whose locks
+    go when it ends): each statement that reads the log is EXPLAINed again as sent.
+    """
+    with CaptureQueriesContext(connection) as captured:
+        work()
+    reads = [
+        q["sql"] for q in captured.captured_queries if re.search(r"\bFROM \"?eventstore_event\b", q["sql"])
+    ]
+    assert reads
+    most = 0
+    with connection.cursor() as cursor:
+        for sql in reads:
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+            planned = re.findall(
+                r'"Relation Name": "(eventstore_event_(?!key)[^"]+)"', json.dumps(cursor.fetchone()[0])
+            )
+            most = max(most, len(set(planned)))
+    return most
 
 
 def append(stream: str | None = None):
@@ -235,3 +265,88 @@ def test_the_replay_count_locks_one_partition_per_statement():
     with CaptureQueriesContext(connection) as captured:
         assert partitions.count_events() == expected
     assert len(captured.captured_queries) > attached() // 2
+
+
+def test_the_partition_list_locks_no_partition():
+    """The windowed reads start from the catalog's bounds: a read of the catalog, no lock on the log."""
+    grow(GROWTH)
+    listed = partitions.partitions()
+    assert len(listed) >= GROWTH
+    assert locks_held(partitions.partitions) == 0
+
+
+def test_windows_cover_the_range_in_whole_partitions():
+    grow(6)
+    listed = partitions.partitions()
+    ends = [upper - 1 for _name, _lower, upper in listed]
+    after, through = ends[-7] - 5, ends[-1] + 100  # from inside a partition to past the last one
+    windows = partitions.position_windows(after, through, most=2)
+    assert windows[0][0] == after and windows[-1][1] == through
+    assert all(low < high for low, high in windows)
+    assert all(earlier[1] == later[0] for earlier, later in itertools.pairwise(windows))
+    assert [high for _low, high in windows[:-1]] == ends[-6:-1:2]
+    assert partitions.position_windows(5, 5) == []
+
+
+VERIFIED_SUBSCRIBER = "test-recorder"
+WINDOW = 4  # partitions per windowed read in these tests: fewer than their logs hold
+
+
+def deliver_to_the_recorder() -> None:
+    relay_pending()
+    for partition in range(streams.partition_count()):
+        drain_subscriber_partition(VERIFIED_SUBSCRIBER, partition)
+
+
+def test_the_delivery_check_reads_the_log_a_window_of_partitions_per_statement(monkeypatch):
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    get_redis().flushdb()
+    start_at_head()
+
+    def verified():
+        with transaction.atomic():
+            newest = append()
+        wait_until_followable(newest.position)
+        deliver_to_the_recorder()
+        reports = []
+        planned = most_partitions_planned(
+            lambda: reports.extend(delivery_ledger.verify([VERIFIED_SUBSCRIBER]))
+        )
+        return planned, reports[0]
+
+    grow(2)
+    before, found = verified()
+    grow(GROWTH)
+    after, found_after = verified()
+    assert found.ok and found_after.ok
+    # Every event the growth appended was checked (one per partition, and the one appended above).
+    assert found_after.checked_events >= found.checked_events + GROWTH + 1
+    assert before <= WINDOW + 1 and after <= WINDOW + 1, (before, after)
+
+
+def test_an_admin_search_reads_the_log_a_window_of_partitions_per_statement(monkeypatch, make_user):
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    correlation = uuid.uuid4()
+    stream = f"thing-{uuid.uuid4()}"
+
+    def search():
+        with transaction.atomic(), event_context(correlation_id=correlation):
+            append(stream)
+        return most_partitions_planned(lambda: search_positions(str(correlation), limit=100))
+
+    grow(2)
+    before = search()
+    grow(GROWTH)
+    after = search()
+    assert before <= WINDOW + 1 and after <= WINDOW + 1, (before, after)
+    found = search_positions(str(correlation), limit=100)
+    assert len(found) == 2 and found == sorted(found, reverse=True)
+    assert search_positions(stream, limit=1) == found[:1]
+
+    staff = Client()
+    staff.force_login(make_user(is_staff=True, is_superuser=True))
+    for term in (str(correlation), stream):
+        page = staff.get("/admin/eventstore/event/", {"q": term})
+        assert [e.position for e in page.context["cl"].result_list] == found
+    page_reads = most_partitions_planned(lambda: staff.get("/admin/eventstore/event/", {"q": stream}))
+    assert page_reads <= WINDOW + 1  # and the change list's own reads, by the positions found
