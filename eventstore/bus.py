@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from . import privacy, store, tracing
 from .after_commit import announce_after_commit, events_committed
@@ -49,15 +50,15 @@ def publish(
     stored returns the stored event and has no effect (no inline projection
     runs again); EventIdConflict when that id holds another stream, type or data.
     """
-    _require_transaction()
+    db = _require_transaction()
     if tracing.recording():
         # The event's metadata takes the context of this span: its readers continue from it.
         with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
-            return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
-    return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
+            return _publish(db, event_type, stream_id, data, expected_version, event_id, metadata)
+    return _publish(db, event_type, stream_id, data, expected_version, event_id, metadata)
 
 
-def _publish(event_type, stream_id, data, expected_version, event_id, metadata) -> RecordedEvent:
+def _publish(db, event_type, stream_id, data, expected_version, event_id, metadata) -> RecordedEvent:
     correlation_id, causation_id = _cause()
     new_event = _new_event(
         event_type,
@@ -68,7 +69,7 @@ def _publish(event_type, stream_id, data, expected_version, event_id, metadata) 
         causation_id=causation_id,
     )
     with about_event(new_event.id):  # log lines of the append and inline projections name it
-        return _record(stream_id, [new_event], expected_version)[0]
+        return _record(db, stream_id, [new_event], expected_version)[0]
 
 
 def publish_many(
@@ -88,35 +89,59 @@ def publish_many(
     """
     if not events:
         return []
-    _require_transaction()
-    merged = _metadata(metadata)
+    db = _require_transaction()
     correlation_id, causation_id = _cause()
-    traced = tracing.recording()
-
-    def new_event(event_type, data) -> NewEvent:
-        if traced:
+    if tracing.recording():
+        new_events = []
+        for event_type, data in events:
             # A span of its own per event, as publish() makes: the event's metadata carries
             # it, so the relay and the handlers of this event continue from this span.
             with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
-                return _new_event(
-                    event_type,
-                    data,
-                    metadata=_metadata(metadata),
-                    correlation_id=correlation_id,
-                    causation_id=causation_id,
+                new_events.append(
+                    _new_event(
+                        event_type,
+                        data,
+                        metadata=_metadata(metadata),
+                        correlation_id=correlation_id,
+                        causation_id=causation_id,
+                    )
                 )
+        return _record(db, stream_id, new_events, expected_version)
+    merged = _metadata(metadata)
+    new_events = [
         # Each event gets its own copy: code changing one event's metadata must not change another's.
-        return _new_event(
-            event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
+        _envelope(
+            event_type, valid, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
         )
+        for event_type, valid in _validated(events)
+    ]
+    return _record(db, stream_id, new_events, expected_version)
 
-    return _record(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
+
+def _validated(events: Sequence[tuple[EventType | str, Any]]) -> list[tuple[EventType, dict[str, Any]]]:
+    """Each event's type and validated data; one validator call per run of events of one type.
+
+    Runs are taken in order, so the first event that does not fit (or names an
+    unknown type) raises, as validating them one by one would.
+    """
+    validated: list[tuple[EventType, dict[str, Any]]] = []
+    start = 0
+    for end in range(1, len(events) + 1):
+        if end == len(events) or events[end][0] != events[start][0]:
+            event_type = _resolved(events[start][0])
+            run = [data for _, data in events[start:end]]
+            validated.extend((event_type, valid) for valid in event_type.validate_many(run))
+            start = end
+    return validated
 
 
-def _require_transaction() -> None:
+def _require_transaction() -> BaseDatabaseWrapper:
+    """The default database's wrapper (looked up once per call), once it is in `transaction.atomic()`."""
+    db = connections[DEFAULT_DB_ALIAS]
     # The event rows and the caller's state changes must commit together, or neither.
-    if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+    if not db.in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
+    return db
 
 
 def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
@@ -140,13 +165,36 @@ def _new_event(
     causation_id: uuid.UUID,
     event_id: uuid.UUID | None = None,
 ) -> NewEvent:
-    if isinstance(event_type, str):
-        event_type = get_event_type(event_type)
+    event_type = _resolved(event_type)
+    return _envelope(
+        event_type,
+        event_type.validate(data),
+        metadata=metadata,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        event_id=event_id,
+    )
+
+
+def _resolved(event_type: EventType | str) -> EventType:
+    return get_event_type(event_type) if isinstance(event_type, str) else event_type
+
+
+def _envelope(
+    event_type: EventType,
+    valid_data: dict[str, Any],
+    *,
+    metadata: dict[str, Any],
+    correlation_id: uuid.UUID,
+    causation_id: uuid.UUID,
+    event_id: uuid.UUID | None = None,
+) -> NewEvent:
+    """The new event of `event_type` with data validated by its schema."""
     return NewEvent(
         id=event_id or uuid.uuid4(),
         type=event_type.name,
         schema_version=event_type.version,
-        data=event_type.validate(data),
+        data=valid_data,
         source=event_type.source,
         correlation_id=correlation_id,
         causation_id=causation_id,
@@ -154,7 +202,9 @@ def _new_event(
     )
 
 
-def _record(stream_id: str, events: list[NewEvent], expected_version: int) -> list[RecordedEvent]:
+def _record(
+    db: BaseDatabaseWrapper, stream_id: str, events: list[NewEvent], expected_version: int
+) -> list[RecordedEvent]:
     """Append `events` in the caller's transaction, apply inline projections, queue the wake-up.
 
     Personal values are sealed before they reach the table (docs/privacy.md).
@@ -169,8 +219,11 @@ def _record(stream_id: str, events: list[NewEvent], expected_version: int) -> li
         # second effect: no inline projection runs and nothing new is announced (guarantee 4).
         refusal.require_same_data(events, appended)
         return list(appended)
-    recorded = [privacy.open_event(e, keyring) for e in appended]
+    if appended.may_hold_sealed:
+        recorded = [privacy.open_event(e, keyring) for e in appended]
+    else:
+        recorded = list(appended)  # nothing sealed was sent: the events read as given
     for event in recorded:
         apply_inline_projections(event)
-    announce_after_commit(connections[DEFAULT_DB_ALIAS], recorded)
+    announce_after_commit(db, recorded)
     return recorded
