@@ -90,49 +90,30 @@ def publish_many(
     if not events:
         return []
     db = _require_transaction()
+    merged = _metadata(metadata)
     correlation_id, causation_id = _cause()
-    if tracing.recording():
-        new_events = []
-        for event_type, data in events:
+    traced = tracing.recording()
+
+    def new_event(event_type, data) -> NewEvent:
+        if traced:
             # A span of its own per event, as publish() makes: the event's metadata carries
             # it, so the relay and the handlers of this event continue from this span.
             with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
-                new_events.append(
-                    _new_event(
-                        event_type,
-                        data,
-                        metadata=_metadata(metadata),
-                        correlation_id=correlation_id,
-                        causation_id=causation_id,
-                    )
+                return _new_event(
+                    event_type,
+                    data,
+                    metadata=_metadata(metadata),
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
                 )
-        return _record(db, stream_id, new_events, expected_version)
-    merged = _metadata(metadata)
-    new_events = [
         # Each event gets its own copy: code changing one event's metadata must not change another's.
-        _envelope(
-            event_type, valid, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
+        return _new_event(
+            event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
         )
-        for event_type, valid in _validated(events)
-    ]
-    return _record(db, stream_id, new_events, expected_version)
 
-
-def _validated(events: Sequence[tuple[EventType | str, Any]]) -> list[tuple[EventType, dict[str, Any]]]:
-    """Each event's type and validated data; one validator call per run of events of one type.
-
-    Runs are taken in order, so the first event that does not fit (or names an
-    unknown type) raises, as validating them one by one would.
-    """
-    validated: list[tuple[EventType, dict[str, Any]]] = []
-    start = 0
-    for end in range(1, len(events) + 1):
-        if end == len(events) or events[end][0] != events[start][0]:
-            event_type = _resolved(events[start][0])
-            run = [data for _, data in events[start:end]]
-            validated.extend((event_type, valid) for valid in event_type.validate_many(run))
-            start = end
-    return validated
+    return _record(
+        db, stream_id, [new_event(event_type, data) for event_type, data in events], expected_version
+    )
 
 
 def _require_transaction() -> BaseDatabaseWrapper:
@@ -165,36 +146,13 @@ def _new_event(
     causation_id: uuid.UUID,
     event_id: uuid.UUID | None = None,
 ) -> NewEvent:
-    event_type = _resolved(event_type)
-    return _envelope(
-        event_type,
-        event_type.validate(data),
-        metadata=metadata,
-        correlation_id=correlation_id,
-        causation_id=causation_id,
-        event_id=event_id,
-    )
-
-
-def _resolved(event_type: EventType | str) -> EventType:
-    return get_event_type(event_type) if isinstance(event_type, str) else event_type
-
-
-def _envelope(
-    event_type: EventType,
-    valid_data: dict[str, Any],
-    *,
-    metadata: dict[str, Any],
-    correlation_id: uuid.UUID,
-    causation_id: uuid.UUID,
-    event_id: uuid.UUID | None = None,
-) -> NewEvent:
-    """The new event of `event_type` with data validated by its schema."""
+    if isinstance(event_type, str):
+        event_type = get_event_type(event_type)
     return NewEvent(
         id=event_id or uuid.uuid4(),
         type=event_type.name,
         schema_version=event_type.version,
-        data=valid_data,
+        data=event_type.validate(data),
         source=event_type.source,
         correlation_id=correlation_id,
         causation_id=causation_id,

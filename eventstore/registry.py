@@ -9,9 +9,8 @@ written with; upcasters lift old shapes to the current one on every read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import pydantic
@@ -65,21 +64,6 @@ class EventType:
             return self.schema.__pydantic_serializer__.to_python(model, mode="json")
         except pydantic.ValidationError as exc:
             raise InvalidEventData(f"{self.name}: {exc}") from exc
-
-    def validate_many(self, items: Sequence[Mapping[str, Any] | EventData]) -> list[dict[str, Any]]:
-        """`validate` of each item, in one call of the schema's validator when all are plain dicts."""
-        if not all(type(item) is dict for item in items):
-            return [self.validate(item) for item in items]
-        try:
-            models = self._list_adapter.validate_python(items)
-        except pydantic.ValidationError:
-            # One by one, so the error names the first item that does not fit, as validate() does.
-            return [self.validate(item) for item in items]
-        return self._list_adapter.dump_python(models, mode="json")
-
-    @cached_property
-    def _list_adapter(self) -> pydantic.TypeAdapter:
-        return pydantic.TypeAdapter(list[self.schema])
 
     def upcast(self, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
         """Bring stored data of `schema_version` to the current version's shape."""

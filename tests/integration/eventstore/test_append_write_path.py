@@ -3,8 +3,7 @@
 One event travels as plain values, a batch as binary arrays; the returned
 events are paired with the inserted rows by position; inline projections are
 looked up per type; events without personal values skip the sealing work, and
-events whose JSON names no sealed value skip the opening; a batch's data is
-validated one run of a type at a time.
+events whose JSON names no sealed value skip the opening.
 """
 
 import json
