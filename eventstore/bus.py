@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from . import privacy, store, tracing
 from .after_commit import announce_after_commit, events_committed
@@ -49,15 +50,15 @@ def publish(
     stored returns the stored event and has no effect (no inline projection
     runs again); EventIdConflict when that id holds another stream, type or data.
     """
-    _require_transaction()
+    db = _require_transaction()
     if tracing.recording():
         # The event's metadata takes the context of this span: its readers continue from it.
         with tracing.publishing(getattr(event_type, "name", event_type), stream_id):
-            return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
-    return _publish(event_type, stream_id, data, expected_version, event_id, metadata)
+            return _publish(db, event_type, stream_id, data, expected_version, event_id, metadata)
+    return _publish(db, event_type, stream_id, data, expected_version, event_id, metadata)
 
 
-def _publish(event_type, stream_id, data, expected_version, event_id, metadata) -> RecordedEvent:
+def _publish(db, event_type, stream_id, data, expected_version, event_id, metadata) -> RecordedEvent:
     correlation_id, causation_id = _cause()
     new_event = _new_event(
         event_type,
@@ -68,7 +69,7 @@ def _publish(event_type, stream_id, data, expected_version, event_id, metadata) 
         causation_id=causation_id,
     )
     with about_event(new_event.id):  # log lines of the append and inline projections name it
-        return _record(stream_id, [new_event], expected_version)[0]
+        return _record(db, stream_id, [new_event], expected_version)[0]
 
 
 def publish_many(
@@ -88,7 +89,7 @@ def publish_many(
     """
     if not events:
         return []
-    _require_transaction()
+    db = _require_transaction()
     merged = _metadata(metadata)
     correlation_id, causation_id = _cause()
     traced = tracing.recording()
@@ -110,13 +111,18 @@ def publish_many(
             event_type, data, metadata=dict(merged), correlation_id=correlation_id, causation_id=causation_id
         )
 
-    return _record(stream_id, [new_event(event_type, data) for event_type, data in events], expected_version)
+    return _record(
+        db, stream_id, [new_event(event_type, data) for event_type, data in events], expected_version
+    )
 
 
-def _require_transaction() -> None:
+def _require_transaction() -> BaseDatabaseWrapper:
+    """The default database's wrapper (looked up once per call), once it is in `transaction.atomic()`."""
+    db = connections[DEFAULT_DB_ALIAS]
     # The event rows and the caller's state changes must commit together, or neither.
-    if not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+    if not db.in_atomic_block:
         raise NotInTransaction("publish() must be called inside transaction.atomic()")
+    return db
 
 
 def _metadata(given: dict[str, Any] | None) -> dict[str, Any]:
@@ -154,7 +160,9 @@ def _new_event(
     )
 
 
-def _record(stream_id: str, events: list[NewEvent], expected_version: int) -> list[RecordedEvent]:
+def _record(
+    db: BaseDatabaseWrapper, stream_id: str, events: list[NewEvent], expected_version: int
+) -> list[RecordedEvent]:
     """Append `events` in the caller's transaction, apply inline projections, queue the wake-up.
 
     Personal values are sealed before they reach the table (docs/privacy.md).
@@ -169,8 +177,11 @@ def _record(stream_id: str, events: list[NewEvent], expected_version: int) -> li
         # second effect: no inline projection runs and nothing new is announced (guarantee 4).
         refusal.require_same_data(events, appended)
         return list(appended)
-    recorded = [privacy.open_event(e, keyring) for e in appended]
+    if appended.may_hold_sealed:
+        recorded = [privacy.open_event(e, keyring) for e in appended]
+    else:
+        recorded = list(appended)  # nothing sealed was sent: the events read as given
     for event in recorded:
         apply_inline_projections(event)
-    announce_after_commit(connections[DEFAULT_DB_ALIAS], recorded)
+    announce_after_commit(db, recorded)
     return recorded

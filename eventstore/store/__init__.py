@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from .. import prepared
 from ..envelope import ExpectedVersion, NewEvent, RecordedEvent
 from ..errors import TransactionEventLimit
+from ..privacy.crypto import SEALED_MARK
 from . import refusal
 from .statements import (
     APPEND_BATCH,
@@ -28,7 +29,24 @@ from .statements import (
 )
 
 _ANY_VERSION_ATTEMPTS = 5
+# A sealed value is an object with this key, and orjson writes keys unescaped: JSON text
+# without it holds no sealed value (reading.py tests stored text the same way).
+_SEALED_KEY_TEXT = f'"{SEALED_MARK}"'
 _STREAM_VERSION_SQL = "SELECT coalesce(max(stream_version), 0) FROM eventstore_event_key WHERE stream_id = %s"
+
+
+class Appended(list):
+    """The events an append recorded, in order.
+
+    `may_hold_sealed` is False when the JSON the append sent names no sealed value:
+    the events then read exactly as given, and need no opening for the caller.
+    """
+
+    __slots__ = ("may_hold_sealed",)
+
+    def __init__(self, events: list[RecordedEvent], *, may_hold_sealed: bool) -> None:
+        super().__init__(events)
+        self.may_hold_sealed = may_hold_sealed
 
 
 def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) -> list[RecordedEvent]:
@@ -44,7 +62,8 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
     has already extended the stream: appending now would put this event before
     its predecessor in position order, so the whole command must run again in a
     new transaction (`eventstore.commands.atomic_command` does that).
-    Returned events carry the data as given (already the current schema).
+    Returned events carry the data as given (already the current schema), as
+    `Appended` when they all landed.
     """
     if not events:
         return []
@@ -59,11 +78,11 @@ def append(stream_id: str, events: Sequence[NewEvent], expected_version: int) ->
             break
         # ANY lost a race for the next version to a concurrent writer; under READ
         # COMMITTED the next statement sees the winner, so trying again is safe.
-    return _result_of_append(stream_id, events, rows, expected_version)
+    return _result_of_append(stream_id, events, rows, expected_version, params)
 
 
 def _result_of_append(
-    stream_id: str, events: Sequence[NewEvent], rows: list[tuple], expected_version: int
+    stream_id: str, events: Sequence[NewEvent], rows: list[tuple], expected_version: int, params: dict
 ) -> list[RecordedEvent]:
     """The recorded events, from the rows the append returned; or the refusal it ran into.
 
@@ -73,7 +92,10 @@ def _result_of_append(
         # Every event was inserted. Positions grow with the order of `events`
         # (base + n + ordinality), so sorted rows pair with them one to one.
         rows.sort()
-        return [_recorded(stream_id, event, row) for event, row in zip(events, rows, strict=True)]
+        return Appended(
+            [_recorded(stream_id, event, row) for event, row in zip(events, rows, strict=True)],
+            may_hold_sealed=_may_hold_sealed(params),
+        )
     if rows:
         # Part of a batch landed and part did not. The transaction must not keep
         # half of it: say why (while it can still be read), then mark it for rollback.
@@ -112,6 +134,13 @@ def _statement_for(
     }
 
 
+def _may_hold_sealed(params: dict) -> bool:
+    """Whether the JSON text of the statement's parameters (`_statement_for`) names a sealed value."""
+    if "events" in params:
+        return _SEALED_KEY_TEXT in params["events"]
+    return _SEALED_KEY_TEXT in params["data"] or _SEALED_KEY_TEXT in params["metadata"]
+
+
 def _recorded(stream_id: str, event: NewEvent, row: tuple) -> RecordedEvent:
     position, stream_version, recorded_at = row
     return RecordedEvent(
@@ -142,4 +171,4 @@ def stream_version(stream_id: str) -> int:
         return cursor.fetchone()[0]
 
 
-__all__ = ["POSITION_SHIFT", "ExpectedVersion", "append", "stream_version"]
+__all__ = ["POSITION_SHIFT", "Appended", "ExpectedVersion", "append", "stream_version"]

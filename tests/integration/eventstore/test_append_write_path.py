@@ -2,7 +2,8 @@
 
 One event travels as plain values, a batch as binary arrays; the returned
 events are paired with the inserted rows by position; inline projections are
-looked up per type; events without personal values skip the sealing work.
+looked up per type; events without personal values skip the sealing work, and
+events whose JSON names no sealed value skip the opening.
 """
 
 import json
@@ -15,7 +16,8 @@ from eventstore import projections
 from eventstore.bus import publish, publish_many
 from eventstore.context import event_context
 from eventstore.envelope import RecordedEvent
-from eventstore.privacy import crypto
+from eventstore.errors import InvalidEventData, UnknownEventType
+from eventstore.privacy import KeyRing, crypto
 from eventstore.reading import read_stream
 from tests.sample_events import THING_HAPPENED
 
@@ -96,3 +98,67 @@ def test_a_projection_registered_later_receives_the_next_events(late_projection)
     with transaction.atomic():
         event = publish(THING_HAPPENED, stream_id=stream(), data={"label": "after"})
     assert seen == [event]
+
+
+def sealed_for_a_subject_with_a_key(value: str) -> dict:
+    """A value sealed already, as a caller may pass one on (its subject's key is in the table)."""
+    subject = f"user-{uuid.uuid4()}"
+    return crypto.seal_value(subject, KeyRing().key_for_writing(subject), value)
+
+
+def test_a_sealed_value_the_caller_passes_is_stored_sealed_and_returned_opened():
+    with transaction.atomic():
+        one = publish(
+            THING_HAPPENED,
+            stream_id=stream(),
+            data={"label": "x"},
+            metadata={"note": sealed_for_a_subject_with_a_key("one")},
+        )
+        many = publish_many(
+            stream(),
+            [(THING_HAPPENED, {"label": "a"}), (THING_HAPPENED, {"label": "b"})],
+            metadata={"note": sealed_for_a_subject_with_a_key("many")},
+        )
+    assert one.metadata["note"] == "one"
+    assert [e.metadata["note"] for e in many] == ["many", "many"]
+    assert crypto.is_sealed(stored_metadata(one.id)["note"])
+    assert crypto.is_sealed(stored_metadata(many[1].id)["note"])
+
+
+def test_a_batch_of_types_given_both_ways_is_validated_as_one_by_one():
+    label_type = THING_HAPPENED.name
+    with transaction.atomic():
+        events = publish_many(
+            stream(),
+            [
+                (THING_HAPPENED, {"label": "a"}),
+                (THING_HAPPENED, {"label": "b", "size": "2"}),
+                (label_type, {"label": "c", "size": 3}),
+                (THING_HAPPENED, {"label": "d"}),
+            ],
+        )
+    assert [e.data for e in events] == [
+        {"label": "a", "size": 0},
+        {"label": "b", "size": 2},
+        {"label": "c", "size": 3},
+        {"label": "d", "size": 0},
+    ]
+
+
+def test_a_batch_is_refused_at_its_first_event_that_does_not_fit():
+    stream_id = stream()
+    with pytest.raises(InvalidEventData) as refused, transaction.atomic():
+        publish_many(
+            stream_id,
+            [
+                (THING_HAPPENED, {"label": "a"}),
+                (THING_HAPPENED, {"label": "b", "colour": "red"}),
+                (THING_HAPPENED, {"size": 3}),
+                ("test:never_defined", {}),
+            ],
+        )
+    # The second event's error alone, as validating one by one would raise it.
+    assert "colour" in str(refused.value) and "Field required" not in str(refused.value)
+    with pytest.raises(UnknownEventType), transaction.atomic():
+        publish_many(stream_id, [("test:never_defined", {}), (THING_HAPPENED, {"size": 3})])
+    assert read_stream(stream_id) == []
