@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from links_app.scanner.allowlist import COMMON_DOMAIN_RISK_CAP, common_domain_finding
 from links_app.scanner.metrics import recall_at_fpr, reliability_table, roc_auc, threshold_for_fpr
 from links_app.scanner.normalize import normalize_parts
+from links_app.scanner.redirects import redirect_destination
 from links_app.scanner.results import Finding
 from links_app.scanner.rules import run_rules
 from links_app.scanner.scoring import (
@@ -51,7 +52,10 @@ def scan_rules(path: Path) -> tuple[list[bool], list[int]]:
         for record in csv.DictReader(handle):
             view = UrlView(normalize_parts(record["url"]), record["url"])
             findings = run_rules(view)
-            covered.append(common_domain_finding(view, findings) is not None)
+            # a forwarder is judged by its destination, whose allow-list the training run applied
+            covered.append(
+                redirect_destination(view) is None and common_domain_finding(view, findings) is not None
+            )
             highs.append(sum(1 for f in findings if f.severity == "high"))
     return covered, highs
 

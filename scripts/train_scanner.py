@@ -45,6 +45,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from links_app.scanner import InvalidURL
+from links_app.scanner.allowlist import COMMON_DOMAIN_RISK_CAP, common_domain_finding
 from links_app.scanner.features import (
     HOST_TOKEN_PREFIXES,
     NUMERIC_FEATURES,
@@ -55,6 +56,7 @@ from links_app.scanner.features import (
 from links_app.scanner.metrics import recall_at_fpr
 from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, TREE_INPUTS, WEIGHTS_PATH
 from links_app.scanner.normalize import normalize_parts
+from links_app.scanner.redirects import redirect_destination
 from links_app.scanner.rules import run_rules
 from links_app.scanner.scoring import combined_risk
 from links_app.scanner.site_evidence import (
@@ -94,6 +96,7 @@ class Dataset:
     def __init__(self, path: Path) -> None:
         token_sets, numbers, structure, groups, labels, self.findings = [], [], [], [], [], []
         suffixes, self.evidence, sites = [], [], []
+        destinations: list[tuple[int, UrlView]] = []
         self.invalid = 0
         with path.open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
@@ -112,6 +115,26 @@ class Dataset:
                 sites.append(site_key(view))
                 labels.append(record["label"] == "malicious")
                 self.findings.append(findings)
+                destination = redirect_destination(view)
+                if destination is not None:
+                    destinations.append((len(labels) - 1, destination))
+        # Forwarders and sign-in pages are judged by their destination at run time (scan.py),
+        # so the CV scores each destination with the fold's model. The destinations get
+        # feature rows after the labelled ones; they are never trained on.
+        self.destination_row: dict[int, int] = {}
+        self.destination_findings: dict[int, list] = {}
+        self.destination_covered: dict[int, bool] = {}
+        for row, destination in destinations:
+            findings = run_rules(destination)
+            extra = len(token_sets)
+            self.destination_row[row] = extra
+            self.destination_findings[extra] = findings
+            self.destination_covered[extra] = common_domain_finding(destination, findings) is not None
+            token_sets.append(token_features(destination, (f.code for f in findings)))
+            numbers.append(numeric_features(destination))
+            structure.append(structure_features(destination, findings))
+            suffixes.append(suffix_key(destination))
+            self.evidence.append(evidence_tokens(destination))
         self.numbers, self.structure = np.array(numbers), np.array(structure)
         self.groups, self.labels = np.array(groups), np.array(labels)
         self.suffixes, self.sites = np.array(suffixes), np.array(sites)
@@ -295,9 +318,26 @@ def cross_validate(data: Dataset, grouped: bool) -> np.ndarray:
     risks = np.zeros(len(rows))
     for train, test in folds:
         # clipped like the runtime (model.py), which also avoids overflow in exp
-        log_odds = predict_log_odds(data, fit(data, train), test)
+        model = fit(data, train)
+        log_odds = predict_log_odds(data, model, test)
         probabilities = 1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))
         risks[test] = [combined_risk(p, data.findings[i]) for p, i in zip(probabilities, test, strict=True)]
+        forwarded = [row for row in test if row in data.destination_row]
+        if forwarded:
+            risks[forwarded] = destination_risks(data, model, forwarded)
+    return risks
+
+
+def destination_risks(data: Dataset, model, rows) -> list[float]:
+    """The risks of forwarders and sign-in pages as scan_url makes them: the destination's
+    risk (model capped by the allow-list, lifted by its floors), lifted by the link's own floors."""
+    extra = np.array([data.destination_row[row] for row in rows])
+    log_odds = predict_log_odds(data, model, extra)
+    risks = []
+    for row, destination, p in zip(rows, extra, 1 / (1 + np.exp(-np.clip(log_odds, -30, 30))), strict=True):
+        probability = min(p, COMMON_DOMAIN_RISK_CAP) if data.destination_covered[destination] else p
+        destination_risk = combined_risk(probability, data.destination_findings[destination])
+        risks.append(combined_risk(destination_risk, data.findings[row]))
     return risks
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .allowlist import COMMON_DOMAIN_RISK_CAP, common_domain_finding
 from .features import numeric_features, token_features
 from .model import load_model
@@ -13,6 +15,7 @@ from .providers import (
     ask_providers,
     configured_providers,
 )
+from .redirects import redirect_destination
 from .results import Finding, ScanResult
 from .rules import run_rules
 from .scoring import combined_risk, safety_score, threat_category, verdict_for
@@ -67,14 +70,9 @@ def _provider_findings(normalized_url: str, providers: list[ThreatProvider]) -> 
     return findings, floor
 
 
-def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanResult:
-    """Scan one URL offline (plus configured providers, none by default).
-
-    ``url`` may be raw or already normalised; passing the raw input keeps
-    more evidence (e.g. a disguised IP spelling). Raises InvalidURL.
-    """
-    view = UrlView(normalize_parts(url), url)
-    findings = run_rules(view)
+def _model_judgement(view: UrlView, findings: list[Finding]) -> tuple[float, float, list[Finding]]:
+    """The model's probability (capped on a common domain), its raw value, and the findings
+    that explain it (the model's own, the allow-list's)."""
     model_score = load_model().score(
         token_features(view, (f.code for f in findings)),
         numeric_features(view),
@@ -83,19 +81,50 @@ def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanRes
         evidence_tokens(view),
     )
     model_finding = _model_finding(model_score.probability, model_score.top_features)
+    # On a very common domain the model's view is capped (a provider's listing still counts).
+    common = common_domain_finding(view, findings)
+    probability = min(model_score.probability, COMMON_DOMAIN_RISK_CAP) if common else model_score.probability
+    return probability, model_score.probability, [f for f in (model_finding, common) if f]
+
+
+def _destination_judgement(view: UrlView, destination: UrlView) -> tuple[float, float, list[Finding]]:
+    """A forwarder's or sign-in page's risk is its destination's whole offline risk (rules,
+    model, allow-list); the destination's findings explain it. One hop only: a destination
+    that forwards again is judged by its own shape."""
+    findings = run_rules(destination)
+    probability, model_probability, explaining = _model_judgement(destination, findings)
+    risk = combined_risk(probability, findings)
+    where = Finding(
+        "redirect_destination",
+        "info",
+        f"{view.host_without_www} only sends the reader on to {destination.parts.url};"
+        " the link is judged by that destination.",
+    )
+    inherited = [replace(f, message=f"At the destination: {f.message}") for f in (*findings, *explaining)]
+    return risk, model_probability, [where, *inherited]
+
+
+def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanResult:
+    """Scan one URL offline (plus configured providers, none by default).
+
+    ``url`` may be raw or already normalised; passing the raw input keeps
+    more evidence (e.g. a disguised IP spelling). Raises InvalidURL.
+    """
+    view = UrlView(normalize_parts(url), url)
+    findings = run_rules(view)
+    destination = redirect_destination(view)
+    if destination is None:
+        probability, model_probability, explaining = _model_judgement(view, findings)
+    else:
+        probability, model_probability, explaining = _destination_judgement(view, destination)
     provider_list = configured_providers() if providers is None else providers
     provider_findings, provider_floor = (
         _provider_findings(view.parts.url, provider_list) if provider_list else ([], 0.0)
     )
     rule_findings = findings + provider_findings
-    # On a very common domain the model's view is capped (a provider's listing still counts).
-    common = common_domain_finding(view, findings)
-    probability = min(model_score.probability, COMMON_DOMAIN_RISK_CAP) if common else model_score.probability
     risk = combined_risk(probability, rule_findings, provider_floor)
     verdict = verdict_for(risk)
-    all_findings = tuple(
-        rule_findings + ([model_finding] if model_finding else []) + ([common] if common else [])
-    )
+    all_findings = tuple(rule_findings + explaining)
     return ScanResult(
         url=url,
         normalized_url=view.parts.url,
@@ -103,5 +132,5 @@ def scan_url(url: str, providers: list[ThreatProvider] | None = None) -> ScanRes
         verdict=verdict,
         threat_category=threat_category(verdict, all_findings),
         findings=all_findings,
-        model_score=round(model_score.probability, 4),
+        model_score=round(model_probability, 4),
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 
-from .structure import site_label
+from .structure import path_site, site_label
 from .urlview import UrlView
 
 MAX_PATH_CHARS = 200  # as for stage 1's path n-grams (features.py)
@@ -37,7 +37,11 @@ EVIDENCE_PARTS = ("label_grams", "path_words")
 
 
 def site_key(view: UrlView) -> str:
-    """What counts as one site: a platform user's site (alice.github.io), else the registered domain."""
+    """What counts as one site: a platform user's site (alice.github.io), a site named in the
+    path of a user-content host (sites.google.com/view/alice), else the registered domain."""
+    named = path_site(view)
+    if named:
+        return f"{view.parts.host.host}/{named}"
     return view.domain.hosted_site or view.parts.host.host
 
 

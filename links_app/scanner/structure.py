@@ -137,10 +137,36 @@ def suffix_key(view: UrlView) -> str:
     return view.domain.suffix or "none"
 
 
+# User-content hosts of well-known domains whose path names the user's site:
+# sites.google.com/view/NAME or /site/NAME, storage.cloud.google.com/BUCKET/…
+# (an empty tuple: the first segment is the name).
+PATH_NAMED_SITES: dict[str, tuple[str, ...]] = {
+    "sites.google.com": ("site", "view"),
+    "storage.cloud.google.com": (),
+    "storage.googleapis.com": (),
+    "gist.github.com": (),
+}
+
+
+def path_site(view: UrlView) -> str:
+    """On a user-content host whose path names the site, that name (``""`` elsewhere)."""
+    kinds = PATH_NAMED_SITES.get(view.parts.host.host)
+    if kinds is None:
+        return ""
+    segments = [segment for segment in view.parts.path.lower().split("/") if segment]
+    if not kinds:
+        return segments[0] if segments else ""
+    return segments[1] if len(segments) > 1 and segments[0] in kinds else ""
+
+
 def site_label(view: UrlView) -> str:
-    """The label that names the site: the user's on a hosting platform, else the domain's."""
+    """The label that names the site: the user's on a hosting platform or a user-content
+    host, else the domain's."""
     if view.domain.on_hosting_platform:
         return view.domain.hosted_site.split(".", 1)[0]
+    named = path_site(view)
+    if named:
+        return named.split(".", 1)[0]
     return view.domain.domain_label or view.host_without_www
 
 

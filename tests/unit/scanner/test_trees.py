@@ -5,8 +5,8 @@ import pytest
 from links_app.scanner.model import LEXICAL_SHARE, STACKED_FEATURES, TREE_INPUTS, LexicalModel, lexical_parts
 from links_app.scanner.normalize import normalize_parts
 from links_app.scanner.rules import run_rules
-from links_app.scanner.site_evidence import EVIDENCE_FEATURES, EVIDENCE_PARTS, evidence_tokens
-from links_app.scanner.structure import STRUCTURE_FEATURES, structure_features, suffix_key
+from links_app.scanner.site_evidence import EVIDENCE_FEATURES, EVIDENCE_PARTS, evidence_tokens, site_key
+from links_app.scanner.structure import STRUCTURE_FEATURES, site_label, structure_features, suffix_key
 from links_app.scanner.trees import Tree, TreeEnsemble
 from links_app.scanner.urlview import UrlView
 
@@ -211,6 +211,36 @@ def test_site_label_counts_describe_the_user_site_on_a_hosting_platform():
     assert values["site_label_digits"] == 3 and values["site_label_hyphens"] == 2
     assert values["embedded_scheme"] == 1 and values["path_percent"] == 3
     assert values["host_letter_digit_switches"] == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "label", "site"),
+    [
+        (
+            "https://sites.google.com/view/secure-acc0unt/home",
+            "secure-acc0unt",
+            "sites.google.com/secure-acc0unt",
+        ),
+        ("https://sites.google.com/site/alice/", "alice", "sites.google.com/alice"),
+        (
+            "https://storage.cloud.google.com/user51749.appspot.com/index.html",
+            "user51749",
+            "storage.cloud.google.com/user51749.appspot.com",
+        ),
+        # the path names no site there: the registered domain is the site
+        ("https://sites.google.com/a/example.edu/x/", "google", "google.com"),
+        ("https://docs.google.com/forms/d/e/1FAIpQLSf/viewform", "google", "google.com"),
+        ("https://storage.cloud.google.com/", "google", "google.com"),
+    ],
+)
+def test_a_site_named_in_the_path_of_a_user_content_host_is_a_site_of_its_own(url, label, site):
+    view = UrlView(normalize_parts(url), url)
+    assert site_label(view) == label
+    assert site_key(view) == site
+    values = dict(zip(STRUCTURE_FEATURES, structure_features(view, run_rules(view)), strict=True))
+    assert values["site_label_length"] == len(label)
+    grams, _ = evidence_tokens(view)
+    assert f"{label[-2:]}$" in grams
 
 
 def test_compiled_trees_match_the_walk_on_the_shipped_model():
