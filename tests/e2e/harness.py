@@ -241,7 +241,7 @@ class Platform:
         except OSError:
             return False
 
-    def start_worker(self, name: str, concurrency: int = 2) -> Process:
+    def start_worker(self, name: str, concurrency: int = 2, loglevel: str = "INFO") -> Process:
         process = self._spawn(
             f"worker-{name}",
             [
@@ -254,7 +254,7 @@ class Platform:
                 "--concurrency",
                 str(concurrency),
                 "--loglevel",
-                "INFO",
+                loglevel,
                 "--without-gossip",
                 "--without-mingle",
             ],

@@ -79,7 +79,9 @@ def test_a_post_with_a_malicious_link_is_flagged_and_the_chain_is_traceable(plat
 
 def test_writes_go_on_while_redis_is_down_and_every_flow_completes_once_it_is_back(platform, accounts):
     platform.start_web()
-    worker = platform.start_worker("outage")
+    # At DEBUG: the lines of beat's routine sweep are DEBUG (platform_site/logging.py), and the wait
+    # below counts them.
+    worker = platform.start_worker("outage", loglevel="DEBUG")
     platform.start_beat()
     # As the Procfile runs it: the stream runner relays and runs the subscribers.
     # (Celery's own reconnect can stay stuck after losing its broker, even after a
