@@ -5,7 +5,13 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .admin_bounds import COUNT_LIMIT, BoundedCountPaginator, RegisteredSourceFilter, RegisteredTypeFilter
+from .admin_bounds import (
+    COUNT_LIMIT,
+    BoundedCountPaginator,
+    EventChangeList,
+    RegisteredSourceFilter,
+    RegisteredTypeFilter,
+)
 from .admin_viewer import ViewerAwareAdminMixin, note_shown_events, viewer_reads_personal_data
 from .models import Checkpoint, ErasureReceipt, Event, ParkedEvent, PersonalDataView
 from .parking import parked_event_retry
@@ -58,6 +64,9 @@ class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     )
     exclude = ("data", "metadata")
     show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return EventChangeList  # its positions first, window by window, then a page's events
 
     def get_search_results(self, request, queryset, search_term):
         """A stream id or a correlation id, matched exactly (each by its index; `=` would be iexact)."""

@@ -93,6 +93,32 @@ def position_windows(
     return windows
 
 
+def read_in_windows(
+    read,
+    limit: int | None,
+    *,
+    after: int = LOWEST_POSITION,
+    through: int = HIGHEST_POSITION,
+    newest_first: bool = False,
+) -> list:
+    """Rows of `read(after, through, wanted)` over the positions (after, through], window by window
+    (`position_windows`), oldest first unless `newest_first`, until `limit` rows (all when None).
+
+    `read` returns at most `wanted` rows (None: no limit) of its window, in the
+    walk's order, with the window's bounds in its statement as literals: so each
+    statement plans over, and locks, one window's partitions, and under
+    autocommit lets them go before the next. A page that the newest (or oldest)
+    windows fill reads no further.
+    """
+    windows = position_windows(after, through)
+    rows: list = []
+    for low, high in reversed(windows) if newest_first else windows:
+        rows += read(low, high, None if limit is None else limit - len(rows))
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
 # Counted up to this many: enough to say how bad it is without reading a large default.
 OUTSIDE_COUNT_LIMIT = 100_000
 

@@ -17,7 +17,7 @@ from contextlib import closing, contextmanager
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 
-from . import prepared, privacy
+from . import partitions, prepared, privacy
 from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .errors import GapSafetyUnavailable, UnknownEventType
@@ -280,13 +280,20 @@ def read_correlation(
 ) -> list[RecordedEvent]:
     """The events of one correlation id after position `after`, in position order, up to `limit`.
 
-    Served by the (correlation_id, position) index: a page costs its own rows.
+    Served by the (correlation_id, position) index, in windows of partitions
+    from `after` on (partitions.read_in_windows), each statement planned over
+    its window only: bounded by `after` alone, it planned over, and locked,
+    every partition above it. It stops at the windows that fill the page.
     """
-    return _query(
-        f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s AND position > %s "
-        "ORDER BY position LIMIT %s",
-        [correlation_id, after, limit],
-    )
+
+    def window(low: int, high: int, wanted: int | None) -> list[RecordedEvent]:
+        return _query(
+            f"SELECT {_COLUMNS} FROM eventstore_event WHERE correlation_id = %s AND position > %s "
+            "AND position <= %s ORDER BY position LIMIT %s",
+            [correlation_id, low, high, wanted],
+        )
+
+    return partitions.read_in_windows(window, limit, after=after)
 
 
 def read_events_by_id(event_ids: Sequence[uuid.UUID]) -> list[RecordedEvent]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-
-from django.db.models.expressions import RawSQL
+from collections.abc import Iterator
 
 from .envelope import RecordedEvent
 from .reading import read_correlation
@@ -14,14 +13,52 @@ from .reading import read_correlation
 READ_PAGE_LIMIT = 1000
 
 
-def stream_positions(stream_id: str) -> RawSQL:
-    """The positions of a stream's events, for `Event.objects.filter(position__in=...)`.
+def stream_positions(stream_id: str, *, before: int | None, chunk: int) -> Iterator[list[int]]:
+    """The positions of a stream's events below `before` (all when None), newest first, `chunk` at a time.
 
-    Served by the key table's (stream_id, stream_version) index: the log keeps
-    no index by stream (migration 0015), so filtering it by `stream_id` would read it whole.
+    From the key table's (stream_id, stream_version) index: the log keeps no
+    index by stream (migration 0015), and within a stream version order is
+    position order. A caller reads each chunk's events by these values, so
+    that read is planned over the partitions holding them, at most `chunk`
+    (a position worked out inside the statement prunes only at run time,
+    after every partition was planned and locked: migration 0014).
     """
-    sql = "SELECT position FROM eventstore_event_key WHERE stream_id = %s"
-    return RawSQL(sql, [stream_id])  # noqa: S611 (constant SQL; the value goes as a parameter)
+    from django.db import connection
+
+    from .partitions import HIGHEST_POSITION
+
+    below_version = HIGHEST_POSITION
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT stream_version, position FROM eventstore_event_key WHERE stream_id = %s"
+                " AND position < %s AND stream_version < %s ORDER BY stream_version DESC LIMIT %s",
+                [stream_id, HIGHEST_POSITION if before is None else before, below_version, chunk],
+            )
+            rows = cursor.fetchall()
+        if rows:
+            yield [position for _version, position in rows]
+        if len(rows) < chunk:
+            return
+        below_version = rows[-1][0]
+
+
+def in_windows(events, limit: int, *, newest_first: bool, before: int | None = None) -> list:
+    """Up to `limit` of `events` (a queryset of the log in position order, newest first or oldest
+    first) below `before`, read window by window in that order.
+
+    Each window's statement carries its bounds as literals (partitions.read_in_windows),
+    so it plans over, and locks, that window's partitions only; ordered and
+    LIMITed alone, the read plans over every partition of the log. It stops
+    at the windows that fill the page.
+    """
+    from . import partitions
+
+    def window(after: int, through: int, wanted: int) -> list:
+        return list(events.filter(position__gt=after, position__lte=through)[:wanted])
+
+    through = partitions.HIGHEST_POSITION if before is None else before - 1
+    return partitions.read_in_windows(window, limit, through=through, newest_first=newest_first)
 
 
 def search_positions(term: str, *, limit: int) -> list[int]:
@@ -32,7 +69,7 @@ def search_positions(term: str, *, limit: int) -> list[int]:
     partitions holding them. The stream's come from the key table's
     (stream_id, stream_version) index; the correlation's from the log's
     correlation index, newest windows of partitions first
-    (partitions.position_windows), each statement planned over its window
+    (partitions.read_in_windows), each statement planned over its window
     only: a search with no position bound would plan over every partition.
     """
     from django.db import connection
@@ -49,19 +86,16 @@ def search_positions(term: str, *, limit: int) -> list[int]:
         correlation = parse_uuid(term)
         if correlation is None:
             return found
-        taken = 0
-        windows = partitions.position_windows(partitions.LOWEST_POSITION, partitions.HIGHEST_POSITION)
-        for after, through in reversed(windows):
+
+        def window(after: int, through: int, wanted: int) -> list[int]:
             cursor.execute(
                 "SELECT position FROM eventstore_event WHERE correlation_id = %s AND position > %s"
                 " AND position <= %s ORDER BY position DESC LIMIT %s",
-                [correlation, after, through, limit - taken],
+                [correlation, after, through, wanted],
             )
-            newer = [row[0] for row in cursor.fetchall()]
-            found += newer
-            taken += len(newer)
-            if taken >= limit:
-                break
+            return [row[0] for row in cursor.fetchall()]
+
+        found += partitions.read_in_windows(window, limit, newest_first=True)
     return sorted(set(found), reverse=True)[:limit]
 
 

@@ -10,7 +10,7 @@ from eventstore import read_stream
 from eventstore.models import Event
 from eventstore.privacy.redaction import redact_event, redact_event_dict
 from eventstore.registry import registered_event_types
-from eventstore.selectors import READ_PAGE_LIMIT, causal_chain, stream_positions
+from eventstore.selectors import READ_PAGE_LIMIT, causal_chain, in_windows, stream_positions
 
 PAGE_SIZE = 50
 STREAM_PAGE_SIZE = 200  # events of one stream page (each shown with its state)
@@ -45,15 +45,36 @@ def event_page(filters: EventFilter, *, now: dt.datetime) -> tuple[list[Event], 
         events = events.filter(type=filters.type)
     if filters.source:
         events = events.filter(source=filters.source)
-    if filters.stream_id:
-        events = events.filter(position__in=stream_positions(filters.stream_id))
     if filters.since in SINCE_CHOICES:
         events = events.filter(recorded_at__gte=now - SINCE_CHOICES[filters.since][1])
     if filters.before is not None:
         events = events.filter(position__lt=filters.before)
-    rows = list(events[: PAGE_SIZE + 1])
+    if filters.stream_id:
+        rows = _stream_rows(events, filters, PAGE_SIZE + 1)
+    else:
+        rows = in_windows(events, PAGE_SIZE + 1, newest_first=True, before=filters.before)
     next_before = rows[PAGE_SIZE - 1].position if len(rows) > PAGE_SIZE else None
     return rows[:PAGE_SIZE], next_before
+
+
+# The stream's positions read per statement of the stream filter: the events' read by them is
+# planned over at most this many partitions (fewer than a window's 64, partitions.position_windows).
+STREAM_CHUNK = PAGE_SIZE + 1
+
+
+def _stream_rows(events, filters: EventFilter, wanted: int) -> list[Event]:
+    """Up to `wanted` of `events` in the stream `filters.stream_id`, newest first.
+
+    Its positions come from its keys a chunk at a time, newest first; each
+    chunk's events are read at those positions (with the page's other
+    filters), until the page is full or the stream ends.
+    """
+    rows: list[Event] = []
+    for chunk in stream_positions(filters.stream_id, before=filters.before, chunk=STREAM_CHUNK):
+        rows += events.filter(position__in=chunk)[: wanted - len(rows)]
+        if len(rows) >= wanted:
+            break
+    return rows
 
 
 def stream_history(

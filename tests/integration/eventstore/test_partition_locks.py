@@ -26,9 +26,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from eventstore import delivery_ledger, partitions, positions, relay, shadow_build, streams
+from eventstore.admin import EventAdmin
+from eventstore.admin_bounds import COUNT_LIMIT
 from eventstore.bus import publish
 from eventstore.consumer import drain_subscriber_partition
 from eventstore.context import event_context
+from eventstore.models import Event
 from eventstore.monitoring import default_partition_events, head_position
 from eventstore.reading import horizon, read_events_by_id, read_stream
 from eventstore.redis import get_redis
@@ -350,3 +353,94 @@ def test_an_admin_search_reads_the_log_a_window_of_partitions_per_statement(monk
         assert [e.position for e in page.context["cl"].result_list] == found
     page_reads = most_partitions_planned(lambda: staff.get("/admin/eventstore/event/", {"q": stream}))
     assert page_reads <= WINDOW + 1  # and the change list's own reads, by the positions found
+
+
+def staff_client(make_user) -> Client:
+    client = Client()
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    return client
+
+
+def newest_positions(count: int, **filters) -> list[int]:
+    return list(
+        Event.objects.filter(**filters).order_by("-position").values_list("position", flat=True)[:count]
+    )
+
+
+def test_the_admin_event_list_reads_the_log_a_window_of_partitions_per_statement(monkeypatch, make_user):
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    monkeypatch.setattr(EventAdmin, "list_per_page", 2)  # pages, as on a long log
+    staff = staff_client(make_user)
+    listings = [{}, {"p": "2"}, {"type": "test:thing_happened"}, {"o": "0"}]  # o=0: oldest first
+
+    def listed() -> int:
+        return max(
+            most_partitions_planned(lambda params=params: staff.get("/admin/eventstore/event/", params))
+            for params in listings
+        )
+
+    grow(2)
+    before = listed()
+    grow(GROWTH)
+    after = listed()
+    assert before <= WINDOW + 1 and after <= WINDOW + 1, (before, after)
+
+    # The pages, their order and the count are the log's, newest first, as one read of it gives them.
+    newest = newest_positions(4)
+    for params, expected in [({}, newest[:2]), ({"p": "2"}, newest[2:4])]:
+        page = staff.get("/admin/eventstore/event/", params).context["cl"]
+        assert [e.position for e in page.result_list] == expected
+        assert page.result_count == min(Event.objects.count(), COUNT_LIMIT)
+    oldest = staff.get("/admin/eventstore/event/", {"o": "0"}).context["cl"]
+    assert [e.position for e in oldest.result_list] == sorted(
+        Event.objects.values_list("position", flat=True)
+    )[:2]
+
+
+def test_the_explorer_stream_filter_reads_the_events_at_the_streams_positions(make_user):
+    stream = f"thing-{uuid.uuid4()}"
+    staff = staff_client(make_user)
+
+    def filtered() -> int:
+        with transaction.atomic():
+            append(stream)
+        return most_partitions_planned(lambda: staff.get("/explorer/", {"stream_id": stream}))
+
+    grow(2)
+    before = filtered()
+    grow(GROWTH)
+    after = filtered()
+    assert before <= 2 and after <= 2, (before, after)  # the partitions of the stream's two events
+    page = staff.get("/explorer/", {"stream_id": stream}).context["events"]
+    assert [e.position for e in page] == newest_positions(2, stream_id=stream)
+
+
+def test_an_api_read_by_correlation_id_reads_the_log_a_window_of_partitions_per_statement(
+    monkeypatch, make_user
+):
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    correlation = uuid.uuid4()
+    staff = staff_client(make_user)
+    url = f"/api/events/correlation/{correlation}/"
+
+    def read() -> int:
+        with transaction.atomic(), event_context(correlation_id=correlation):
+            append()
+        return most_partitions_planned(lambda: staff.get(url))
+
+    grow(2)
+    before = read()
+    grow(GROWTH)
+    after = read()
+    assert before <= WINDOW + 1 and after <= WINDOW + 1, (before, after)
+
+    # In position order, a page at a time, as one read of the log gives them.
+    expected = list(
+        Event.objects.filter(correlation_id=correlation)
+        .order_by("position")
+        .values_list("position", flat=True)
+    )
+    first = staff.get(url, {"limit": 1}).json()
+    rest = staff.get(url, {"after": first["next_after"]}).json()
+    assert [e["position"] for e in first["results"] + rest["results"]] == expected
+    assert len(expected) == 2 and rest["next_after"] is None
