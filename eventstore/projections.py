@@ -56,6 +56,15 @@ class Projection:
     # `batch_apply` leaves. A rebuild applies the events stored in the table with it, on the
     # server, without reading them into Python (archived events still go to `batch_apply`).
     apply_stored_sql: str | None = field(default=None)
+    # The types `apply_stored_sql` applies, when it covers only some of the handlers' types
+    # (None: all of them). A rebuild of the inline projections then hands the other types to
+    # `batch_apply` and runs the statement, after each batch, over the same range of
+    # positions (eventstore.shadow_build). Such a statement reads `events` with two more
+    # columns, `type` filtering being its own job (`events` holds the types every projection
+    # of the rebuild applies by SQL): `data` as stored, so only fields that are never sealed
+    # and only types stored at their current version (no upcaster); and nothing else may
+    # write its tables in the same statement (each projection owns its tables).
+    stored_sql_types: tuple[str, ...] | None = None
     # False when handlers read only the envelope (type, source, times...), never data or
     # metadata: a rebuild then reads the log without decoding and opening them.
     reads_data: bool = True
@@ -65,6 +74,14 @@ class Projection:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "handlers", handler_table(self.handlers, f"projection {self.name!r}"))
+        if self.stored_sql_types is not None:
+            if self.apply_stored_sql is None or ALL_TYPES in self.handlers:
+                raise ValueError(
+                    f"projection {self.name!r}: stored_sql_types needs apply_stored_sql and named types"
+                )
+            unknown = set(self.stored_sql_types) - set(self.handlers)
+            if unknown:
+                raise ValueError(f"projection {self.name!r} has no handler for {', '.join(sorted(unknown))}")
 
     @property
     def event_types(self) -> list[str] | None:

@@ -7,6 +7,10 @@ holds the horizon (or anything a writer needs) for longer than one batch; the
 live tables are not touched until the caller swaps. A projection built alone
 that has `apply_stored_sql` is applied on the server instead: each batch of
 stored events goes through its statement, in the same short transactions.
+Inline projections whose statement covers some of their types
+(`Projection.stored_sql_types`) are split: Python reads and applies the
+other types, batch by batch, and after each batch the statements apply
+their types over the same range of positions, in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .projections import ASYNC, Projection, registered_projections
 from .reading import collector_paused, follow, horizon, log_range
+from .stored_sql import COLUMNS_WITH_DATA, split_build
 
 ProgressCallback = Callable[[int], None]
 # The most partitions one batch of a build is planned over (`ShadowBuild.build`): 64 partitions
@@ -63,8 +68,17 @@ class ShadowBuild:
         every_type = any(types is None for types in self.wanted.values())
         self.types = None if every_type else sorted(set().union(*self.wanted.values()))
         self.reads_data = any(p.reads_data for p in self.projections)
-        # A projection built alone with set-based SQL over the stored log (Projection.apply_stored_sql).
-        self.stored_sql = self.projections[0].apply_stored_sql if len(self.projections) == 1 else None
+        # A projection built alone whose set-based SQL over the stored log covers every type it
+        # handles (Projection.apply_stored_sql): nothing is read into Python.
+        alone = self.projections[0] if len(self.projections) == 1 else None
+        self.stored_sql = (
+            alone.apply_stored_sql if alone is not None and _applied_by_sql_alone(alone) else None
+        )
+        self.stored_columns = (
+            _ENVELOPE_COLUMNS if alone is None or alone.stored_sql_types is None else COLUMNS_WITH_DATA
+        )
+        # Inline projections applying some of their types by SQL (Projection.stored_sql_types).
+        self.split = split_build(self.projections) if self.stored_sql is None else None
         self.applied = dict.fromkeys(self.wanted, 0)
         # Data keys unwrapped by earlier batches, for the later ones (see follow()).
         self.unwrapped: dict[tuple[str, bytes], bytes] = {}
@@ -128,12 +142,32 @@ class ShadowBuild:
         that locked out the live tables' writers, or reads in one snapshot with
         the live tables it compares.
         """
-        if self.stored_sql is not None and keep is None and not _archived_after(self.position):
-            return self._apply_stored(below_horizon=below_horizon, one_batch=one_batch, until=until)
+        if keep is None and not _archived_after(self.position):
+            if self.stored_sql is not None:
+                return self._apply_stored(below_horizon=below_horizon, one_batch=one_batch, until=until)
+            if self.split is not None:
+                return self._read_split(below_horizon=below_horizon, one_batch=one_batch, until=until)
+        return self._read_in_python(
+            self.types, self.wanted, below_horizon=below_horizon, one_batch=one_batch, until=until, keep=keep
+        )
+
+    def _read_in_python(
+        self,
+        types: Sequence[str] | None,
+        wanted: dict[str, frozenset[str] | None],
+        *,
+        below_horizon: bool,
+        one_batch: bool,
+        until: int | None,
+        keep: EventFilter | None = None,
+        after_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Read `types` and hand each projection its `wanted` ones; `after_batch(first position
+        after which the batch read)` runs once each batch is applied."""
         batches = follow(
             after=self.position,
             batch_size=self.batch_size,
-            types=self.types,
+            types=types,
             below_horizon=below_horizon,
             with_data=self.reads_data,
             until=until,
@@ -149,9 +183,11 @@ class ShadowBuild:
                     if batch is None:
                         return read
                     read += len(batch)
-                    self.position = batch[-1].position
-                    self._apply([e for e in batch if keep(e)] if keep is not None else batch)
+                    start, self.position = self.position, batch[-1].position
+                    self._apply([e for e in batch if keep(e)] if keep is not None else batch, wanted)
                     del batch
+                    if after_batch is not None:
+                        after_batch(start)
         finally:
             # A failed batch leaves the reader suspended: close its cursor now, in the transaction.
             batches.close()
@@ -166,7 +202,7 @@ class ShadowBuild:
             )
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"WITH events AS MATERIALIZED (SELECT {_ENVELOPE_COLUMNS} FROM eventstore_event "
+                    f"WITH events AS MATERIALIZED (SELECT {self.stored_columns} FROM eventstore_event "
                     f"WHERE {where} ORDER BY position LIMIT %s), applied AS ({self.stored_sql}) "
                     "SELECT count(*), max(position) FROM events",
                     [*params, self.batch_size],
@@ -181,9 +217,40 @@ class ShadowBuild:
             if one_batch or count < self.batch_size:
                 return read
 
-    def _apply(self, batch: list[RecordedEvent]) -> None:
+    def _read_split(self, *, below_horizon: bool, one_batch: bool, until: int | None) -> int:
+        """What `read` does, Python reading its types and the statement applying the others (see
+        eventstore.stored_sql); returns how many events Python read, which tells whether it is done."""
+        split = self.split
+        if below_horizon:
+            # One bound for both sides: a second horizon, read later, could be higher.
+            below = horizon() - 1
+            until = below if until is None else min(until, below)
+
+        def apply_stored(after: int, up_to: int | None) -> None:
+            last, applied, not_read = split.apply_range(after=after, until=up_to)
+            for name, count in applied.items():
+                self.applied[name] += count
+            if last is not None:
+                self.position = max(self.position, last)
+            if self.progress is not None and not_read:
+                self.progress(not_read)
+
+        read = self._read_in_python(
+            split.read_types,
+            split.python_types,
+            below_horizon=False,  # bounded by `until`, below the horizon when asked
+            one_batch=one_batch,
+            until=until,
+            after_batch=lambda start: apply_stored(start, self.position),
+        )
+        if not (one_batch and read == self.batch_size):
+            # Python has read every event of its types up to `until`: the statement goes as far.
+            apply_stored(self.position, until)
+        return read
+
+    def _apply(self, batch: list[RecordedEvent], wanted: dict[str, frozenset[str] | None]) -> None:
         for projection in self.projections:
-            types = self.wanted[projection.name]
+            types = wanted[projection.name]
             events = batch if types is None else [e for e in batch if e.type in types]
             if events:
                 projection.apply_batch(events)
@@ -201,6 +268,13 @@ class ShadowBuild:
     def restore(self, state: tuple[int, dict[str, int]]) -> None:
         """After a rolled-back transaction: forget what it applied."""
         self.position, self.applied = state[0], dict(state[1])
+
+
+def _applied_by_sql_alone(projection: Projection) -> bool:
+    """Whether the projection's statement applies every type it handles."""
+    if projection.apply_stored_sql is None:
+        return False
+    return projection.stored_sql_types is None or set(projection.stored_sql_types) == set(projection.handlers)
 
 
 def _archived_after(position: int) -> bool:
