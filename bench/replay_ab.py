@@ -1,4 +1,4 @@
-"""`python -m bench.replay_ab --base DIR [--rounds 3]`: replay_events of two checkouts, taking turns.
+"""`python -m bench.replay_ab [--base DIR] [--rounds 3] [--projection NAME]`: replay_events of two checkouts, taking turns.
 
 Issue 24.4's A/B: `manage.py replay_events --no-input` (every projection,
 blue/green) run from another checkout (`--base`, e.g. a detached worktree of
@@ -7,7 +7,10 @@ built by `python -m bench --only replay`). Per run: the log's events per
 second of the command's own replay time (its closing line, as the bench's
 figure), the command's CPU (user + system, from getrusage of the child) and
 its Postgres backends' CPU (sampled from /proc by application name, see
-`cpu_time.BackendsByName`), and the load average. Not part of `make bench`.
+`cpu_time.BackendsByName`), and the load average. Without `--base`, this
+checkout alone; `--projection` (repeatable) rebuilds only those projections,
+for a figure per projection. Client CPU includes the command's start-up
+(about 1.5 s: Django and the apps imported). Not part of `make bench`.
 """
 
 from __future__ import annotations
@@ -27,12 +30,20 @@ from .platform_log import _CLOSING_LINE
 APPLICATION_NAME = "bench-replay-ab"
 
 
-def run_once(checkout: Path, log_events: int) -> dict:
+def run_once(checkout: Path, log_events: int, projections: list[str]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     env = {**os.environ, **bench_environment(), "PYTHONPATH": str(checkout), "PGAPPNAME": APPLICATION_NAME}
     with BackendsByName(connect_params(), APPLICATION_NAME, interval=0.05) as backends:
         done = subprocess.run(
-            [sys.executable, "manage.py", "replay_events", "--no-input", "--verbosity", "1"],
+            [
+                sys.executable,
+                "manage.py",
+                "replay_events",
+                "--no-input",
+                "--verbosity",
+                "1",
+                *(f"--projection={name}" for name in projections),
+            ],
             cwd=checkout,
             env=env,
             check=True,
@@ -45,6 +56,7 @@ def run_once(checkout: Path, log_events: int) -> dict:
         raise RuntimeError(f"no closing line from {checkout}:\n{done.stdout}\n{done.stderr}")
     client = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
+        "seconds": float(match[3]),
         "rate": log_events / float(match[3]),
         "client_cpu": client,
         "server_cpu": backends.seconds,
@@ -61,17 +73,20 @@ def log_size() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=Path, required=True, help="the other checkout (runs first each round)")
+    parser.add_argument("--base", type=Path, help="the other checkout (runs first each round)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--projection", action="append", default=[], help="only this projection (repeatable)")
     args = parser.parse_args()
     events = log_size()
-    runs: dict[str, list[dict]] = {"base": [], "this": []}
+    checkouts = [("base", args.base.resolve())] if args.base else []
+    checkouts.append(("this", ROOT))
+    runs: dict[str, list[dict]] = {label: [] for label, _ in checkouts}
     for round_ in range(1, args.rounds + 1):
-        for label, checkout in (("base", args.base.resolve()), ("this", ROOT)):
-            result = run_once(checkout, events)
+        for label, checkout in checkouts:
+            result = run_once(checkout, events, args.projection)
             runs[label].append(result)
             print(
-                f"round {round_} {label}: {result['rate']:,.0f} events/s, client CPU {result['client_cpu']:.2f} s, "
+                f"round {round_} {label}: {result['seconds']:.2f} s, {result['rate']:,.0f} events/s, client CPU {result['client_cpu']:.2f} s, "
                 f"Postgres CPU {result['server_cpu']:.2f} s, load {result['load']:.2f}",
                 flush=True,
             )
