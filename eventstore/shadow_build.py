@@ -162,8 +162,8 @@ class ShadowBuild:
         keep: EventFilter | None = None,
         after_batch: Callable[[int], None] | None = None,
     ) -> int:
-        """Read `types` and hand each projection its `wanted` ones; `after_batch(first position
-        after which the batch read)` runs once each batch is applied."""
+        """Read `types` and hand each projection its `wanted` ones; once each batch is applied,
+        `after_batch(p)` runs with p the position the batch was read after."""
         batches = follow(
             after=self.position,
             batch_size=self.batch_size,
