@@ -16,6 +16,10 @@ as rarely as it safely can:
   relay task that wake-up leads to reads the commit's events. Under load this
   turns a round trip per commit into one per window; a lone commit's wake-up
   leaves at once.
+- The waker thread sleeps until the window it opened ends, whether or not a
+  wake-up is owed yet, and waits to be told only once a window ended with
+  nothing owed. Under load, the commits of a window therefore never wake the
+  thread: it runs once per window, to send.
 
 Should a process die with a wake-up owed, or Redis be down, beat's sweep
 relays what waits (every 2 s): nothing is lost, only later.
@@ -94,6 +98,7 @@ class RelayWaker:
         self.runner_woken_at: float | None = None  # when this process last woke a live runner
         self._quiet_until = 0.0  # no Celery-path wake-up before this (monotonic clock)
         self._owed = False
+        self._sender_idle = False  # the sender waits to be told (no window open): notify it
 
     def after_commit(self) -> None:
         """A transaction that recorded events has committed: wake the relay, now or soon."""
@@ -102,16 +107,18 @@ class RelayWaker:
             if self.runner_woken_at is not None and now - self.runner_woken_at < KICK_INTERVAL_SECONDS:
                 return
             if now < self._quiet_until:
-                if not self._owed:
-                    self._owed = True
-                    if self._sender is None:
-                        self._sender = threading.Thread(
-                            target=self._send_owed, args=(self._generation,), name="relay-waker", daemon=True
-                        )
-                        self._sender.start()
+                self._owed = True
+                if self._sender is None:
+                    self._sender = threading.Thread(
+                        target=self._send_owed, args=(self._generation,), name="relay-waker", daemon=True
+                    )
+                    self._sender.start()
+                elif self._sender_idle:
                     self._condition.notify()
+                # Otherwise the sender already sleeps until this window ends, and sends then.
                 return
             self._quiet_until = now + COALESCE_SECONDS
+            self._owed = False  # the wake-up sent now follows every commit so far
         self._wake(now)
 
     def flush(self) -> None:
@@ -125,14 +132,18 @@ class RelayWaker:
         condition = self._condition
         while True:
             with condition:
-                while not self._owed and generation == self._generation:
-                    condition.wait()
+                while generation == self._generation:
+                    delay = self._quiet_until - self.clock()
+                    if delay > 0:
+                        condition.wait(delay)  # to the window's end: its commits need not notify
+                    elif self._owed:
+                        break
+                    else:
+                        self._sender_idle = True
+                        condition.wait()
+                        self._sender_idle = False
                 if generation != self._generation:
                     return
-                delay = self._quiet_until - self.clock()
-                if delay > 0:
-                    condition.wait(delay)
-                    continue  # look again: the window may have moved, or the owed one been flushed
                 self._owed = False
                 now = self.clock()
                 self._quiet_until = now + COALESCE_SECONDS

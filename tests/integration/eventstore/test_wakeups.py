@@ -99,3 +99,50 @@ def test_a_wake_up_still_owed_when_the_process_exits_is_sent_then(clock):
     relay_waker.flush()  # what atexit runs
     assert redis.exists(relay_dirty_key())
     assert redis.llen(CELERY_QUEUE) == 2
+
+
+def count_redis_calls(monkeypatch) -> list:
+    """Count the waker's calls to Redis (its one script), each still made for real."""
+    calls = []
+    real_script = wakeups._kick_relay_script()
+
+    def counting_script(**kwargs):
+        calls.append(kwargs["keys"])
+        return real_script(**kwargs)
+
+    monkeypatch.setattr(wakeups, "_kick_relay_script", lambda: counting_script)
+    return calls
+
+
+def test_under_load_the_commits_of_a_window_do_not_wake_the_sender_thread(clock, monkeypatch):
+    redis = get_redis()
+    publish_one()  # sent at once: a window opens
+    clock.advance(WINDOW / 10)
+    publish_one()  # owed: the sender thread starts, and sends when the window ends
+    clock.advance(WINDOW)
+    assert wait_for(lambda: redis.llen(CELERY_QUEUE) + int(redis.exists(relay_dirty_key())) >= 2)
+    redis.delete(relay_dirty_key())
+    # The sender opened a new window with that wake-up and sleeps until it ends.
+    notified = []
+    real_notify = relay_waker._condition.notify
+    monkeypatch.setattr(relay_waker._condition, "notify", lambda *a: notified.append(a) or real_notify(*a))
+    for _ in range(4):
+        clock.advance(WINDOW / 10)
+        publish_one()
+    assert notified == [], "a commit inside the window woke the sender thread"
+    clock.advance(WINDOW)
+    assert wait_for(lambda: redis.exists(relay_dirty_key())), "the wake-up owed for the four was not sent"
+
+
+def test_a_commit_after_the_window_sends_the_owed_wake_up_itself_and_it_is_not_sent_twice(clock, monkeypatch):
+    calls = count_redis_calls(monkeypatch)
+    publish_one()
+    clock.advance(WINDOW / 10)
+    publish_one()  # owed: the sender thread starts ...
+    time.sleep(0.2)  # ... and sleeps until the window ends (0.9 s from its start)
+    clock.advance(WINDOW)
+    publish_one()  # the window is over: this commit's own wake-up follows both
+    assert len(calls) == 2
+    clock.advance(WINDOW * 2)
+    time.sleep(WINDOW * 1.5)  # the sender has looked at the clock again since
+    assert len(calls) == 2, "the wake-up owed before was sent again"
