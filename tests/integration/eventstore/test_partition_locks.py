@@ -16,6 +16,7 @@ import io
 import itertools
 import json
 import re
+import threading
 import uuid
 
 import pytest
@@ -571,3 +572,53 @@ def test_a_list_of_partitions_known_before_the_log_grew_gives_the_same_reads(mon
     wait_until_followable(newest.position)
     assert [e.position for e in read_all(after=0, limit=10_000)] == expected_positions(0)
     assert len(partitions.known_partitions(horizon())) > len(known)
+
+
+def burn_transactions(count: int) -> None:
+    """Take `count` transaction ids, each in a transaction of its own (positions move on with them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute(
+            f"DO $$ BEGIN FOR i IN 1..{int(count)} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
+        )
+        cursor.execute("RESET synchronous_commit")
+
+
+def test_read_all_in_windows_reads_nothing_past_a_transaction_still_open_in_an_earlier_window(monkeypatch):
+    """Each window's statement is bounded by the same horizon: an event committed two partitions
+    past a still-open transaction is not read, in its own window either, until that one ends."""
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", 1)
+    run = uuid.uuid4().hex[:12]
+    appended, release = threading.Event(), threading.Event()
+
+    def slow_writer():
+        with transaction.atomic():
+            publish(THING_HAPPENED, stream_id=f"thing-{run}-slow", data={"label": f"{run}-slow"})
+            appended.set()
+            release.wait(60)
+        connection.close()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    try:
+        assert appended.wait(30)
+        burn_transactions(2 * settings.EVENTSTORE_PARTITION_TRANSACTIONS)
+        partitions.ensure_ahead()
+        with transaction.atomic():
+            fast = publish(THING_HAPPENED, stream_id=f"thing-{run}-fast", data={"label": f"{run}-fast"})
+
+        def mine():
+            return [e for e in read_all(after=0, limit=100_000) if e.data.get("label", "").startswith(run)]
+
+        assert mine() == [], "nothing at or past an open transaction's position is read"
+    finally:
+        release.set()
+        slow.join(30)
+    wait_until_followable(fast.position)
+    found = mine()
+    assert [e.data["label"] for e in found] == [f"{run}-slow", f"{run}-fast"]
+    listed = partitions.partitions()
+    holding = [
+        next(name for name, _lower, upper in listed if e.position < upper) for e in found
+    ]  # the windows are one partition each here: the two events lie in different ones
+    assert holding[0] != holding[1], holding
