@@ -3,6 +3,8 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import IS_FACETS_VAR, ORDER_VAR
+from django.http import HttpResponseBadRequest
 from django.utils.html import format_html
 
 from .admin_bounds import (
@@ -40,6 +42,26 @@ def _as_read(obj: Event):
     return obj._as_read
 
 
+def refused_list_parameter(params, list_display) -> str | None:
+    """Why the event list refuses these parameters (a sort by another column than position, or
+    facet counts), or None: Django would sort, or count, the whole log, or skip an unknown
+    column's sort silently."""
+    position = str(list_display.index("position"))
+    columns = params.get(ORDER_VAR)
+    if columns and any(column.removeprefix("-") != position for column in columns.split(".")):
+        return (
+            f"The event list sorts by position only (?{ORDER_VAR}={position} oldest first, "
+            f"?{ORDER_VAR}=-{position} newest first): sorted by another column it would sort the whole "
+            "log. Filter by type, source or date instead, or search a stream or correlation id."
+        )
+    if IS_FACETS_VAR in params:
+        return (
+            "The event list shows no filter counts: each would count the whole log. "
+            "Counts by type and source are in /metrics (platform_events_appended_total, from the event statistics)."
+        )
+    return None
+
+
 @admin.register(Event)
 class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     list_display = ("position", "type", "stream_id", "stream_version", "source", "recorded_at")
@@ -48,6 +70,12 @@ class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     paginator = BoundedCountPaginator
     search_fields = ("stream_id", "correlation_id")  # exact, see get_search_results
     ordering = ("-position",)
+    # Position order only, newest or oldest first: the windows walk it (admin_bounds). Another
+    # column's order would be a sort of the whole log; no window gives it (not even
+    # recorded_at's: a transaction's events take its positions, but their times interleave).
+    sortable_by = ("position",)
+    # Facet counts would count every filter value over the whole log, on every page.
+    show_facets = admin.ShowFacets.NEVER
     readonly_fields = (
         "position",
         "id",
@@ -64,6 +92,12 @@ class EventAdmin(ViewerAwareAdminMixin, ReadOnlyAdmin):
     )
     exclude = ("data", "metadata")
     show_full_result_count = False
+
+    def changelist_view(self, request, extra_context=None):
+        refused = refused_list_parameter(request.GET, self.list_display)
+        if refused:
+            return HttpResponseBadRequest(refused, content_type="text/plain; charset=utf-8")
+        return super().changelist_view(request, extra_context)
 
     def get_changelist(self, request, **kwargs):
         return EventChangeList  # its positions first, window by window, then a page's events

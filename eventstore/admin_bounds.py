@@ -7,10 +7,11 @@ COUNT_LIMIT rows (later pages are reached through the explorer's keyset
 pages, `/explorer/`), and the type and source filters list what the registry
 knows, without reading the log.
 
-In position order (newest first by default), the list's positions are found
-first, window by window (`EventChangeList`), and a page reads its events at
-its own positions: no statement plans over, and locks, every partition of
-the log, however many it has.
+The list is in position order only (newest first by default, or oldest
+first; EventAdmin refuses a sort by another column and facet counts, each a
+read of the whole log). Its positions are found first, window by window
+(`EventChangeList`), and a page reads its events at its own positions: no
+statement plans over, and locks, every partition of the log, however many it has.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import InvalidPage, Paginator
 from django.utils.functional import cached_property
 
@@ -48,15 +50,15 @@ class EventChangeList(ChangeList):
     values already (EventAdmin.get_search_results), read in one statement. The
     page then reads the events at its own positions, values the planner prunes
     with. The count, the pages and their order are what the queryset, counted
-    up to COUNT_LIMIT and paged, gave. Ordered by another column, the list is
-    read as Django reads it: planned over every partition.
+    up to COUNT_LIMIT and paged, gave. No other order is served: EventAdmin
+    refuses a sort by another column (a sort of the whole log).
     """
 
     def get_results(self, request):
         # Position is unique: ordered by it first, what follows it orders nothing.
         first = next(iter(self.queryset.query.order_by), None)
         if first not in _POSITION_ORDER:
-            return super().get_results(request)
+            raise ImproperlyConfigured(f"the event list reads in position order only, not by {first!r}")
         positions = self._listed_positions(newest_first=first.startswith("-"))
         paginator = Paginator(positions, self.list_per_page)
         self.result_count = paginator.count

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db import connection as default_connection
 
 from .store.statements import POSITION_SHIFT
@@ -93,6 +94,29 @@ def position_windows(
     return windows
 
 
+# Each database's partitions as this process last listed them (`known_partitions`).
+_known: dict[str, list[tuple[str, int | None, int]]] = {}
+
+
+def known_partitions(through: int, alias: str = DEFAULT_DB_ALIAS) -> list[tuple[str, int | None, int]]:
+    """The attached partitions as this process last listed them, listed again when `through` lies
+    at or past the newest upper bound it knows (its first call, too).
+
+    For a read that runs often and usually near the head (`reading.read_all`):
+    listing reads the catalog and deparses every bound, a cost that grows with
+    the partitions, and the list changes only at its ends. Partitions are
+    attached above the newest upper bound (made ahead, or the default's rows
+    settled), so a list that reaches past `through` names every partition
+    below it still attached; a partition archived since is only a range that
+    the planner no longer finds. A stale list therefore never changes what a
+    read returns, only how many partitions one of its windows may plan over.
+    """
+    found = _known.get(alias)
+    if not found or through >= found[-1][2]:
+        found = _known[alias] = partitions(connections[alias])
+    return found
+
+
 def read_in_windows(
     read,
     limit: int | None,
@@ -100,6 +124,7 @@ def read_in_windows(
     after: int = LOWEST_POSITION,
     through: int = HIGHEST_POSITION,
     newest_first: bool = False,
+    found=None,
 ) -> list:
     """Rows of `read(after, through, wanted)` over the positions (after, through], window by window
     (`position_windows`), oldest first unless `newest_first`, until `limit` rows (all when None).
@@ -108,9 +133,9 @@ def read_in_windows(
     walk's order, with the window's bounds in its statement as literals: so each
     statement plans over, and locks, one window's partitions, and under
     autocommit lets them go before the next. A page that the newest (or oldest)
-    windows fill reads no further.
+    windows fill reads no further. `found`: as for `position_windows`.
     """
-    windows = position_windows(after, through)
+    windows = position_windows(after, through, found=found)
     rows: list = []
     for low, high in reversed(windows) if newest_first else windows:
         rows += read(low, high, None if limit is None else limit - len(rows))

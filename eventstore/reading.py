@@ -267,11 +267,13 @@ def read_stream(stream_id: str, *, after_version: int = 0, limit: int | None = N
     )
 
 
-# A stream's events, from its keys (the log has no index by stream: migration 0015). A key
-# and its event are inserted by one statement, so a snapshot sees both or neither.
+# A stream's events in a window of positions, from its keys (the log has no index by stream:
+# migration 0015). A key and its event are inserted by one statement, so a snapshot sees both
+# or neither. The window's bounds go into the lateral read as well: bounded by the key's
+# position alone, it is planned over every partition (and pruned only at run time).
 _BY_STREAM = (
     f"eventstore_event_key k CROSS JOIN LATERAL (SELECT {_COLUMNS} FROM eventstore_event e "
-    "WHERE e.position = k.position) e"
+    "WHERE e.position = k.position AND e.position > %s AND e.position <= %s) e"
 )
 
 
@@ -364,6 +366,11 @@ def read_all(
     from the last position it saw never skips one that commits later.
     `reveal=False` returns them as stored (personal values sealed, data not
     upcast): what the relay sends to Redis.
+
+    The positions (after, horizon) are read a window of partitions per
+    statement (`_read_windows`), so a reader far behind the head (`after=0`)
+    plans over one window at a time, not every partition above `after`; a
+    follower near the head sends one statement, as before.
     """
     # Within one stream, version order is position order (docs/eventstore.md): a stream's
     # page is read from its keys in version order (the log has no index by stream); by
@@ -371,38 +378,62 @@ def read_all(
     e = "e." if stream_id else ""
     # The horizon goes in as a number: as an expression in the query it hides the
     # range's end from the planner, which then sorts the whole log (see horizon()).
-    where = [f"{'k.' if stream_id else ''}position > %s", f"{'k.' if stream_id else ''}position < %s"]
-    params: list = [after, horizon()]
+    below = horizon()
+    position = f"{'k.' if stream_id else ''}position"
+    where = [f"{position} > %s", f"{position} <= %s", f"{position} < %s"]
+    filters: list = []
     if types and len(types) == 1:
         # Equality, so that the (type, position) index gives the order (`= ANY` would not).
         where.append(f"{e}type = %s")
-        params.append(types[0])
+        filters.append(types[0])
     elif types:
         where.append(f"{e}type = ANY(%s)")
-        params.append(list(types))
+        filters.append(list(types))
     if source:
         where.append(f"{e}source = %s")
-        params.append(source)
+        filters.append(source)
     if stream_id:
         where.append("k.stream_id = %s")
-        params.append(stream_id)
+        filters.append(stream_id)
     if correlation_id:
         where.append(f"{e}correlation_id = %s")
-        params.append(correlation_id)
-    params.append(limit)
+        filters.append(correlation_id)
     if stream_id:
         sql = (
             f"SELECT {_EVENT_COLUMNS} FROM {_BY_STREAM} WHERE {' AND '.join(where)} ORDER BY k.stream_version"
         )
     else:
         sql = f"SELECT {_COLUMNS} FROM eventstore_event WHERE {' AND '.join(where)} ORDER BY position"
-    # The horizon is the primary's: a lagging replica could lack events below it,
-    # and a follower continuing after them would skip them for good.
-    return _query(
-        f"{sql} LIMIT %s",
-        params,
-        reveal=reveal,
-        primary=True,
+
+    def window(low: int, high: int, wanted: int | None) -> list[RecordedEvent]:
+        lateral = [low, high] if stream_id else []  # _BY_STREAM's window
+        # The horizon is the primary's: a lagging replica could lack events below it,
+        # and a follower continuing after them would skip them for good.
+        return _query(
+            f"{sql} LIMIT %s", [*lateral, low, high, below, *filters, wanted], reveal=reveal, primary=True
+        )
+
+    return _read_windows(window, limit, after=after, below=below)
+
+
+def _read_windows(read, limit: int, *, after: int, below: int) -> list:
+    """`read`'s rows over the positions (after, below), window by window (partitions.read_in_windows),
+    the windows cut at the bounds of the partitions this process knows (partitions.known_partitions).
+
+    Each statement carries its window's bounds as literals, so it plans over,
+    and locks, that window's partitions only: bounded by `after` and the
+    horizon alone, a read from `after=0` planned over every partition. Near
+    the head the range lies within one window: one statement, and no read of
+    the catalog (the list is read again only once the horizon passes the
+    newest partition this process knows). Every statement is bounded by the
+    same horizon, read once before the first: every transaction below it had
+    finished, so the statements together see what one statement would have.
+    """
+    if after >= below - 1:  # nothing lies between
+        return []
+    through = below - 1
+    return partitions.read_in_windows(
+        read, limit, after=after, through=through, found=partitions.known_partitions(through)
     )
 
 

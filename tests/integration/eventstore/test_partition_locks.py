@@ -16,6 +16,7 @@ import io
 import itertools
 import json
 import re
+import threading
 import uuid
 
 import pytest
@@ -33,7 +34,7 @@ from eventstore.consumer import drain_subscriber_partition
 from eventstore.context import event_context
 from eventstore.models import Event
 from eventstore.monitoring import default_partition_events, head_position
-from eventstore.reading import horizon, read_events_by_id, read_stream
+from eventstore.reading import horizon, read_all, read_events_by_id, read_stream
 from eventstore.redis import get_redis
 from eventstore.relay import relay_pending
 from eventstore.selectors import search_positions
@@ -397,6 +398,40 @@ def test_the_admin_event_list_reads_the_log_a_window_of_partitions_per_statement
     )[:2]
 
 
+def log_reads(work) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        work()
+    return [
+        q["sql"] for q in captured.captured_queries if re.search(r"\bFROM \"?eventstore_event\b", q["sql"])
+    ]
+
+
+@pytest.mark.parametrize("params", [{"o": "2"}, {"o": "-5"}, {"o": "0.1"}, {"o": "x"}, {"_facets": "True"}])
+def test_the_admin_event_list_refuses_a_sort_or_counts_over_the_whole_log(params, make_user):
+    """Sorted by another column than position, or with a count per filter value, Django reads
+    every partition of the log; the list refuses, with the reason, before reading the log."""
+    staff = staff_client(make_user)
+    with transaction.atomic():
+        append()
+    responses = []
+    reads = log_reads(lambda: responses.append(staff.get("/admin/eventstore/event/", params)))
+    assert responses[0].status_code == 400
+    assert "whole log" in responses[0].content.decode()
+    assert reads == []
+
+
+def test_the_admin_event_list_offers_position_order_only_and_no_filter_counts(make_user):
+    staff = staff_client(make_user)
+    with transaction.atomic():
+        append()
+    for params in ({"o": "0"}, {"o": "-0"}, {"o": ""}, {"type": "test:thing_happened", "o": "0"}):
+        assert staff.get("/admin/eventstore/event/", params).status_code == 200
+    page = staff.get("/admin/eventstore/event/").content.decode()
+    sort_links = set(re.findall(r'href="\?[^"]*\bo=([^"&]*)', page))
+    assert sort_links and all(link.removeprefix("-") in ("0", "") for link in sort_links), sort_links
+    assert "_facets" not in page  # no "Show counts" link
+
+
 def test_the_explorer_stream_filter_reads_the_events_at_the_streams_positions(make_user):
     stream = f"thing-{uuid.uuid4()}"
     staff = staff_client(make_user)
@@ -444,3 +479,146 @@ def test_an_api_read_by_correlation_id_reads_the_log_a_window_of_partitions_per_
     rest = staff.get(url, {"after": first["next_after"]}).json()
     assert [e["position"] for e in first["results"] + rest["results"]] == expected
     assert len(expected) == 2 and rest["next_after"] is None
+
+
+def expected_positions(after: int, **filters) -> list[int]:
+    """The positions read_all should give: every event after `after` below the horizon, in order."""
+    below = horizon()
+    return list(
+        Event.objects.filter(position__gt=after, position__lt=below, **filters)
+        .order_by("position")
+        .values_list("position", flat=True)
+    )
+
+
+def test_read_all_from_the_start_reads_the_log_a_window_of_partitions_per_statement(monkeypatch):
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    stream = f"thing-{uuid.uuid4()}"
+
+    def read() -> int:
+        with transaction.atomic():
+            newest = append(stream)
+        wait_until_followable(newest.position)
+        return max(
+            most_partitions_planned(lambda: read_all(after=0, limit=10_000)),
+            most_partitions_planned(lambda: read_all(after=0, types=["test:thing_happened"])),
+            most_partitions_planned(lambda: read_all(after=0, stream_id=stream)),
+        )
+
+    grow(2)
+    before = read()
+    grow(GROWTH)
+    after = read()
+    assert before <= WINDOW + 1 and after <= WINDOW + 1, (before, after)
+
+    # The same events, in the same order, as one read of the log gives them.
+    assert [e.position for e in read_all(after=0, limit=10_000)] == expected_positions(0)
+    assert [e.position for e in read_all(after=0, stream_id=stream)] == expected_positions(
+        0, stream_id=stream
+    )
+    assert len(expected_positions(0, stream_id=stream)) == 2
+
+
+def test_the_api_event_list_pages_through_the_windows_as_through_one_read(monkeypatch, make_user):
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    staff = staff_client(make_user)
+    grow(GROWTH)
+    with transaction.atomic():
+        newest = append()
+    wait_until_followable(newest.position)
+    expected = expected_positions(0)
+    pages, after = [], 0
+    while True:
+        page = staff.get("/api/events/", {"after": after, "limit": 3}).json()
+        if not page["results"]:
+            assert page["next_after"] == after
+            break
+        pages.append([e["position"] for e in page["results"]])
+        after = page["next_after"]
+        assert after == pages[-1][-1]
+    assert [position for page in pages for position in page] == expected and len(expected) > GROWTH
+    assert all(len(page) == 3 for page in pages[:-1])  # every page full but the last
+
+
+def test_a_follower_near_the_head_sends_one_statement_and_no_catalog_read():
+    grow(2)
+    with transaction.atomic():
+        first = append()
+    wait_until_followable(first.position)
+    read_all(after=first.position)  # the process's list of partitions is read by now
+    with transaction.atomic():
+        second = append()
+    wait_until_followable(second.position)
+    with CaptureQueriesContext(connection) as captured:
+        assert [e.position for e in read_all(after=first.position)] == [second.position]
+    sent = [q["sql"] for q in captured.captured_queries]
+    assert not any("partition_upper_bounds" in sql for sql in sent), sent
+    assert len([sql for sql in sent if re.search(r"\bFROM eventstore_event\b", sql)]) == 1, sent
+
+
+def test_a_list_of_partitions_known_before_the_log_grew_gives_the_same_reads(monkeypatch):
+    """The list is read again once the horizon passes it; until then a stale list only cuts the
+    windows elsewhere, never changes what a read returns."""
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", WINDOW)
+    grow(2)
+    with transaction.atomic():
+        newest = append()
+    wait_until_followable(newest.position)
+    read_all(after=0)
+    known = partitions.known_partitions(horizon())
+    grow(GROWTH)
+    with transaction.atomic():
+        newest = append()
+    wait_until_followable(newest.position)
+    assert [e.position for e in read_all(after=0, limit=10_000)] == expected_positions(0)
+    assert len(partitions.known_partitions(horizon())) > len(known)
+
+
+def burn_transactions(count: int) -> None:
+    """Take `count` transaction ids, each in a transaction of its own (positions move on with them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute(
+            f"DO $$ BEGIN FOR i IN 1..{int(count)} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
+        )
+        cursor.execute("RESET synchronous_commit")
+
+
+def test_read_all_in_windows_reads_nothing_past_a_transaction_still_open_in_an_earlier_window(monkeypatch):
+    """Each window's statement is bounded by the same horizon: an event committed two partitions
+    past a still-open transaction is not read, in its own window either, until that one ends."""
+    monkeypatch.setattr(partitions, "READ_WINDOW_PARTITIONS", 1)
+    run = uuid.uuid4().hex[:12]
+    appended, release = threading.Event(), threading.Event()
+
+    def slow_writer():
+        with transaction.atomic():
+            publish(THING_HAPPENED, stream_id=f"thing-{run}-slow", data={"label": f"{run}-slow"})
+            appended.set()
+            release.wait(60)
+        connection.close()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    try:
+        assert appended.wait(30)
+        burn_transactions(2 * settings.EVENTSTORE_PARTITION_TRANSACTIONS)
+        partitions.ensure_ahead()
+        with transaction.atomic():
+            fast = publish(THING_HAPPENED, stream_id=f"thing-{run}-fast", data={"label": f"{run}-fast"})
+
+        def mine():
+            return [e for e in read_all(after=0, limit=100_000) if e.data.get("label", "").startswith(run)]
+
+        assert mine() == [], "nothing at or past an open transaction's position is read"
+    finally:
+        release.set()
+        slow.join(30)
+    wait_until_followable(fast.position)
+    found = mine()
+    assert [e.data["label"] for e in found] == [f"{run}-slow", f"{run}-fast"]
+    listed = partitions.partitions()
+    holding = [
+        next(name for name, _lower, upper in listed if e.position < upper) for e in found
+    ]  # the windows are one partition each here: the two events lie in different ones
+    assert holding[0] != holding[1], holding
