@@ -81,6 +81,13 @@ TOKEN_BRANDS: dict[str, frozenset[str]] = {
     "office": frozenset({"office.com", "microsoft.com"}),
 }
 ALL_BRANDS = {**DISTINCTIVE_BRANDS, **TOKEN_BRANDS}
+# Brands that run their own sites on their bare name under country-code suffixes
+# (google.co.in, amazon.com.br, yahoo.co.jp, visa.co.il), far more of them than the
+# lists above could name. For these, ``BRAND.<country suffix>`` is the brand's own;
+# a longer label (googlefeud.com) or a generic suffix other than the listed ones is not.
+COUNTRY_DOMAIN_BRANDS = frozenset(
+    ["google", "amazon", "yahoo", "ebay", "visa", "mastercard", "hsbc", "santander", "dhl"]
+)
 _TOKEN_SPLIT = re.compile(r"[^a-z]+")
 # Digits and letter pairs that kits swap in to imitate a brand ("paypa1").
 _LOOKALIKE_FOLD = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("3", "e"), ("5", "s"), ("4", "a"))
@@ -97,7 +104,10 @@ def brands_in(text: str) -> set[str]:
 
 def is_official(brand: str, registered_domain: str) -> bool:
     """True when ``registered_domain`` belongs to ``brand``."""
-    return registered_domain in ALL_BRANDS[brand]
+    if registered_domain in ALL_BRANDS[brand]:
+        return True
+    label, _, suffix = registered_domain.partition(".")
+    return brand in COUNTRY_DOMAIN_BRANDS and label == brand and len(suffix.rsplit(".", 1)[-1]) == 2
 
 
 def _within_one_edit(a: str, b: str) -> bool:

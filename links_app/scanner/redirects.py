@@ -26,6 +26,7 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from ..errors import InvalidURL
+from .brands import is_official
 from .normalize import normalize_parts
 from .urlview import UrlView
 
@@ -55,6 +56,8 @@ FORWARDERS: dict[str, Forwarder] = {
     "login.live.com": Forwarder("/", ("redirect_uri", "wreply")),
     "accounts.google.com": Forwarder("/", ("continue",)),
 }
+# Google's country sites (google.co.in, google.com.mx) serve the same search redirect.
+_GOOGLE_COUNTRY_FORWARDER = FORWARDERS["google.com"]
 # Links pasted from HTML often keep the escaped separator: "a=1&amp;q=…".
 _ESCAPED_AMPERSAND = "amp;"
 
@@ -71,6 +74,14 @@ def _absolute_targets(query: str, names: tuple[str, ...]) -> set[str]:
     return targets
 
 
+def _forwarder(view: UrlView) -> Forwarder | None:
+    host = view.host_without_www
+    forwarder = FORWARDERS.get(host)
+    if forwarder is None and host == view.domain.registered_domain and view.domain.domain_label == "google":
+        return _GOOGLE_COUNTRY_FORWARDER if is_official("google", host) else None
+    return forwarder
+
+
 def redirect_destination(view: UrlView) -> UrlView | None:
     """The URL a forwarder or sign-in page on a known host sends the reader to, or None.
 
@@ -79,7 +90,7 @@ def redirect_destination(view: UrlView) -> UrlView | None:
     site follows is its own business, so a harmless first one could hide the
     second): then the link is judged as it stands.
     """
-    forwarder = FORWARDERS.get(view.host_without_www)
+    forwarder = _forwarder(view)
     if forwarder is None or not view.parts.path.startswith(forwarder.path_prefix) or not view.parts.query:
         return None
     targets = _absolute_targets(view.parts.query, forwarder.parameters)

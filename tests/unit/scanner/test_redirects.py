@@ -27,6 +27,8 @@ def destination_of(url: str) -> str | None:
             "https://www.google.com/url?hl=en&amp;q=http://example.org/a&amp;source=gmail",
             "http://example.org/a",
         ),
+        ("https://www.google.com.mx/url?sa=t&url=http%3A%2F%2Fexample.org%2Fa", "http://example.org/a"),
+        ("https://google.co.in/url?q=https://example.org/", "https://example.org/"),
         ("https://vk.com/away.php?to=https%3A%2F%2Fexample.org%2F&post=1", "https://example.org/"),
         (
             "https://www.tumblr.com/safe-mode?url=https%3A%2F%2Falice.tumblr.com%2F",
@@ -52,6 +54,8 @@ def test_known_forwarders_give_their_destination(url, destination):
     [
         "https://www.google.com/search?q=http://example.org/",  # a search, not a forwarder
         "http://google-login.example.tk/url?q=http://example.org/",  # same page on an unknown host
+        "https://google.xyz/url?q=http://example.org/",  # not Google's
+        "https://maps.google.co.in/url?q=http://example.org/",  # another host of a country site
         "https://vk.com/away.php?to=%2Ffeed",  # relative: stays on the site
         "https://vk.com/away.php?to=javascript:alert(1)",
         "https://vk.com/away.php",

@@ -77,3 +77,31 @@ def test_rule_fires(url, code, severity):
 )
 def test_rule_does_not_fire(url, code):
     assert code not in codes(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://google.co.in/",
+        "https://books.google.com.et/books?id=KpY1hpKKwdQC",
+        "https://www.google.td/?gws_rd=ssl",
+        "https://www.amazon.com.br/",
+        "https://www.visa.co.il/",
+    ],
+)
+def test_a_brand_on_its_own_name_under_a_country_suffix_is_its_own(url):
+    assert "brand_outside_domain" not in codes(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.googlefeud.com/",  # a longer label is not the brand's name
+        "https://google.xyz/",  # a generic suffix
+        "https://google.com.secure-check.co.in/",  # the brand's name in a subdomain
+        "https://paypal.co.in/",  # a brand not known to run sites under country suffixes
+        "https://google.blogspot.com/",  # a platform user's site, not the brand's domain
+    ],
+)
+def test_a_brand_elsewhere_is_still_foreign(url):
+    assert codes(url).get("brand_outside_domain") == "high"
