@@ -34,6 +34,7 @@ import time
 import uuid
 
 from . import cpu_time
+from .growth import GROWTH_PARTITION_TRANSACTIONS, _environment
 
 _VARIANT_PARTS = ({"uuid4", "uuid7"}, {"counter", "uuid4", "uuid7"})
 
@@ -164,10 +165,15 @@ def main() -> None:
         "--variants", type=_variant, nargs="+", default=[("uuid4", "counter"), ("uuid7", "counter")]
     )
     parser.add_argument("--checkpoint", action="store_true", help="a CHECKPOINT before each run")
+    parser.add_argument(
+        "--partition-transactions",
+        type=int,
+        default=GROWTH_PARTITION_TRANSACTIONS,
+        help="width of the partitions made ahead during the run (the growth bench's by default; "
+        "production's 1048576 makes none in a run)",
+    )
     args = parser.parse_args()
-    from .growth import _environment
-
-    os.environ.update(_environment())
+    os.environ.update(_environment(args.partition_transactions))
     import django
 
     django.setup()
