@@ -1,10 +1,11 @@
 """New events, posts and comments get time-ordered (version 7) ids; a supplied id is kept as given.
 
-Time-ordered ids keep an append's index inserts at the right edge of the key
-table's B-trees, so its cost does not grow with the log (docs/eventstore.md,
-"Growth"). The log's older events keep their random (version 4) ids: a log
-holding both kinds reads back in position order, and an old id published again
-is still the idempotent no-op it was.
+Time-ordered ids put an append's key-table index entries at the right edge of
+each B-tree, so its writes stay on a few pages as the log grows
+(docs/eventstore.md, "Ids and the key table's growth"). The log's older events
+keep their random (version 4) ids: a log holding both kinds reads back in
+position order, and an old id published again is still the idempotent no-op
+it was.
 """
 
 from __future__ import annotations
