@@ -2,7 +2,8 @@
 
     from eventstore import ExpectedVersion, atomic_command, publish
 
-Writing: `atomic_command`, `publish`, `publish_many`, `ExpectedVersion`, and the errors a
+Writing: `atomic_command`, `publish`, `publish_many`, `ExpectedVersion`, `new_id` (a
+time-ordered id for a new entity whose stream is named after it), and the errors a
 writer may catch (`ConcurrencyConflict` and its `StreamOrderConflict`,
 `EventIdConflict`, `TransactionEventLimit`, their base `EventStoreError`).
 Event types: `define_event`, `EventData`; what handlers receive: `RecordedEvent`.
@@ -33,6 +34,7 @@ _HOMES = {
     "atomic_command": "eventstore.commands",
     "publish": "eventstore.bus",
     "publish_many": "eventstore.bus",
+    "new_id": "eventstore.ids",
     "events_committed": "eventstore.after_commit",
     "ExpectedVersion": "eventstore.envelope",
     "RecordedEvent": "eventstore.envelope",

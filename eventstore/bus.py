@@ -25,6 +25,7 @@ from .after_commit import announce_after_commit, events_committed
 from .context import about_event, current_causation_id, current_correlation_id, current_metadata
 from .envelope import ExpectedVersion, NewEvent, RecordedEvent
 from .errors import NotInTransaction
+from .ids import new_id
 from .projections import apply_inline_projections
 from .registry import EventData, EventType, get_event_type
 from .store import refusal
@@ -149,7 +150,7 @@ def _new_event(
     if isinstance(event_type, str):
         event_type = get_event_type(event_type)
     return NewEvent(
-        id=event_id or uuid.uuid4(),
+        id=event_id or new_id(),  # a supplied id is kept; a new one is time-ordered (eventstore/ids.py)
         type=event_type.name,
         schema_version=event_type.version,
         data=event_type.validate(data),

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .ids import new_id
+
 
 class ExpectedVersion:
     """Special expectations for `append`; an int means "exactly this version"."""
@@ -40,7 +42,7 @@ class NewEvent:
     correlation_id: uuid.UUID
     causation_id: uuid.UUID | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID = field(default_factory=new_id)  # time-ordered: eventstore/ids.py
 
     def row(self) -> tuple:
         """The values an append inserts for this event, in the order of `APPENDED_COLUMNS`."""

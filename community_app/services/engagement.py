@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from eventstore import ExpectedVersion, atomic_command, publish
+from eventstore import ExpectedVersion, atomic_command, new_id, publish
 
 from ..errors import InvalidInput
 from ..events import COMMENT_CREATED, POST_VOTED, comment_stream, vote_stream
@@ -24,7 +24,7 @@ def comment_create(*, author, post_id: uuid.UUID | str, body: str) -> Comment:
     """Record `community:comment_created` on a live post."""
     check_text("body", body, COMMENT_MAX_LENGTH)
     post = live_post(post_id)
-    comment_id = uuid.uuid4()
+    comment_id = new_id()  # time-ordered, as a post's (eventstore/ids.py)
     publish(
         COMMENT_CREATED,
         stream_id=comment_stream(comment_id),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from eventstore import ConcurrencyConflict, ExpectedVersion, atomic_command, publish
+from eventstore import ConcurrencyConflict, ExpectedVersion, atomic_command, new_id, publish
 
 from ..errors import NotAllowed
 from ..events import POST_CREATED, POST_DELETED, POST_UPDATED, post_stream
@@ -19,7 +19,7 @@ def post_create(*, author, title: str, body: str) -> Post:
     """Record `community:post_created` for a new post by `author`, with the links of its body."""
     check_text("title", title, TITLE_MAX_LENGTH)
     check_text("body", body, BODY_MAX_LENGTH)
-    post_id = uuid.uuid4()
+    post_id = new_id()  # time-ordered: the stream post-<id> lands at its key's right edge
     recorded = publish(
         POST_CREATED,
         stream_id=post_stream(post_id),
