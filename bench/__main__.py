@@ -43,7 +43,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--render-only",
         action="store_true",
-        help="rewrite docs/benchmarks.md from the last run's bench/results/figures.json",
+        help="rewrite docs/benchmarks.md from the last run's bench/results/figures.json, or, "
+        "without it (a fresh checkout), replace only its analysis part with bench/analysis.md",
     )
     parser.add_argument(
         "--only",
@@ -59,7 +60,11 @@ def main() -> None:
     if args.render_only:
         from . import report
 
-        report.write(report.render_saved(RESULTS_DIR / "figures.json"))
+        saved = RESULTS_DIR / "figures.json"
+        if saved.exists():
+            report.write(report.render_saved(saved))
+        else:
+            report.write(report.with_current_analysis(report.DOC.read_text()))
         return
     parts = set(args.only or PARTS)
     os.environ.update(database.bench_environment())

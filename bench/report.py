@@ -12,6 +12,8 @@ from .results import TARGETS, Figure
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+# The line after which docs/benchmarks.md holds analysis.md as it was at the last render.
+ANALYSIS_MARKER = "<!-- Below: bench/analysis.md (edit it there, then `python -m bench --render-only`). -->"
 
 
 def _number(value: float) -> str:
@@ -86,6 +88,7 @@ the repetitions' own ratios (the ratio of the medians is beside it).
 
 {figures_table(figures)}
 {profile_block}
+{ANALYSIS_MARKER}
 {analysis}"""
 
 
@@ -110,3 +113,16 @@ def render_saved(path: Path) -> str:
     saved = json.loads(path.read_text())
     figures = {f["key"]: Figure(**f) for f in saved["figures"]}
     return render(figures, saved["machine"], saved["settings"], saved["profile"])
+
+
+def with_current_analysis(document: str) -> str:
+    """The committed document with its analysis part replaced by analysis.md as it is now.
+
+    For a checkout without the run's figures.json (bench/results/ is not
+    committed): the figures stay those of the committed run.
+    """
+    head, marker, _ = document.partition(ANALYSIS_MARKER)
+    if not marker:
+        raise SystemExit(f"{DOC} has no analysis marker: run the whole bench once to render it")
+    analysis = ANALYSIS.read_text() if ANALYSIS.exists() else ""
+    return f"{head}{ANALYSIS_MARKER}\n{analysis}"
