@@ -279,12 +279,17 @@ def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
 # "Is there an event at or past this position?", planned with the position (unnamed, as the read
 # above), so only the partitions from there up are planned and locked. Once per relay batch (past the
 # horizon: held back?) and per poll of the stream runner (past its checkpoint: anything new?).
-_EVENTS_FROM_SQL = b"SELECT EXISTS (SELECT FROM eventstore_event WHERE position >= %s::bigint)"
+# ORDER BY ... LIMIT 1 rather than EXISTS: EXISTS is planned for "many rows match" when a partition
+# has no statistics yet, and it then scanned the whole newest partition (130 ms at 116,000 rows);
+# the first row in position order is always read from the primary key.
+_EVENTS_FROM_SQL = (
+    b"SELECT position FROM eventstore_event WHERE position >= %s::bigint ORDER BY position LIMIT 1"
+)
 
 
 def events_from(position: int) -> bool:
     """Is any committed event at `position` or past it?"""
-    return prepared.fetchall(_EVENTS_FROM_SQL, [position], prepare=False)[0][0]
+    return bool(prepared.fetchall(_EVENTS_FROM_SQL, [position], prepare=False))
 
 
 def _read_envelopes_and_held_back(after: int, horizon_position: int) -> tuple[list[tuple], bool]:
@@ -296,7 +301,7 @@ def _read_envelopes_and_held_back(after: int, horizon_position: int) -> tuple[li
         ],
         prepare=False,
     )
-    return rows, held_back[0][0]
+    return rows, bool(held_back)
 
 
 def _checked_horizon() -> int:
