@@ -279,9 +279,9 @@ def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
 # "Is there an event at or past this position?", planned with the position (unnamed, as the read
 # above), so only the partitions from there up are planned and locked. Once per relay batch (past the
 # horizon: held back?) and per poll of the stream runner (past its checkpoint: anything new?).
-# ORDER BY ... LIMIT 1 rather than EXISTS: EXISTS is planned for "many rows match" when a partition
-# has no statistics yet, and it then scanned the whole newest partition (130 ms at 116,000 rows);
-# the first row in position order is always read from the primary key.
+# ORDER BY ... LIMIT 1 rather than EXISTS: on a partition without statistics yet EXISTS is planned
+# for "many rows match" and may scan the partition whole; the first row in position order is read
+# from the primary key whatever the statistics say.
 _EVENTS_FROM_SQL = (
     b"SELECT position FROM eventstore_event WHERE position >= %s::bigint ORDER BY position LIMIT 1"
 )
