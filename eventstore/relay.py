@@ -27,7 +27,7 @@ from redis.exceptions import ResponseError
 from . import prepared, streams, tracing
 from .advisory_locks import session_pid, still_holds
 from .models import Checkpoint
-from .reading import HORIZON_SQL, refuse_unless_gap_safe
+from .reading import HORIZON_CHECKED_SQL, refuse_unless_gap_safe
 from .redis import get_redis
 from .redis_cluster import is_cluster_client
 from .subscribers import registered_subscribers
@@ -144,6 +144,18 @@ class StreamRunnerRelay:
             self.checkpoints = None  # moved in memory, perhaps not stored: read them again
             raise
 
+    def has_new_events(self) -> bool:
+        """Are there events past the relay checkpoint (this leader's, as it knows it)?
+
+        Cheaper than the newest position (one pruned probe, not a walk down the
+        partitions): the stream runner asks this every few milliseconds while
+        active. Past a checkpoint it has caught up to, an event can only be a
+        new commit (one below the horizon never commits later).
+        """
+        if self.checkpoints is None:
+            return True  # not leading: a batch tries to take the lead
+        return events_from(self.checkpoints[RELAY_CHECKPOINT].position + 1)
+
     def _lead(self) -> bool:
         if self.checkpoints is not None and still_holds(self.backend_pid):
             return True
@@ -170,8 +182,7 @@ def _send_batch(checkpoints: dict[str, Checkpoint], wake=None) -> RelayResult:
         _rewind_after_flush(checkpoints)
         _save_positions(checkpoints.values())
     relay_checkpoint = checkpoints[RELAY_CHECKPOINT]
-    horizon_position, held_back = _horizon_and_held_back()
-    rows = _read_envelopes(relay_checkpoint.position, horizon_position, settings.RELAY_BATCH_SIZE)
+    rows, held_back = _read_envelopes_and_held_back(relay_checkpoint.position, _checked_horizon())
     if not rows:
         return RelayResult(0, set(), held_back)
     touched: set[int] = set()
@@ -265,22 +276,42 @@ def _read_envelopes(after: int, before: int, limit: int) -> list[tuple]:
     return prepared.fetchall(_ENVELOPES_SQL, [after, before, limit], prepare=False)
 
 
-# The horizon, and whether committed events wait at or past it, in one round trip.
-# The horizon's subquery is volatile, so it is computed once. The newest position
-# comes from migration 0014's function: a `max(position)` of the log itself would
-# be planned, and locked, over every partition on every relay batch.
-_HORIZON_AND_HELD_BACK_SQL = f"""
-SELECT h.position, eventstore_newest_position() >= h.position,
-       pg_is_in_recovery(), current_setting('transaction_isolation')
-FROM (SELECT {HORIZON_SQL} AS position) AS h
-""".encode()
-_NEWEST_POSITION_SQL = b"SELECT eventstore_newest_position()"
+# "Is there an event at or past this position?", planned with the position (unnamed, as the read
+# above), so only the partitions from there up are planned and locked. Once per relay batch (past the
+# horizon: held back?) and per poll of the stream runner (past its checkpoint: anything new?).
+# ORDER BY ... LIMIT 1 rather than EXISTS: on a partition without statistics yet EXISTS is planned
+# for "many rows match" and may scan the partition whole; the first row in position order is read
+# from the primary key whatever the statistics say.
+_EVENTS_FROM_SQL = (
+    b"SELECT position FROM eventstore_event WHERE position >= %s::bigint ORDER BY position LIMIT 1"
+)
 
 
-def _horizon_and_held_back() -> tuple[int, bool]:
-    position, held_back, in_recovery, isolation = prepared.fetchone(_HORIZON_AND_HELD_BACK_SQL)
+def events_from(position: int) -> bool:
+    """Is any committed event at `position` or past it?"""
+    return bool(prepared.fetchall(_EVENTS_FROM_SQL, [position], prepare=False))
+
+
+def _read_envelopes_and_held_back(after: int, horizon_position: int) -> tuple[list[tuple], bool]:
+    """The batch below the horizon, and whether committed events wait at or past it: one round trip."""
+    rows, held_back = prepared.fetch_each(
+        [
+            (_ENVELOPES_SQL, [after, horizon_position, settings.RELAY_BATCH_SIZE]),
+            (_EVENTS_FROM_SQL, [horizon_position]),
+        ],
+        prepare=False,
+    )
+    return rows, bool(held_back)
+
+
+def _checked_horizon() -> int:
+    position, in_recovery, isolation = prepared.fetchone(_HORIZON_CHECKED_SQL)
     refuse_unless_gap_safe(in_recovery=in_recovery, isolation=isolation)
-    return position, held_back
+    return position
+
+
+_HORIZON_CHECKED_SQL = HORIZON_CHECKED_SQL.encode()
+_NEWEST_POSITION_SQL = b"SELECT eventstore_newest_position()"
 
 
 def newest_position() -> int:

@@ -39,7 +39,7 @@ from .consumer import LockLost, StreamRunnerPartition
 from .outage import Outage, service_of
 from .redis import REDIS_ERRORS, get_redis
 from .redis_location import RedisLocation
-from .relay import RelayResult, StreamRunnerRelay, newest_position, relay_pending
+from .relay import RelayResult, StreamRunnerRelay, relay_pending
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class StreamRunner:
         self._held_back_for = 0.0
         self._active_until = 0.0
         self._relay = StreamRunnerRelay()
-        self._newest_seen: int | None = None
+        self._caught_up = False  # the last round, as the leader, sent everything below the horizon
         self._heartbeat_outage = Outage(logger, "stream runner heartbeat: Redis")
         subscribers = sorted(registered_subscribers())
         self._held = {p: StreamRunnerPartition(p, subscribers, get_redis()) for p in self.partitions}
@@ -227,29 +227,27 @@ class StreamRunner:
         """Relay what there is; return how soon to look again (None: when woken, or at the poll).
 
         Woken by a commit, the relay stays active for `ACTIVE_SECONDS` and then
-        looks at the newest position every `FAST_POLL_SECONDS`, relaying when it
-        moved. That is what lets a writer that woke it recently skip the Redis
-        call after its next commits (eventstore.wakeups).
+        looks for events past its checkpoint every `FAST_POLL_SECONDS`, relaying
+        when there are. That is what lets a writer that woke it recently skip
+        the Redis call after its next commits (eventstore.wakeups).
         """
         now = time.monotonic()
         if woken:
             self._active_until = now + ACTIVE_SECONDS
-        newest = newest_position()
-        if not woken and not self._held_back_for and newest == self._newest_seen:
+        if not woken and not self._held_back_for and self._caught_up and not self._relay.has_new_events():
             return FAST_POLL_SECONDS if now < self._active_until else None
-        # `newest` counts as seen only once this round has sent everything up to
-        # it, as the leader: a round that fails (Redis down), stops at its batch
-        # limit or finds another runner leading leaves it unseen, so the next
-        # poll relays again (or tries to take the lead) instead of waiting for
-        # a commit that may never come.
-        self._newest_seen = None
+        # Caught up only once this round has sent everything below the horizon, as
+        # the leader: a round that fails (Redis down), stops at its batch limit or
+        # finds another runner leading leaves it unset, so the next poll relays
+        # again (or tries to take the lead) instead of waiting for a commit that
+        # may never come.
+        self._caught_up = False
         sent, _partitions, held_back = relay_pending(RELAY_ROUND_BATCHES, batch=self._relay_batch)
         if self._relay.checkpoints is None:
             # Another runner leads: try to take over at the next wake-up or poll
             # (every `poll_seconds`), so a leader that died is replaced within that.
             return None
-        if sent < settings.RELAY_BATCH_SIZE * RELAY_ROUND_BATCHES:
-            self._newest_seen = newest
+        self._caught_up = sent < settings.RELAY_BATCH_SIZE * RELAY_ROUND_BATCHES
         if held_back:
             # Committed, but an older transaction is still open: it usually ends
             # within milliseconds. While rounds make progress, look again soon;

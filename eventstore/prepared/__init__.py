@@ -90,6 +90,14 @@ def fetchone(sql: bytes, params: Params = None) -> tuple | None:
     return rows[0] if rows else None
 
 
+def fetch_each(statements: list[tuple[bytes, Params]], *, prepare: bool = True) -> list[list[tuple]]:
+    """Run several statements in one round trip (one pipeline); return each one's rows, in order."""
+    with _ConnectionPipeline() as line:
+        for sql, params in statements:
+            line.send(sql, params, prepare=prepare)
+        return [line.rows(result) for result in line.finish()]
+
+
 def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = True) -> int:
     """Run a statement that returns no rows; return how many rows it changed.
 
@@ -100,4 +108,4 @@ def execute(sql: bytes | str, params: Params = None, *, prepare: bool | None = T
     return _run_one(sql.encode() if isinstance(sql, str) else sql, params, None, prepare, rows=False)
 
 
-__all__ = ["execute", "fetchall", "fetchone", "read_ahead"]
+__all__ = ["execute", "fetch_each", "fetchall", "fetchone", "read_ahead"]

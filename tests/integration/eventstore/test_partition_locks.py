@@ -145,7 +145,12 @@ def test_the_position_catch_up_locks_the_partitions_made_ahead_only():
 
 def test_the_relay_and_the_stream_runner_find_the_newest_position_in_the_newest_partitions():
     assert_flat(relay.newest_position, most_partitions=AHEAD + 2)
-    assert_flat(relay._horizon_and_held_back, most_partitions=AHEAD + 2)
+
+
+def test_the_relay_batch_and_the_stream_runner_poll_probe_only_the_newest_partitions():
+    # The batch's probe past the horizon (held back?); the runner's poll past a caught-up checkpoint.
+    assert_flat(lambda: relay.events_from(horizon()), most_partitions=AHEAD + 2)
+    assert_flat(lambda: relay.events_from(relay.newest_position() + 1), most_partitions=AHEAD + 2)
 
 
 def test_the_relay_batch_read_is_planned_with_its_bounds_however_often_it_ran():

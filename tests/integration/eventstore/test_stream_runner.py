@@ -9,12 +9,13 @@ import time
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from eventstore import streams, wakeups
 from eventstore.bus import publish
 from eventstore.redis import get_redis
-from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
+from eventstore.relay import RELAY_CHECKPOINT
+from eventstore.stream_runner import FAST_POLL_SECONDS, KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
 from eventstore.wakeups import relay_waker
 from tests.conftest import start_at_head
 from tests.sample_events import THING_HAPPENED
@@ -206,3 +207,35 @@ def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_c
     publish_one()
     assert len(redis_calls) == 2
     assert get_redis().llen(CELERY_QUEUE) == 1
+
+
+def newest_position_walks() -> int:
+    """Calls, in this transaction, of the functions that walk the log down for its newest position."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions WHERE funcname = ANY(%s)",
+            [["eventstore_newest_position", "eventstore_last_position_below"]],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_active_relay_polls_and_relays_without_walking_the_log_for_its_newest_position():
+    """It polls every few milliseconds while active: a probe past its checkpoint, planned over the
+    newest partitions once, not the walk that plans each window it looks at (docs/benchmarks.md)."""
+    runner = StreamRunner(poll_seconds=60)  # not started: its relay's rounds run in this thread
+    try:
+        assert runner._relay_round(True) == FAST_POLL_SECONDS  # woken: leads, nothing to send yet
+        first = publish_one()  # no runner is alive to wake: only the poll finds it
+        with connection.cursor() as cursor:
+            cursor.execute("SET track_functions = 'pl'")
+        with transaction.atomic():
+            assert newest_position_walks() == 0
+            assert runner._relay_round(False) == FAST_POLL_SECONDS  # the poll finds the commit: relayed
+            assert runner._relay.checkpoints[RELAY_CHECKPOINT].position == first.position
+            assert runner._relay_round(False) == FAST_POLL_SECONDS  # caught up: the poll finds nothing
+            assert runner._relay.checkpoints[RELAY_CHECKPOINT].position == first.position
+            assert newest_position_walks() == 0
+        assert get_redis().xlen(streams.partition_key(streams.partition_of(first.stream_id))) == 1
+    finally:
+        runner.redis.close()
+        connection.close()  # the relay's session lock goes with its session
