@@ -7,7 +7,7 @@ time-ordered id for a new entity whose stream is named after it), and the errors
 writer may catch (`ConcurrencyConflict` and its `StreamOrderConflict`,
 `EventIdConflict`, `TransactionEventLimit`, their base `EventStoreError`).
 Event types: `define_event`, `EventData`; what handlers receive: `RecordedEvent`.
-Reading: `read_stream`, `follow`, `stream_version`. Reacting:
+Reading: `read_stream`, `follow` (and `follow_in_windows`, for a one-off read of the whole log), `stream_version`. Reacting:
 `Subscriber`/`register_subscriber` (asynchronous, after commit) and
 `Projection`/`register_projection` with its row helpers (`insert_rows`,
 `execute_with_arrays`) and the batching helper (`ProjectionBatch`, `Row`,
@@ -47,6 +47,7 @@ _HOMES = {
     "EventData": "eventstore.registry",
     "read_stream": "eventstore.reading",
     "follow": "eventstore.reading",
+    "follow_in_windows": "eventstore.reading",
     "stream_version": "eventstore.store",
     "Subscriber": "eventstore.subscribers",
     "register_subscriber": "eventstore.subscribers",

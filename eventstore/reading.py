@@ -540,3 +540,25 @@ def follow(
             # batch the caller has applied and let go is freed at once, not walked by the
             # collector's next run (docs/benchmarks.md, "Rebuild speed").
             yield batch.pop()
+
+
+def follow_in_windows(
+    *, types: Sequence[str] | None = None, with_data: bool = True, batch_size: int = 5000
+) -> Iterator[list[RecordedEvent]]:
+    """Every event visible now (`follow(below_horizon=False)`), a window of partitions per statement.
+
+    For a one-off reader of the whole log, such as an export: one follow() from
+    the start would be planned over, and lock, every partition at once; here
+    each statement covers one window (partitions.position_windows) and lets it
+    go before the next. Like below_horizon=False, it is a snapshot of what has
+    committed, not a follower: nobody continues from where it stopped.
+    """
+    for low, high in partitions.position_windows(partitions.LOWEST_POSITION, partitions.HIGHEST_POSITION):
+        yield from follow(
+            after=low,
+            until=high,
+            types=types,
+            below_horizon=False,
+            with_data=with_data,
+            batch_size=batch_size,
+        )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eventstore import follow
+from eventstore import follow_in_windows
 from links_app.events import LINK_VERIFIED
 
 LABEL_FOR_VERDICT = {"malicious": "malicious", "safe": "benign"}
@@ -74,10 +74,11 @@ class Command(BaseCommand):
         """``{link_id: (event data, recorded_at)}`` of each link's last moderator verdict.
 
         The whole visible log is read (not only below the follower horizon): this
-        is a one-off snapshot, nobody continues from where it stopped.
+        is a one-off snapshot, nobody continues from where it stopped. It goes a
+        window of partitions per statement, as no statement may plan over the whole log.
         """
         latest: dict[str, tuple[dict, object]] = {}
-        for batch in follow(types=[LINK_VERIFIED.name], below_horizon=False):
+        for batch in follow_in_windows(types=[LINK_VERIFIED.name]):
             for event in batch:
                 latest[str(event.data["link_id"])] = (event.data, event.recorded_at)
         return latest
