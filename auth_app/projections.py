@@ -47,7 +47,9 @@ def load_failures_and_locks(batch: ProjectionBatch, events: Sequence[RecordedEve
         return  # refusals and forgets read nothing
     keys = {e.data["username_key"] for e in attempts}
     ips = {_ip(e) for e in attempts} - {""}
-    batch.load(LoginFailure, Q(username_key__in=keys) | Q(ip__in=ips))
+    # The rows of either (what Q(username_key__in=keys) | Q(ip__in=ips) reads), one array each.
+    batch.load_in(LoginFailure, "username_key", keys)
+    batch.load_in(LoginFailure, "ip", ips)
     batch.load(
         LoginLockout,
         Q(scope=lockout.SCOPE_USERNAME, key__in=keys) | Q(scope=lockout.SCOPE_IP, key__in=ips),

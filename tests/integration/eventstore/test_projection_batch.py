@@ -18,6 +18,7 @@ from community_app.models import Post, PostLink, Vote
 from eventstore import shadow
 from eventstore.envelope import RecordedEvent
 from eventstore.projection_batch import ProjectionBatch, batched_projection
+from links_app.models import Link, Scan
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +201,55 @@ def test_a_batch_inside_writing_into_writes_the_shadow_tables_only():
         assert list(Vote.objects.values_list("value", flat=True)) == [1]
     finally:
         shadow.drop_shadow(schema)
+
+
+def test_load_in_reads_the_rows_load_reads_and_keeps_what_is_in_memory():
+    """One array parameter instead of the ORM's `__in`: the same rows, typed the same (uuids as text,
+    JSON decoded, aware times, nulls), skipping rows in memory or deleted in the batch."""
+    link_ids = [new_id() for _ in range(4)]
+    scan_id = new_id()
+    seed = ProjectionBatch()
+    for index, link_id in enumerate(link_ids):
+        seed.insert(
+            Link,
+            id=link_id,
+            url=f"https://e{index}.example/",
+            normalized_url=f"https://e{index}.example/",
+            domain=f"e{index}.example",
+            created_at=AT,
+            updated_at=AT,
+            findings=[{"kind": "redirect", "score": 0.25}] if index else [],
+            latest_scan_id=scan_id if index == 1 else None,
+            last_scanned_at=AT if index == 1 else None,
+        )
+    seed.insert(Scan, id=scan_id, link_id=link_ids[1], url="u", normalized_url="u", requested_at=AT,
+                updated_at=AT, model_score=0.5, safety_score=7)  # fmt: skip
+    seed.write()
+    wanted = [*link_ids[:3], new_id()]  # one id that names no row
+
+    by_orm, by_array = ProjectionBatch(), ProjectionBatch()
+    by_orm.load(Link, Q(id__in=wanted))
+    by_orm.load(Scan, Q(id__in=[scan_id]))
+    by_array.load_in(Link, "id", wanted)
+    by_array.load_in(Scan, "id", [scan_id])
+    by_array.load_in(Link, "id", [])
+
+    for model, keys in ((Link, link_ids[:3]), (Scan, [scan_id])):
+        for key in keys:
+            assert by_array.get(model, key) == by_orm.get(model, key)
+            assert {k: type(v) for k, v in by_array.get(model, key).items()} == {
+                k: type(v) for k, v in by_orm.get(model, key).items()
+            }
+    assert by_array.find(Link, link_ids[3]) is None and by_array.find(Link, wanted[3]) is None
+    assert by_array.get(Link, link_ids[1])["findings"] == [{"kind": "redirect", "score": 0.25}]
+
+    changed = ProjectionBatch()
+    changed.load_in(Link, "id", link_ids[:1])
+    changed.update(Link, link_ids[0], domain="changed.example")
+    changed.delete(Link, link_ids[1])
+    changed.load_in(Link, "id", link_ids[:2])  # the changed row stays, the deleted one is not read back
+    assert changed.get(Link, link_ids[0])["domain"] == "changed.example"
+    assert changed.find(Link, link_ids[1]) is None
+    changed.write()
+    assert Link.objects.get(id=link_ids[0]).domain == "changed.example"
+    assert not Link.objects.filter(id=link_ids[1]).exists()
