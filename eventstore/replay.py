@@ -87,9 +87,7 @@ def rebuild_projections(
     applied: dict[str, int] = {}
     with shadow.exclusive_use(shadow.REBUILD_SCHEMA):
         for group in groups:
-            build = ShadowBuild(
-                group, shadow.REBUILD_SCHEMA, batch_size=batch_size, progress=progress, side_connection=True
-            )
+            build = ShadowBuild(group, shadow.REBUILD_SCHEMA, batch_size=batch_size, progress=progress)
             try:
                 build.create()
                 deferred = shadow.drop_secondary_indexes(build.schema, build.tables)

@@ -10,26 +10,22 @@ stored events goes through its statement, in the same short transactions.
 Inline projections whose statement covers some of their types
 (`Projection.stored_sql_types`) are split: Python reads and applies the
 other types, batch by batch, and after each batch the statements apply
-their types over the same range of positions, in the same transaction. The
-statement of a projection applied by SQL alone (the votes) may run on a
-second connection instead (`SideStatements`), while this one goes on.
+their types over the same range of positions, in the same transaction.
 """
 
 from __future__ import annotations
 
 import bisect
-import queue
-import threading
 from collections.abc import Callable, Sequence
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from . import partitions, shadow
 from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .projections import ASYNC, Projection, registered_projections
 from .reading import collector_paused, follow, horizon, log_range
-from .stored_sql import COLUMNS_WITH_DATA, SplitBuild, split_build
+from .stored_sql import COLUMNS_WITH_DATA, split_build
 
 ProgressCallback = Callable[[int], None]
 # The most partitions one batch of a build is planned over (`ShadowBuild.build`): 64 partitions
@@ -59,7 +55,6 @@ class ShadowBuild:
         *,
         batch_size: int,
         progress: ProgressCallback | None = None,
-        side_connection: bool = False,
     ) -> None:
         self.projections = list(projections)
         self.schema = schema
@@ -84,11 +79,6 @@ class ShadowBuild:
         )
         # Inline projections applying some of their types by SQL (Projection.stored_sql_types).
         self.split = split_build(self.projections) if self.stored_sql is None else None
-        # Whether `build` may run the statement of the projections applied by SQL alone on a
-        # second connection (`SideStatements`): the caller's shadow must be visible to other
-        # sessions (not temporary tables), and each build transaction must commit.
-        self.side_connection = side_connection and _goes_aside(self.split)
-        self._side: SideStatements | None = None
         self.applied = dict.fromkeys(self.wanted, 0)
         # Data keys unwrapped by earlier batches, for the later ones (see follow()).
         self.unwrapped: dict[tuple[str, bytes], bytes] = {}
@@ -118,23 +108,6 @@ class ShadowBuild:
         meanwhile lie above them, and the last read, bounded by the horizon,
         covers them.
         """
-        # Outside a transaction each batch commits, and a second connection sees what it reads.
-        if self.side_connection and not connection.in_atomic_block:
-            side = self._side = SideStatements(self.split.aside, self.schema)
-            try:
-                self._build(until)
-            except BaseException:
-                side.finish(raising=False)  # the build's error goes on; the side's connection is closed
-                raise
-            finally:
-                self._side = None
-            applied = side.finish()
-            for name, count in applied.items():
-                self.applied[name] += count
-            return
-        self._build(until)
-
-    def _build(self, until: int | None) -> None:
         ends = [
             upper - 1 for _name, _lower, upper in partitions.partitions()
         ]  # each partition's last position
@@ -247,19 +220,14 @@ class ShadowBuild:
     def _read_split(self, *, below_horizon: bool, one_batch: bool, until: int | None) -> int:
         """What `read` does, Python reading its types and the statement applying the others (see
         eventstore.stored_sql); returns how many events Python read, which tells whether it is done."""
-        split, side = self.split, self._side
+        split = self.split
         if below_horizon:
             # One bound for both sides: a second horizon, read later, could be higher.
             below = horizon() - 1
             until = below if until is None else min(until, below)
 
         def apply_stored(after: int, up_to: int | None) -> None:
-            if side is not None and up_to is not None:
-                # The projections applied by SQL alone, on the side connection; the others here.
-                side.submit(after, up_to)
-                last, applied, not_read = split.near.apply_range(after=after, until=up_to)
-            else:
-                last, applied, not_read = split.apply_range(after=after, until=up_to)
+            last, applied, not_read = split.apply_range(after=after, until=up_to)
             for name, count in applied.items():
                 self.applied[name] += count
             if last is not None:
@@ -300,74 +268,6 @@ class ShadowBuild:
     def restore(self, state: tuple[int, dict[str, int]]) -> None:
         """After a rolled-back transaction: forget what it applied."""
         self.position, self.applied = state[0], dict(state[1])
-
-
-class SideStatements:
-    """A second connection applying `split`'s statement (SplitBuild.aside) range after range, in order.
-
-    The build's own connection takes turns with its client: it waits while
-    Python decodes and applies a batch, and Python waits while it runs the
-    batch's statements, the votes' upsert the longest (1.0 s of the 2.2 s
-    the statement took over the bench's 200,000-event log). On this one, that
-    upsert runs while the build goes on: the inline rebuild's wall time
-    6.34 -> 5.86 s (median of 8 pairs, CPU level; bench/analysis.md, "The
-    votes on a second connection, and loads by one array"). Each range is applied in a
-    transaction of its own, after the previous one: the tables are the votes
-    projection's, which nothing else in the build writes, and a range's
-    events are below the horizon, so both connections read the same ones.
-    """
-
-    def __init__(self, split: SplitBuild, schema: str) -> None:
-        self.split = split
-        self.schema = schema
-        self.applied = dict.fromkeys(split.sql_types, 0)
-        self._ranges: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="shadow-build-side", daemon=True)
-        self._thread.start()
-
-    def submit(self, after: int, until: int) -> None:
-        if self._error is not None:
-            raise self._error  # stop the build: the side's tables miss a range
-        self._ranges.put((after, until))
-
-    def finish(self, *, raising: bool = True) -> dict[str, int]:
-        """Wait for every range submitted; the events applied per projection (the side's error raised)."""
-        if self._thread.is_alive():
-            self._ranges.put(None)
-            self._thread.join()
-        if raising and self._error is not None:
-            raise self._error
-        return self.applied
-
-    def _run(self) -> None:
-        # Django gives this thread a connection of its own, closed when done.
-        try:
-            while (bounds := self._ranges.get()) is not None:
-                if self._error is not None:
-                    continue  # drain: the build raises it at its next submit or at finish
-                try:
-                    with transaction.atomic(), shadow.writing_into(self.schema):
-                        _last, applied, _not_read = self.split.apply_range(after=bounds[0], until=bounds[1])
-                except BaseException as exc:  # handed to the build's thread
-                    self._error = exc
-                    continue
-                for name, count in applied.items():
-                    self.applied[name] += count
-        finally:
-            connections.close_all()
-
-
-def _goes_aside(split: SplitBuild | None) -> bool:
-    """Whether the split has a statement for a second connection whose range the first one's bounds.
-
-    The build's position moves with the last event the near statement applied:
-    it must see every type of the side's, or the build could read a range again.
-    """
-    if split is None or split.near is None or split.aside is None:
-        return False
-    near_types = {t for types in split.near.sql_types.values() for t in types}
-    return all(set(types) <= near_types for types in split.aside.sql_types.values())
 
 
 def _applied_by_sql_alone(projection: Projection) -> bool:

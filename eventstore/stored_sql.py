@@ -13,14 +13,6 @@ for the statement that changes it (its score).
 Ranges are bounded by positions the reader had reached, so both sides apply
 the same events: below the horizon nothing can still appear there, and while
 a swap holds the live tables' locks no writer of these types can commit.
-
-A projection whose every type goes to SQL (the votes) has tables that no
-Python handler of the build writes, and nothing orders its statement after a
-batch but the ranges themselves. `SplitBuild.aside` is that projection's own
-statement: a build in autocommit runs it on a second connection, range after
-range, while this one reads and applies the next batch in Python
-(eventstore.shadow_build, `SideStatements`); `near` is the statement of the
-others. Both see the same committed log below the bound the range names.
 """
 
 from __future__ import annotations
@@ -46,11 +38,6 @@ class SplitBuild:
     python_types: dict[str, frozenset[str]]  # projection name -> the types handed to batch_apply
     sql_types: dict[str, tuple[str, ...]]  # projection name -> the types its statement applies
     statement: tuple[str, str]  # the statement before and after the range's condition
-    # The statement cut in two (see the module's docstring): projections that Python also
-    # applies (`near`, None when there is none) and the others (`aside`); None when
-    # every projection applied by SQL also has types applied in Python.
-    near: SplitBuild | None = None
-    aside: SplitBuild | None = None
 
     @property
     def read_types(self) -> list[str]:
@@ -85,24 +72,6 @@ def split_build(projections: Sequence[Projection]) -> SplitBuild | None:
         return None
     for projection in parts:
         _refuse_upcast_types(projection)
-    near = [p for p in parts if python_types[p.name]]
-    aside = [p for p in parts if not python_types[p.name]]
-    return _split(
-        python_types,
-        parts,
-        near=_split(python_types, near) if near and aside else None,
-        aside=_split(python_types, aside) if aside else None,
-    )
-
-
-def _split(
-    python_types: dict[str, frozenset[str]],
-    parts: Sequence[Projection],
-    *,
-    near: SplitBuild | None = None,
-    aside: SplitBuild | None = None,
-) -> SplitBuild:
-    """The statement applying `parts` (each one's CTE over the same `events`)."""
     applied = ",\n".join(f"applied_{i} AS ({p.apply_stored_sql})" for i, p in enumerate(parts))
     counts = ", ".join("count(*) FILTER (WHERE type = ANY(%s))" for _ in parts)
     statement = (
@@ -113,8 +82,6 @@ def _split(
         python_types=python_types,
         sql_types={p.name: tuple(p.stored_sql_types) for p in parts},
         statement=statement,
-        near=near,
-        aside=aside,
     )
 
 

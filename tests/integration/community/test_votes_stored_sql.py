@@ -5,17 +5,12 @@ of the inline projections reads the other types into Python and applies the
 votes with the posts' and the votes' statements over the same ranges. Votes
 change and are removed, by several voters, on posts created in the same
 batch or earlier, across batch boundaries (batch sizes 1, 3 and 20,000).
-`replay_events` runs the votes' statement on a second connection (a build
-in autocommit, eventstore.shadow_build.SideStatements); inside a transaction
-it stays on the build's own.
 """
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from community_app import services
 from community_app.events import POST_CREATED, POST_VOTED
@@ -23,9 +18,9 @@ from community_app.models import Post, Vote
 from community_app.projections import POSTS, VOTES
 from eventstore.projections import Projection, registered_projections
 from eventstore.replay import rebuild_projections
-from eventstore.shadow import REBUILD_SCHEMA, drop_shadow
+from eventstore.shadow import REBUILD_SCHEMA
 from eventstore.shadow_build import ShadowBuild, build_groups
-from eventstore.stored_sql import SplitBuild, split_build
+from eventstore.stored_sql import split_build
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,86 +106,3 @@ def test_a_statement_over_a_type_with_upcasters_is_refused():
     )
     with pytest.raises(ValueError, match="upcasters"):
         split_build([projection])
-
-
-def test_the_votes_statement_is_cut_for_a_second_connection():
-    """The votes projection is applied by SQL alone: its statement may run aside, the posts' one stays."""
-    inline = build_groups(list(registered_projections().values()))[0]
-    split = split_build(inline)
-    assert split.near.sql_types == {POSTS.name: (POST_VOTED.name,)}
-    assert split.aside.sql_types == {VOTES.name: (POST_VOTED.name,)}
-    assert ShadowBuild(inline, REBUILD_SCHEMA, batch_size=100, side_connection=True).side_connection
-    # Built alone, the posts have nothing to put aside.
-    assert not ShadowBuild([POSTS], REBUILD_SCHEMA, batch_size=100, side_connection=True).side_connection
-
-
-def statements_seen(monkeypatch) -> list[tuple[str, tuple, int]]:
-    """(thread name, projections, backend pid) of every range a split statement applies."""
-    seen = []
-    apply_range = SplitBuild.apply_range
-
-    def recorded(self, *, after, until):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        seen.append((threading.current_thread().name, tuple(self.sql_types), pid))
-        return apply_range(self, after=after, until=until)
-
-    monkeypatch.setattr(SplitBuild, "apply_range", recorded)
-    return seen
-
-
-@pytest.mark.parametrize("batch_size", [1, 3, 20_000])
-def test_votes_applied_on_a_second_connection_leave_the_live_rows(make_user, monkeypatch, batch_size):
-    posts = vote_history(make_user)
-    live = rows_of(posts)
-    seen = statements_seen(monkeypatch)
-    inline = [p for p in registered_projections().values() if p.mode != "async"]
-
-    applied = rebuild_projections(inline, batch_size=batch_size)
-
-    assert rows_of(posts) == live
-    assert applied[VOTES.name] == logged_votes() > 0
-    aside = {(thread, pid) for thread, names, pid in seen if names == (VOTES.name,)}
-    here = {(thread, pid) for thread, names, pid in seen if names == (POSTS.name,)}
-    assert aside and here, "the build cut the statement in two"
-    assert {pid for _, pid in aside}.isdisjoint(pid for _, pid in here), "the votes on another connection"
-    assert all(thread == "shadow-build-side" for thread, _ in aside)
-
-
-def test_inside_a_transaction_the_votes_stay_on_the_builds_connection(make_user, monkeypatch):
-    """A second connection would not see the caller's uncommitted log or shadow."""
-    vote_history(make_user)
-    seen = statements_seen(monkeypatch)
-    inline = build_groups(list(registered_projections().values()))[0]
-    build = ShadowBuild(inline, REBUILD_SCHEMA, batch_size=3, side_connection=True)
-    try:
-        with transaction.atomic():
-            build.create()
-            build.build()
-    finally:
-        drop_shadow(REBUILD_SCHEMA)
-    assert seen and {names for _, names, _ in seen} == {(POSTS.name, VOTES.name)}
-    assert build.applied[VOTES.name] == logged_votes()
-
-
-def test_an_error_on_the_second_connection_fails_the_rebuild_and_leaves_the_live_rows(make_user, monkeypatch):
-    posts = vote_history(make_user)
-    live = rows_of(posts)
-    apply_range = SplitBuild.apply_range
-
-    def failing_aside(self, *, after, until):
-        if threading.current_thread().name == "shadow-build-side":
-            raise RuntimeError("the side statement failed")
-        return apply_range(self, after=after, until=until)
-
-    monkeypatch.setattr(SplitBuild, "apply_range", failing_aside)
-    inline = [p for p in registered_projections().values() if p.mode != "async"]
-
-    with pytest.raises(RuntimeError, match="side statement failed"):
-        rebuild_projections(inline, batch_size=3)
-
-    assert rows_of(posts) == live
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [REBUILD_SCHEMA])
-        assert cursor.fetchone()[0] == 0, "the shadow is dropped"
