@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -247,6 +248,9 @@ def _statement(shape: _TableShape, kind: str, fields: tuple[str, ...]) -> tuple[
     return sql.encode(), floats
 
 
+_TYPE_MODIFIER = re.compile(r"\(.*\)")
+
+
 @functools.lru_cache(maxsize=64)
 def _load_statement(shape: _TableShape, field: str) -> tuple[bytes, tuple[str, ...]]:
     """SELECT of `shape`'s stored columns where `field` is in an array parameter; its JSON columns."""
@@ -256,9 +260,12 @@ def _load_statement(shape: _TableShape, field: str) -> tuple[bytes, tuple[str, .
     target = meta.get_field(field)
     # Django's JSON fields read as text here (it decodes them itself): decoded by load_in.
     json_columns = tuple(f.attname for f in fields if isinstance(f, JSONField))
+    # The column's type without its length: a cast to varchar(n) would cut a longer value to a
+    # stored one's length and match it.
+    element_type = _TYPE_MODIFIER.sub("", target.db_type(connection))
     sql = (
         f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(meta.db_table)} "
-        f"WHERE {quote(target.column)} = ANY(%s::{target.db_type(connection)}[])"
+        f"WHERE {quote(target.column)} = ANY(%s::{element_type}[])"
     )
     return sql.encode(), json_columns
 

@@ -14,6 +14,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from auth_app.models import LoginFailure
 from community_app.models import Post, PostLink, Vote
 from eventstore import shadow
 from eventstore.envelope import RecordedEvent
@@ -253,3 +254,17 @@ def test_load_in_reads_the_rows_load_reads_and_keeps_what_is_in_memory():
     changed.write()
     assert Link.objects.get(id=link_ids[0]).domain == "changed.example"
     assert not Link.objects.filter(id=link_ids[1]).exists()
+
+
+def test_load_in_matches_whole_values_of_a_column_with_a_length():
+    """A longer value is not cut to the column's length (varchar(200)) and matched with a stored one."""
+    stored = "k" * 200
+    failure_key = {LoginFailure: ("event_id",)}
+    batch = ProjectionBatch(failure_key)
+    batch.insert(LoginFailure, event_id=new_id(), username_key=stored, ip="", attempted_at=AT)
+    batch.write()
+    longer, exact = ProjectionBatch(failure_key), ProjectionBatch(failure_key)
+    longer.load_in(LoginFailure, "username_key", [stored + "k"])
+    exact.load_in(LoginFailure, "username_key", [stored])
+    assert longer.where(LoginFailure, "username_key", stored) == []
+    assert [row["username_key"] for row in exact.where(LoginFailure, "username_key", stored)] == [stored]
