@@ -57,66 +57,6 @@ SUSPICIOUS_TLDS = frozenset(
     ]
 )
 
-# Free web hosts, site builders and blog platforms that give every user a
-# subdomain of their own but are not in the Public Suffix List's private part
-# (checked against tldextract's bundled snapshot), so without this list
-# alice.weebly.com would be one more page of weebly.com. Written from general
-# knowledge of such services; the user's label names the site for the trees'
-# site counts and the site evidence (structure.builder_site).
-SITE_BUILDER_DOMAINS = frozenset(
-    [
-        "000webhostapp.com",
-        "42web.io",
-        "atwebpages.com",
-        "beget.tech",
-        "bitballoon.com",
-        "bos.ru",
-        "business.site",
-        "co.nf",
-        "codesandbox.io",
-        "creatorlink.net",
-        "doodlekit.com",
-        "epizy.com",
-        "free.fr",
-        "godaddysites.com",
-        "hop.ru",
-        "infinityfreeapp.com",
-        "jigsy.com",
-        "jimdo.com",
-        "jimdofree.com",
-        "jimdosite.com",
-        "kissr.com",
-        "livejournal.com",
-        "moonfruit.com",
-        "mozello.com",
-        "my-free.website",
-        "myfreesites.net",
-        "mystrikingly.com",
-        "narod.ru",
-        "ontrapages.com",
-        "persiangig.com",
-        "rf.gd",
-        "sharepoint.com",
-        "site123.me",
-        "somee.com",
-        "tilda.ws",
-        "tumblr.com",
-        "typeform.com",
-        "ucoz.com",
-        "ucoz.net",
-        "ucoz.ru",
-        "ukit.me",
-        "webcindario.com",
-        "webeden.co.uk",
-        "webnode.com",
-        "webnode.page",
-        "webstarts.com",
-        "weebly.com",
-        "weeblysite.com",
-        "wordpress.com",
-    ]
-)
-
 URL_SHORTENERS = frozenset(
     [
         "bit.ly",

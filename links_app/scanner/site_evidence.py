@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 
-from .structure import builder_site, path_site, site_label
+from .structure import path_site, site_label
 from .urlview import UrlView
 
 MAX_PATH_CHARS = 200  # as for stage 1's path n-grams (features.py)
@@ -42,9 +42,6 @@ def site_key(view: UrlView) -> str:
     named = path_site(view)
     if named:
         return f"{view.parts.host.host}/{named}"
-    user = builder_site(view)
-    if user:
-        return f"{user}.{view.domain.registered_domain}"
     return view.domain.hosted_site or view.parts.host.host
 
 

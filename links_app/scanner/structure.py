@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 
 from .brands import brands_in, is_official
-from .lists import CREDENTIAL_WORDS, SITE_BUILDER_DOMAINS, SUSPICIOUS_TLDS, URL_SHORTENERS
+from .lists import CREDENTIAL_WORDS, SUSPICIOUS_TLDS, URL_SHORTENERS
 from .results import Finding
 from .urlview import UrlView
 
@@ -159,22 +159,12 @@ def path_site(view: UrlView) -> str:
     return segments[1] if len(segments) > 1 and segments[0] in kinds else ""
 
 
-def builder_site(view: UrlView) -> str:
-    """On a site builder the PSL does not list (``lists.SITE_BUILDER_DOMAINS``), the user's
-    label (``alice`` of ``www.alice.weebly.com``); ``""`` elsewhere and on the builder's own
-    ``www``."""
-    if view.domain.registered_domain not in SITE_BUILDER_DOMAINS:
-        return ""
-    user = view.domain.subdomain.rsplit(".", 1)[-1]
-    return "" if user == "www" else user
-
-
 def site_label(view: UrlView) -> str:
-    """The label that names the site: the user's on a hosting platform, a site builder or a
-    user-content host, else the domain's."""
+    """The label that names the site: the user's on a hosting platform or a user-content
+    host, else the domain's."""
     if view.domain.on_hosting_platform:
         return view.domain.hosted_site.split(".", 1)[0]
-    named = path_site(view) or builder_site(view)
+    named = path_site(view)
     if named:
         return named.split(".", 1)[0]
     return view.domain.domain_label or view.host_without_www

@@ -227,18 +227,13 @@ def test_site_label_counts_describe_the_user_site_on_a_hosting_platform():
             "user51749",
             "storage.cloud.google.com/user51749.appspot.com",
         ),
-        # a site builder the PSL does not list: the user's label names the site
-        ("https://docu-signin.weebly.com/", "docu-signin", "docu-signin.weebly.com"),
-        ("https://www.alice.weebly.com/page", "alice", "alice.weebly.com"),
-        ("https://contoso-my.sharepoint.com/:b:/g/x", "contoso-my", "contoso-my.sharepoint.com"),
-        ("https://www.weebly.com/", "weebly", "weebly.com"),  # the builder's own site
         # the path names no site there: the registered domain is the site
         ("https://sites.google.com/a/example.edu/x/", "google", "google.com"),
         ("https://docs.google.com/forms/d/e/1FAIpQLSf/viewform", "google", "google.com"),
         ("https://storage.cloud.google.com/", "google", "google.com"),
     ],
 )
-def test_a_site_named_in_the_path_or_on_a_site_builder_is_a_site_of_its_own(url, label, site):
+def test_a_site_named_in_the_path_of_a_user_content_host_is_a_site_of_its_own(url, label, site):
     view = UrlView(normalize_parts(url), url)
     assert site_label(view) == label
     assert site_key(view) == site
@@ -329,13 +324,3 @@ def test_trees_see_the_site_evidence_mean_largest_and_unseen_share():
 
     assert logit({"bet"}) == pytest.approx(LEXICAL_SHARE * 2.0 + (1 - LEXICAL_SHARE) * 4.0)
     assert logit({"doc"}) == pytest.approx(LEXICAL_SHARE * 2.0 - (1 - LEXICAL_SHARE) * 4.0)
-
-
-def test_site_builder_list_adds_to_the_public_suffix_list():
-    from links_app.scanner.domains import _EXTRACTOR, split_host
-    from links_app.scanner.lists import SITE_BUILDER_DOMAINS
-
-    for domain in SITE_BUILDER_DOMAINS:
-        # each entry is a registered domain whose users' sites the PSL snapshot does not split off
-        assert split_host(domain).registered_domain == domain, domain
-        assert not _EXTRACTOR.extract_str("alice." + domain).is_private, domain
