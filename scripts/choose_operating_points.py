@@ -147,8 +147,7 @@ def main() -> None:
     suspicious = min(threshold_for_fpr(labels, grouped, SUSPICIOUS_FPR), malicious)
     print(f"thresholds from grouped CV: malicious risk >= {malicious:.4f}, suspicious >= {suspicious:.4f}")
     if args.also:
-        # one fold assignment's pick moved by 0.03 between seeds (docs/scanner.md, "A third
-        # outer fold seed"); the largest pick keeps the budgets on every seed given
+        # a pick depends on the fold assignment; the largest keeps the budgets on every seed given
         picks = [(malicious, suspicious)]
         for path in args.also:
             other = json.loads(path.read_text(encoding="utf-8"))
