@@ -119,6 +119,13 @@ def main() -> None:
         "--malicious", type=float, help="report at these thresholds (e.g. the rounded shipped ones)"
     )
     parser.add_argument("--suspicious", type=float)
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="risks of the same data on other fold seeds (train_scanner.py --fold-seed): print each one's picks too",
+    )
     args = parser.parse_args()
     stored = json.loads(args.risks.read_text(encoding="utf-8"))
     labels = stored["labels"]
@@ -139,6 +146,25 @@ def main() -> None:
     malicious = threshold_for_fpr(labels, grouped, MALICIOUS_FPR)
     suspicious = min(threshold_for_fpr(labels, grouped, SUSPICIOUS_FPR), malicious)
     print(f"thresholds from grouped CV: malicious risk >= {malicious:.4f}, suspicious >= {suspicious:.4f}")
+    if args.also:
+        # a pick depends on the fold assignment; the largest keeps the budgets on every seed given
+        picks = [(malicious, suspicious)]
+        for path in args.also:
+            other = json.loads(path.read_text(encoding="utf-8"))
+            if other["labels"] != labels:
+                raise SystemExit(f"{path} holds other rows than {args.risks}")
+            risks = other["grouped"]
+            if args.data:
+                risks = [
+                    min(r, COMMON_DOMAIN_RISK_CAP) if c else r for r, c in zip(risks, covered, strict=True)
+                ]
+            pick = threshold_for_fpr(labels, risks, MALICIOUS_FPR)
+            picks.append((pick, min(threshold_for_fpr(labels, risks, SUSPICIOUS_FPR), pick)))
+            print(f"  {path}: malicious risk >= {picks[-1][0]:.4f}, suspicious >= {picks[-1][1]:.4f}")
+        print(
+            f"largest over {len(picks)} fold seeds: malicious risk >= {max(p[0] for p in picks):.4f}, "
+            f"suspicious >= {max(p[1] for p in picks):.4f} (the figures below are the first file's)"
+        )
     if args.malicious is not None:
         malicious, suspicious = args.malicious, args.suspicious
         print(f"figures at the thresholds given: malicious >= {malicious}, suspicious >= {suspicious}")
