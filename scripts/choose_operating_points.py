@@ -75,9 +75,11 @@ def describe(name: str, labels: list[bool], risks: list[float], malicious: float
     benign = labels.count(False)
     positives = len(labels) - benign
 
+    def count(label: bool, low: float, high: float = 2.0) -> int:
+        return sum(1 for r, lab in zip(risks, labels, strict=True) if lab == label and low <= r < high)
+
     def share(label: bool, low: float, high: float = 2.0) -> float:
-        hits = sum(1 for r, lab in zip(risks, labels, strict=True) if lab == label and low <= r < high)
-        return hits / (positives if label else benign)
+        return count(label, low, high) / (positives if label else benign)
 
     figures = {
         "roc_auc": round(roc_auc(labels, risks), 4),
@@ -99,6 +101,11 @@ def describe(name: str, labels: list[bool], risks: list[float], malicious: float
         f"malicious: malicious {figures['malicious_recall']:.1%}, "
         f"at least suspicious {figures['malicious_at_least_suspicious']:.1%}"
     )
+    for label, word in ((False, "benign"), (True, "malicious")):
+        print(
+            f"{word} URLs called safe / suspicious / malicious: {count(label, 0.0, suspicious)} / "
+            f"{count(label, suspicious, malicious)} / {count(label, malicious)}"
+        )
     print(f"{'safety score':>12} {'URLs':>6} {'malicious':>9} {'said risk':>9} {'observed':>8}")
     for band in reversed(reliability_table(labels, risks, EDGES)):
         top, bottom = 100 - round(band["low"] * 100), 100 - round(band["high"] * 100) + (band["high"] < 1)
@@ -147,7 +154,9 @@ def main() -> None:
     suspicious = min(threshold_for_fpr(labels, grouped, SUSPICIOUS_FPR), malicious)
     print(f"thresholds from grouped CV: malicious risk >= {malicious:.4f}, suspicious >= {suspicious:.4f}")
     if args.also:
-        # a pick depends on the fold assignment; the largest keeps the budgets on every seed given
+        # A pick depends on the fold assignment. The shipped defaults are the mean of the seeds'
+        # picks rounded up to two decimals (docs/scanner.md, "Operating points"); the largest
+        # keeps the budgets on every seed given.
         picks = [(malicious, suspicious)]
         for path in args.also:
             other = json.loads(path.read_text(encoding="utf-8"))
@@ -161,6 +170,10 @@ def main() -> None:
             pick = threshold_for_fpr(labels, risks, MALICIOUS_FPR)
             picks.append((pick, min(threshold_for_fpr(labels, risks, SUSPICIOUS_FPR), pick)))
             print(f"  {path}: malicious risk >= {picks[-1][0]:.4f}, suspicious >= {picks[-1][1]:.4f}")
+        print(
+            f"mean over {len(picks)} fold seeds: malicious risk >= {sum(p[0] for p in picks) / len(picks):.4f}, "
+            f"suspicious >= {sum(p[1] for p in picks) / len(picks):.4f}"
+        )
         print(
             f"largest over {len(picks)} fold seeds: malicious risk >= {max(p[0] for p in picks):.4f}, "
             f"suspicious >= {max(p[1] for p in picks):.4f} (the figures below are the first file's)"

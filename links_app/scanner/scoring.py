@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from .results import Finding
 
 # The shipped operating points (docs/scanner.md, "Operating points"): chosen on
-# domain-grouped cross-validation so that "malicious", which flags posts, falls
-# on at most 1 % of benign URLs. Settings may move them (configure_thresholds).
-SUSPICIOUS_RISK = 0.75  # risk at or above this is at least "suspicious" (safety score <= 25)
-MALICIOUS_RISK = 0.91  # and at or above this "malicious" (safety score <= 9)
+# domain-grouped cross-validation over three fold seeds (the mean of their picks,
+# rounded up) so that "malicious", which flags posts, falls on at most 1 % of
+# benign URLs. Settings may move them (configure_thresholds).
+SUSPICIOUS_RISK = 0.77  # risk at or above this is at least "suspicious" (safety score <= 23)
+MALICIOUS_RISK = 0.93  # and at or above this "malicious" (safety score <= 7)
 ONE_HIGH_FLOOR = 0.55
 TWO_HIGH_FLOOR = 0.85
 # Categories from findings, strongest first; a model-only flag is reported as

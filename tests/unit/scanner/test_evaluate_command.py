@@ -27,7 +27,7 @@ def evaluate(tmp_path) -> str:
 
 def test_prints_the_thresholds_in_use_the_confusion_matrix_and_the_reliability_table(tmp_path):
     report = evaluate(tmp_path)
-    assert "malicious at risk >= 0.91 (safety score <= 9), suspicious at >= 0.75 (score <= 25)" in report
+    assert "malicious at risk >= 0.93 (safety score <= 7), suspicious at >= 0.77 (score <= 23)" in report
     benign = re.search(r"^benign\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", report, re.MULTILINE)
     assert benign and sum(map(int, benign.groups())) == 3
     assert "benign called malicious (false-positive rate of the flagging verdict): 0.00%" in report
