@@ -115,6 +115,9 @@ FROM (
 WHERE p.id = v.post_id
 """
 
+# Upserted: a range's votes whose key an earlier range wrote could be set apart for a plain
+# INSERT, but that probe of the unique index costs about what ON CONFLICT's speculative
+# insertion does (bench/analysis.md, "The votes without ON CONFLICT").
 _VOTES_STORED_SQL = f"""
 INSERT INTO {Vote._meta.db_table} (post_id, voter_id, value, version, updated_at)
 SELECT DISTINCT ON (post_id, voter_id) post_id, voter_id, value, version, updated_at
