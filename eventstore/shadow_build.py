@@ -168,15 +168,15 @@ class ShadowBuild:
                 planned = next(batches, None)
             if planned is None:
                 return
-            with transaction.atomic(), shadow.writing_into(self.schema):
+            # Paused also through the split's statement: the thread decodes meanwhile.
+            with transaction.atomic(), shadow.writing_into(self.schema), collector_paused():
                 start = self.position
-                with collector_paused():
-                    events = open_unopened(planned.decoded, self.unwrapped)
-                    del planned.decoded
-                    if events:
-                        self.position = events[-1].position
-                        self._apply(events, wanted)
-                    del events
+                events = open_unopened(planned.decoded, self.unwrapped)
+                del planned.decoded
+                if events:
+                    self.position = events[-1].position
+                    self._apply(events, wanted)
+                del events
                 if self.split is not None:
                     if self.position > start:
                         self._apply_split_range(start, self.position)
