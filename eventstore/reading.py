@@ -542,40 +542,6 @@ def follow(
             yield batch.pop()
 
 
-def read_unopened(
-    *, after: int, until: int, types: Sequence[str] | None, with_data: bool, limit: int
-) -> _DecodedBatch | list[RecordedEvent]:
-    """Up to `limit` events in (after, until], in position order, decoded but not opened.
-
-    For a rebuild's reader thread (eventstore.shadow_build): the caller bounds
-    `until` below a horizon it read, so the rows are the same in any later
-    snapshot. With data, sealed values are found but left sealed: the build's
-    own transaction opens them (`open_unopened`), reading the stored keys then,
-    as `follow()` would, so a subject forgotten before that transaction reads as
-    erased. Runs in its own short transaction on this thread's connection.
-    """
-    where, params = log_range(after=after, below_horizon=False, until=until, types=types)
-    payload = "data::text, metadata::text" if with_data else "NULL, NULL"
-    columns = _COLUMNS.replace("data, metadata", payload)
-    sql = f"SELECT {columns} FROM eventstore_event WHERE {where} ORDER BY position LIMIT %s"
-    decode = _DecodedBatch if with_data else _envelopes
-    with (
-        transaction.atomic(),
-        closing(
-            prepared.read_ahead("eventstore_follow", sql, [*params, limit], batch_size=limit, decode=decode)
-        ) as decoded_batches,
-    ):
-        return next(decoded_batches, None) or ([] if not with_data else _DecodedBatch([]))
-
-
-def open_unopened(
-    decoded: _DecodedBatch | list[RecordedEvent], unwrapped: dict[tuple[str, bytes], bytes]
-) -> list[RecordedEvent]:
-    """What `read_unopened` returned, as `follow()` would have yielded it: sealed values opened (one key query,
-    in the caller's transaction), data upcast. Envelopes are returned as they are."""
-    return decoded if isinstance(decoded, list) else _revealed(decoded, unwrapped)
-
-
 def follow_in_windows(
     *, types: Sequence[str] | None = None, with_data: bool = True, batch_size: int = 5000
 ) -> Iterator[list[RecordedEvent]]:

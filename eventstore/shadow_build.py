@@ -16,18 +16,15 @@ their types over the same range of positions, in the same transaction.
 from __future__ import annotations
 
 import bisect
-import queue
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from . import partitions, shadow
 from .archive import source as archive_source
 from .envelope import RecordedEvent
 from .projections import ASYNC, Projection, registered_projections
-from .reading import collector_paused, follow, horizon, log_range, open_unopened, read_unopened
+from .reading import collector_paused, follow, horizon, log_range
 from .stored_sql import COLUMNS_WITH_DATA, split_build
 
 ProgressCallback = Callable[[int], None]
@@ -37,8 +34,6 @@ WINDOW_PARTITIONS = 64
 # What Projection.apply_stored_sql reads of each event (its CTE `events`).
 _ENVELOPE_COLUMNS = "position, stream_id, stream_version, type, source, correlation_id, recorded_at"
 EventFilter = Callable[[RecordedEvent], bool]
-# Batches the reader thread may have read ahead of the one being applied (ShadowBuild._prefetched).
-PREFETCHED_BATCHES = 1
 
 
 def build_groups(projections: Sequence[Projection]) -> list[list[Projection]]:
@@ -116,9 +111,6 @@ class ShadowBuild:
         ends = [
             upper - 1 for _name, _lower, upper in partitions.partitions()
         ]  # each partition's last position
-        if self._may_read_ahead():
-            self._build_read_ahead(ends, until)
-            return
         window = 1
         while True:
             with transaction.atomic(), shadow.writing_into(self.schema):
@@ -135,94 +127,6 @@ class ShadowBuild:
                 if not windowed:
                     return
                 window = min(2 * window, WINDOW_PARTITIONS)
-
-    def _may_read_ahead(self) -> bool:
-        """Whether build() may read on a second connection: the Python read path, from the table, with
-        nothing uncommitted on this connection (a second one would not see it: a test's transaction)."""
-        return self.stored_sql is None and not connection.in_atomic_block and archive_source.active() is None
-
-    def _build_read_ahead(self, ends: list[int], until: int | None) -> None:
-        """What build() does, each batch read and decoded by a thread on its own connection while
-        this one applies the batch before (docs/eventstore.md, "Projections and replay").
-
-        The thread plans the batches as build() does (windows, horizon, `until`),
-        each below a horizon it read, so any later snapshot sees the same rows.
-        Sealed values are opened here, in the batch's own transaction (see
-        reading.read_unopened). An error in the thread fails the build.
-        """
-        wanted = self.split.python_types if self.split is not None else self.wanted
-        types = self.split.read_types if self.split is not None else self.types
-        batches = _prefetched(self._plan(ends, until, types))
-        try:
-            self._apply_prefetched(batches, wanted)
-        finally:
-            batches.close()  # stops the thread, also when a batch failed here
-
-    def _apply_prefetched(
-        self, batches: Iterator[_Planned], wanted: dict[str, frozenset[str] | None]
-    ) -> None:
-        while True:
-            # The collector stays paused from the wait for a batch to its application (see
-            # reading.collector_paused): the thread builds the next batch meanwhile.
-            with collector_paused():
-                planned = next(batches, None)
-            if planned is None:
-                return
-            # Paused also through the split's statement: the thread decodes meanwhile.
-            with transaction.atomic(), shadow.writing_into(self.schema), collector_paused():
-                start = self.position
-                events = open_unopened(planned.decoded, self.unwrapped)
-                del planned.decoded
-                if events:
-                    self.position = events[-1].position
-                    self._apply(events, wanted)
-                del events
-                if self.split is not None:
-                    if self.position > start:
-                        self._apply_split_range(start, self.position)
-                    if not planned.full:
-                        self._apply_split_range(self.position, planned.bound)
-                if planned.window_done:
-                    self.position = max(self.position, planned.bound)
-
-    def _plan(self, ends: list[int], until: int | None, types: Sequence[str] | None) -> Iterator[_Planned]:
-        """The batches build() would read, read (on the calling thread's connection) and decoded."""
-        position, window = self.position, 1
-        while True:
-            found = bisect.bisect_right(ends, position) + window - 1
-            end = ends[found] if found < len(ends) else None
-            below = horizon()
-            windowed = end is not None and end < below and (until is None or end < until)
-            bound = end if windowed else (below - 1 if until is None else min(until, below - 1))
-            decoded = read_unopened(
-                after=position, until=bound, types=types, with_data=self.reads_data, limit=self.batch_size
-            )
-            events = decoded if isinstance(decoded, list) else decoded.events
-            full = len(events) == self.batch_size
-            if events:
-                position = events[-1].position
-            window_done = windowed and not full
-            if window_done:
-                position = end
-            # A list of one, emptied by the yield: this suspended frame keeps no reference to the batch.
-            planned = [_Planned(decoded, bound, full, window_done)]
-            del events, decoded
-            yield planned.pop()
-            if until is not None and position >= until:
-                return
-            if not full:
-                if not windowed:
-                    return
-                window = min(2 * window, WINDOW_PARTITIONS)
-
-    def _apply_split_range(self, after: int, up_to: int) -> None:
-        last, applied, not_read = self.split.apply_range(after=after, until=up_to)
-        for name, count in applied.items():
-            self.applied[name] += count
-        if last is not None:
-            self.position = max(self.position, last)
-        if self.progress is not None and not_read:
-            self.progress(not_read)
 
     def read(
         self,
@@ -377,61 +281,3 @@ def _archived_after(position: int) -> bool:
     """Whether a replay from an archive still has archived events after `position` (not in the table)."""
     archive = archive_source.active()
     return archive is not None and position < archive.last_position
-
-
-@dataclass
-class _Planned:
-    """One batch of a build read ahead: its events (decoded, unopened) below `bound`; `full` if the
-    batch size stopped the read; `window_done` if every event up to `bound` (a window's end) is read."""
-
-    decoded: object
-    bound: int
-    full: bool
-    window_done: bool
-
-
-_DONE = object()
-
-
-def _prefetched(planned: Iterator[_Planned]) -> Iterator[_Planned]:
-    """`planned`'s items, produced by a thread (with its own database connection, closed at its end)
-    at most PREFETCHED_BATCHES ahead; an error in the thread is raised here, and a caller that stops
-    early (an error of its own) stops the thread."""
-    handoff: queue.Queue = queue.Queue(maxsize=PREFETCHED_BATCHES)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in planned:
-                if not put(item):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the build, which raises it
-            put(exc)
-        finally:
-            planned.close()
-            connections.close_all()  # this thread's connections
-
-    reader = threading.Thread(target=produce, name="shadow-build-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            del item
-    finally:
-        stop.set()
-        reader.join()
