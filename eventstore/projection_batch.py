@@ -270,6 +270,20 @@ def _load_statement(shape: _TableShape, field: str) -> tuple[bytes, tuple[str, .
     return sql.encode(), json_columns
 
 
+def _keep_loaded(table: _Table, rows: Iterable[Row]) -> None:
+    """Keep rows read from `table`'s model in memory, uuids as text as handlers see them; a row
+    already in memory or deleted in the batch stays as it is."""
+    shape = table.shape
+    for row in rows:
+        for name in shape.uuid_columns:
+            if row[name] is not None:
+                row[name] = str(row[name])
+        key = shape.key_of(row)
+        if key not in table.rows and key not in table.deletes:
+            table.remember(key, row)
+            table.loaded.add(key)
+
+
 class ProjectionBatch:
     """The changes a batch of events makes to a projection's tables, written by `write()`."""
 
@@ -289,45 +303,32 @@ class ProjectionBatch:
     def load(self, model: type[Model], query: Q) -> None:
         """Read the stored rows matching `query` into memory (rows already in memory stay as they are)."""
         table = self._table(model)
-        shape = table.shape
-        for row in model.objects.filter(query).values(*shape.stored_columns):
-            for name in shape.uuid_columns:
-                if row[name] is not None:
-                    row[name] = str(row[name])
-            key = shape.key_of(row)
-            if key not in table.rows and key not in table.deletes:
-                table.remember(key, row)
-                table.loaded.add(key)
+        _keep_loaded(table, model.objects.filter(query).values(*table.shape.stored_columns))
 
     def load_in(self, model: type[Model], field: str, values: Iterable) -> None:
         """`load(model, Q(<field>__in=values))`, the values sent as one array parameter.
 
-        Through the ORM, each of a rebuild's thousands of ids was prepared by its
-        field and spelt into the statement as a literal, and psycopg split the long
-        text again: loading 3,000 links and 3,000 scans cost 254 ms of client CPU
-        that way, 126 ms this way (bench/analysis.md, "The votes on a second
-        connection, and loads by one array"). The rows are the ones `load`
-        reads, as `load` gives them (uuids as text, JSON decoded).
+        For a rebuild's batches, which name thousands of values: the ORM spells each
+        one into the statement's text, which costs the client about twice the CPU of
+        the whole load this way (bench/analysis.md, "The votes on a second
+        connection, and loads by one array"). The rows are the ones `load` reads, as
+        `load` gives them (uuids as text, JSON decoded).
         """
         values = list(values)
         if not values:
             return
         table = self._table(model)
-        shape = table.shape
-        sql, json_columns = _load_statement(shape, field)
-        key_of, rows, loaded, deletes = shape.key_of, table.rows, table.loaded, table.deletes
-        for stored in prepared.fetchall(sql, [values], prepare=None):
-            row = dict(zip(shape.stored_columns, stored, strict=True))
+        columns = table.shape.stored_columns
+        sql, json_columns = _load_statement(table.shape, field)
+        rows = [
+            dict(zip(columns, stored, strict=True))
+            for stored in prepared.fetchall(sql, [values], prepare=None)
+        ]
+        for row in rows:
             for name in json_columns:
                 if type(row[name]) is str:
                     row[name] = orjson.loads(row[name])
-            for name in shape.uuid_columns:
-                if row[name] is not None:
-                    row[name] = str(row[name])
-            key = key_of(row)
-            if key not in rows and key not in deletes:
-                table.remember(key, row)
-                loaded.add(key)
+        _keep_loaded(table, rows)
 
     def find(self, model: type[Model], key) -> Row | None:
         """The row with `key` in memory (loaded, inserted or put), or None."""

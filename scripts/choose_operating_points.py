@@ -71,6 +71,19 @@ def refloor(risk: float, high: int) -> float:
     return combined_risk(probability, [Finding("x", "high", "")] * min(high, 2))
 
 
+def capped(risks: list[float], covered: list[bool] | None) -> list[float]:
+    """The risks as the scanner gives them once the allow-list has capped the URLs it covers."""
+    if covered is None:
+        return risks
+    return [min(r, COMMON_DOMAIN_RISK_CAP) if c else r for r, c in zip(risks, covered, strict=True)]
+
+
+def picks(labels: list[bool], risks: list[float]) -> tuple[float, float]:
+    """The lowest malicious and suspicious thresholds within the budgets, on these risks."""
+    malicious = threshold_for_fpr(labels, risks, MALICIOUS_FPR)
+    return malicious, min(threshold_for_fpr(labels, risks, SUSPICIOUS_FPR), malicious)
+
+
 def describe(name: str, labels: list[bool], risks: list[float], malicious: float, suspicious: float) -> dict:
     benign = labels.count(False)
     positives = len(labels) - benign
@@ -137,6 +150,7 @@ def main() -> None:
     stored = json.loads(args.risks.read_text(encoding="utf-8"))
     labels = stored["labels"]
     splits = {"plain 5-fold": stored["plain"], "grouped 5-fold": stored["grouped"]}
+    covered = None
     if args.data:
         covered, highs = scan_rules(args.data)
         if len(covered) != len(labels):
@@ -145,38 +159,27 @@ def main() -> None:
             f"allow-list covers {sum(covered)} URLs: {sum(c and not lab for c, lab in zip(covered, labels, strict=True))} benign,"
             f" {sum(c and lab for c, lab in zip(covered, labels, strict=True))} malicious"
         )
-        splits = {
-            name: [min(r, COMMON_DOMAIN_RISK_CAP) if c else r for r, c in zip(risks, covered, strict=True)]
-            for name, risks in splits.items()
-        }
-    grouped = splits["grouped 5-fold"]
-    malicious = threshold_for_fpr(labels, grouped, MALICIOUS_FPR)
-    suspicious = min(threshold_for_fpr(labels, grouped, SUSPICIOUS_FPR), malicious)
+        splits = {name: capped(risks, covered) for name, risks in splits.items()}
+    malicious, suspicious = picks(labels, splits["grouped 5-fold"])
     print(f"thresholds from grouped CV: malicious risk >= {malicious:.4f}, suspicious >= {suspicious:.4f}")
     if args.also:
         # A pick depends on the fold assignment. The shipped defaults are the mean of the seeds'
         # picks rounded up to two decimals (docs/scanner.md, "Operating points"); the largest
         # keeps the budgets on every seed given.
-        picks = [(malicious, suspicious)]
+        seeds = [(malicious, suspicious)]
         for path in args.also:
             other = json.loads(path.read_text(encoding="utf-8"))
             if other["labels"] != labels:
                 raise SystemExit(f"{path} holds other rows than {args.risks}")
-            risks = other["grouped"]
-            if args.data:
-                risks = [
-                    min(r, COMMON_DOMAIN_RISK_CAP) if c else r for r, c in zip(risks, covered, strict=True)
-                ]
-            pick = threshold_for_fpr(labels, risks, MALICIOUS_FPR)
-            picks.append((pick, min(threshold_for_fpr(labels, risks, SUSPICIOUS_FPR), pick)))
-            print(f"  {path}: malicious risk >= {picks[-1][0]:.4f}, suspicious >= {picks[-1][1]:.4f}")
+            seeds.append(picks(labels, capped(other["grouped"], covered)))
+            print(f"  {path}: malicious risk >= {seeds[-1][0]:.4f}, suspicious >= {seeds[-1][1]:.4f}")
         print(
-            f"mean over {len(picks)} fold seeds: malicious risk >= {sum(p[0] for p in picks) / len(picks):.4f}, "
-            f"suspicious >= {sum(p[1] for p in picks) / len(picks):.4f}"
+            f"mean over {len(seeds)} fold seeds: malicious risk >= {sum(p[0] for p in seeds) / len(seeds):.4f}, "
+            f"suspicious >= {sum(p[1] for p in seeds) / len(seeds):.4f}"
         )
         print(
-            f"largest over {len(picks)} fold seeds: malicious risk >= {max(p[0] for p in picks):.4f}, "
-            f"suspicious >= {max(p[1] for p in picks):.4f} (the figures below are the first file's)"
+            f"largest over {len(seeds)} fold seeds: malicious risk >= {max(p[0] for p in seeds):.4f}, "
+            f"suspicious >= {max(p[1] for p in seeds):.4f} (the figures below are the first file's)"
         )
     if args.malicious is not None:
         malicious, suspicious = args.malicious, args.suspicious

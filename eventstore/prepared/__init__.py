@@ -75,9 +75,14 @@ def _run_one(
 
 
 def fetchall(
-    sql: bytes, params: Params = None, *, first_in_transaction: bytes | None = None, prepare: bool = True
+    sql: bytes,
+    params: Params = None,
+    *,
+    first_in_transaction: bytes | None = None,
+    prepare: bool | None = True,
 ) -> list[tuple]:
-    """Run `sql` prepared (unnamed, planned with its parameters each time, when `prepare=False`); return its rows.
+    """Run `sql` prepared (unnamed, planned with its parameters each time, when `prepare=False`;
+    prepared after a few runs, when None, as `execute` says); return its rows.
 
     `first_in_transaction` is a variant of the statement to run instead when this statement
     begins its transaction (nothing else has run in it yet).
