@@ -1,6 +1,6 @@
 """Choose the scanner's thresholds on out-of-fold risks and print what they do.
 
-    .venv/bin/python scripts/train_scanner.py --no-write --risks-output /tmp/oof.json
+    /tmp/train-venv/bin/python scripts/train_scanner.py --no-write --risks-output /tmp/oof.json
     .venv/bin/python scripts/choose_operating_points.py /tmp/oof.json [/work/shared/data/urls-dev.csv]
 
 The thresholds come from the domain-grouped cross-validation (test URLs on

@@ -1,7 +1,9 @@
 """Train the scanner's model (lexical logistic regression + stacked trees) and report CV quality.
 
-    .venv/bin/pip install -r requirements-train.txt
-    .venv/bin/python scripts/train_scanner.py [/work/shared/data/urls-dev.csv]
+    python3.11 -m venv /tmp/train-venv && /tmp/train-venv/bin/pip install -r requirements-train.txt
+    /tmp/train-venv/bin/python scripts/train_scanner.py [/work/shared/data/urls-dev.csv]
+
+(a virtualenv of its own: docs/scanner.md, "Retraining")
 
 Two stages, both scored in pure Python at run time (``links_app/scanner/model.py``):
 
