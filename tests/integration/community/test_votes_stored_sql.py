@@ -1,10 +1,13 @@
-"""A rebuild applies votes on the server (Projection.stored_sql_types): the rows must be the live ones.
+"""A rebuild applies votes and comment counts on the server (Projection.stored_sql_types): the rows
+must be the live ones.
 
-Live, `on_post_voted` and `on_vote_cast` apply each vote in Python; a rebuild
-of the inline projections reads the other types into Python and applies the
-votes with the posts' and the votes' statements over the same ranges. Votes
-change and are removed, by several voters, on posts created in the same
-batch or earlier, across batch boundaries (batch sizes 1, 3 and 20,000).
+Live, `on_post_voted`, `on_comment_counted` and `on_vote_cast` apply each event
+in Python; a rebuild of the inline projections reads the other types into
+Python and applies the votes and comments with the posts' and the votes'
+statements over the same ranges. Votes change and are removed, by several
+voters, and comments are made, on posts created in the same batch or earlier,
+and one post is deleted after its votes and comments, across batch
+boundaries (batch sizes 1, 3 and 20,000).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import pytest
 from django.db import connection
 
 from community_app import services
-from community_app.events import POST_CREATED, POST_VOTED
+from community_app.events import COMMENT_CREATED, POST_CREATED, POST_VOTED
 from community_app.models import Post, Vote
 from community_app.projections import POSTS, VOTES
 from eventstore.projections import Projection, registered_projections
@@ -38,9 +41,11 @@ def vote_history(make_user) -> list:
         for index, voter in enumerate(voters):
             services.post_vote(voter=voter, post_id=posts[0], value=(round_ + index) % 3 - 1)
         services.comment_create(author=voters[0], post_id=posts[-1], body="c")
+        services.comment_create(author=voters[round_], post_id=posts[0], body="on the first post")
     # Votes turned round: each moves the score by 2.
     services.post_vote(voter=voters[0], post_id=posts[1], value=1)
     services.post_vote(voter=voters[1], post_id=posts[2], value=-1)
+    services.post_delete(actor=authors[1], post_id=posts[1])
     return posts
 
 
@@ -67,7 +72,11 @@ def test_the_inline_rebuild_reads_no_vote_into_python():
     build = ShadowBuild(inline, REBUILD_SCHEMA, batch_size=100)
     assert build.split is not None
     assert POST_VOTED.name not in build.split.read_types
-    assert build.split.sql_types == {POSTS.name: (POST_VOTED.name,), VOTES.name: (POST_VOTED.name,)}
+    assert COMMENT_CREATED.name in build.split.read_types  # the comments' own rows are made in Python
+    assert build.split.sql_types == {
+        POSTS.name: (POST_VOTED.name, COMMENT_CREATED.name),
+        VOTES.name: (POST_VOTED.name,),
+    }
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 20_000])
@@ -75,6 +84,7 @@ def test_votes_applied_by_sql_leave_the_live_rows(make_user, batch_size):
     posts = vote_history(make_user)
     live = rows_of(posts)
     assert {post.score for post in Post.objects.filter(id__in=posts)} - {0}, "some post has a score"
+    assert Post.objects.get(id=posts[0]).comment_count == 4  # one when it was the newest, one a round
     inline = [p for p in registered_projections().values() if p.mode != "async"]
 
     applied = rebuild_projections(inline, batch_size=batch_size)
