@@ -6,7 +6,9 @@ A rebuild never touches the live tables until its last moment:
    and the log is applied to it below the horizon, one batch per transaction
    (eventstore.shadow_build). Readers and writers of the live tables go on
    as usual; the horizon is held for one batch at most. The shadow's
-   non-unique indexes are made once the build is done (one sort each).
+   non-unique indexes are made once the build of their part is done (one sort each).
+   Inline projections that read different events are built in parts side
+   by side, each on its own connection (eventstore.parallel_build).
 2. swap: one short transaction takes ACCESS EXCLUSIVE locks on the live
    tables (giving up after SWAP_LOCK_TIMEOUT_MS and trying again), applies the
    events committed since the build's last batch, and moves the shadow tables
@@ -29,15 +31,17 @@ as they were; the next one drops the leftover shadow and starts again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import OperationalError, transaction
 from django.db.models.fields import AutoFieldMixin
 
-from . import delivery_ledger, projection_versions, shadow, streams
+from . import delivery_ledger, parallel_build, projection_versions, shadow, streams
 from .models import Checkpoint
 from .projection_diff import TableDiff, check_projections
 from .projections import ASYNC, Projection
@@ -76,12 +80,14 @@ def rebuild_projections(
     *,
     batch_size: int = REBUILD_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    jobs: int | None = None,
 ) -> dict[str, int]:
     """Rebuild several projections; return the events applied to each, by name.
 
-    The inline ones are rebuilt together, in ONE pass over the log, and
-    swapped in together; async projections follow one by one, each with its
-    own checkpoints.
+    The inline ones are rebuilt together and swapped in together: those that
+    read the same events in one pass over the log, the others beside them on
+    up to `jobs` connections (settings.REBUILD_JOBS; eventstore.parallel_build).
+    Async projections follow one by one, each with its own checkpoints.
     """
     groups = build_groups(projections)
     applied: dict[str, int] = {}
@@ -91,9 +97,12 @@ def rebuild_projections(
             try:
                 build.create()
                 deferred = shadow.drop_secondary_indexes(build.schema, build.tables)
-                build.build()
-                shadow.create_indexes(deferred)
-                shadow.analyze(build.schema, build.tables)
+                parallel_build.build_in_parallel(
+                    build,
+                    settings.REBUILD_JOBS if jobs is None else jobs,
+                    # Each part's tables as soon as they are built, while other parts still build.
+                    complete=functools.partial(shadow.complete, build.schema, deferred=deferred),
+                )
                 shadow.prepare_retired()
                 # Catch up with what was appended meanwhile, so the swap applies only a short tail.
                 build.build()

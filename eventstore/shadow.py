@@ -75,34 +75,41 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
                 _copy_grants(cursor, source, copy)
 
 
-def drop_secondary_indexes(schema: str, tables: Sequence[str]) -> list[str]:
-    """Drop the indexes of the shadow's `tables` that enforce nothing; return the statements making them.
+def drop_secondary_indexes(schema: str, tables: Sequence[str]) -> dict[str, list[str]]:
+    """Drop the indexes of the shadow's `tables` that enforce nothing; return, by table, the statements
+    making them.
 
-    A build fills the tables first and makes these indexes afterwards (`create_indexes`):
+    A build fills the tables first and makes these indexes afterwards (`complete`):
     one sort per index instead of an index entry kept up for every row written
     (docs/benchmarks.md, "Rebuild speed"). Unique indexes and constraints' indexes stay,
     so a duplicate still fails where it would live.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "SELECT t.relname, c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
             "WHERE n.nspname = %s AND t.relname = ANY(%s) AND NOT i.indisunique "
-            "AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY 1",
+            "AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY 2",
             [schema, list(tables)],
         )
         found = cursor.fetchall()
-        for name, _definition in found:
+        deferred: dict[str, list[str]] = {}
+        for table, name, definition in found:
             cursor.execute(f"DROP INDEX {qualified(schema, name)}")
-    return [definition for _name, definition in found]
+            deferred.setdefault(table, []).append(definition)
+    return deferred
 
 
-def create_indexes(definitions: Sequence[str]) -> None:
-    """Run `CREATE INDEX` statements that `drop_secondary_indexes` returned."""
+def complete(schema: str, tables: Sequence[str], deferred: dict[str, list[str]]) -> None:
+    """Once `tables` are built: make their indexes that `drop_secondary_indexes` deferred, then
+    give the planner their statistics before they serve (a new table has none)."""
     with connection.cursor() as cursor:
-        for definition in definitions:
-            cursor.execute(definition)
+        for table in tables:
+            for definition in deferred.get(table, ()):
+                cursor.execute(definition)
+        for table in tables:
+            cursor.execute(f"ANALYZE {qualified(schema, table)}")
 
 
 def drop_shadow(schema: str, tables: Sequence[str] = ()) -> None:
@@ -209,13 +216,6 @@ def swap_in(schema: str, live: dict[str, str]) -> None:
     # the CPU twice (server, then client), and the live tables are locked meanwhile.
     with connection.cursor() as cursor:
         cursor.execute("; ".join(moves))
-
-
-def analyze(schema: str, tables: Sequence[str]) -> None:
-    """Give the planner the shadow tables' statistics before they serve (a new table has none)."""
-    with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(f"ANALYZE {qualified(schema, table)}")
 
 
 def prepare_retired() -> None:

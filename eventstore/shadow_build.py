@@ -16,6 +16,7 @@ their types over the same range of positions, in the same transaction.
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Callable, Sequence
 
 from django.db import connection, transaction
@@ -95,7 +96,7 @@ class ShadowBuild:
                     if projection.on_reset is not None:
                         projection.on_reset()
 
-    def build(self, *, until: int | None = None) -> None:
+    def build(self, *, until: int | None = None, stop: threading.Event | None = None) -> None:
         """Apply the log below the horizon (and up to `until`), one batch per transaction.
 
         Each batch reads up to the end of a window of whole partitions, a bound
@@ -106,13 +107,14 @@ class ShadowBuild:
         doubles, up to WINDOW_PARTITIONS, while it holds less than a batch (small
         or empty partitions). The partition bounds are read once; partitions made
         meanwhile lie above them, and the last read, bounded by the horizon,
-        covers them.
+        covers them. A set `stop` ends the build between two batches
+        (eventstore.parallel_build: another part failed).
         """
         ends = [
             upper - 1 for _name, _lower, upper in partitions.partitions()
         ]  # each partition's last position
         window = 1
-        while True:
+        while stop is None or not stop.is_set():
             with transaction.atomic(), shadow.writing_into(self.schema):
                 found = bisect.bisect_right(ends, self.position) + window - 1
                 end = ends[found] if found < len(ends) else None

@@ -247,6 +247,9 @@ EVENT_STREAM_MAXLEN = env.int("EVENT_STREAM_MAXLEN", default=200_000)
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=1000)
 SUBSCRIBER_MAX_ATTEMPTS = env.int("SUBSCRIBER_MAX_ATTEMPTS", default=4)
 SUBSCRIBER_RETRY_BASE_SECONDS = env.float("SUBSCRIBER_RETRY_BASE_SECONDS", default=0.05)
+# Threads (each its own connection) a rebuild builds the inline projections with, where they
+# read different events (eventstore.parallel_build); 1 builds them on one connection.
+REBUILD_JOBS = env.int("REBUILD_JOBS", default=2)
 # /health/ says "degraded" once a transaction has held the horizon longer (eventstore.horizon_report).
 HORIZON_STALL_SECONDS = env.float("HORIZON_STALL_SECONDS", default=15.0)
 # The log's partitions (eventstore.partitions): each covers this many transactions' positions

@@ -6,10 +6,11 @@ import contextlib
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from eventstore import partitions, projection_versions
+from eventstore import parallel_build, partitions, projection_versions
 from eventstore.archive import source as archive_source
 from eventstore.errors import ArchiveInvalid, ShadowInUse
 from eventstore.projection_diff import TableDiff, check_projections
@@ -17,18 +18,20 @@ from eventstore.projections import registered_projections
 from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_projections
 
 
-def _count_events(types: list[str] | None) -> int:
-    return partitions.count_events(types)  # one partition per statement: see there why
+def _expected_reads(projections, jobs: int) -> int:
+    """Events the replay will read: once per part of the inline projections built side by side
+    (eventstore.parallel_build), once per async projection."""
+    by_type = partitions.count_events_by_type()  # one pass over the log for every part
 
+    def reads(types) -> int:
+        return sum(by_type.values()) if types is None else sum(by_type.get(t, 0) for t in set(types))
 
-def _expected_reads(projections) -> int:
-    """Events the replay will read: once for all inline projections together, once per async one."""
     inline = [p for p in projections if p.mode != "async"]
-    reads = sum(_count_events(p.event_types) for p in projections if p.mode == "async")
-    if inline:
-        types = [p.event_types for p in inline]
-        reads += _count_events(None if None in types else sorted({t for ts in types for t in ts}))
-    return reads
+    parts = parallel_build.planned_parts(inline, jobs) if inline else []
+    return sum(reads(p.event_types) for p in projections if p.mode == "async") + sum(
+        reads(None if any(p.event_types is None for p in part) else [t for p in part for t in p.event_types])
+        for part in parts
+    )
 
 
 def describe_difference(diff: TableDiff) -> str:
@@ -79,6 +82,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=REBUILD_BATCH_SIZE)
         parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            metavar="N",
+            help="connections the inline projections are built on at once, where they read different "
+            "events (default: the REBUILD_JOBS setting, 2; 1 builds on one connection)",
+        )
+        parser.add_argument(
             "--archive",
             type=Path,
             metavar="DIR",
@@ -107,6 +118,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(sorted(available))}"
             )
+        if options["jobs"] is not None and options["jobs"] < 1:
+            raise CommandError("--jobs must be 1 or more")
         if outdated and projections:
             raise CommandError("--outdated chooses the projections itself; give it without --projection")
         if outdated:
@@ -131,9 +144,10 @@ class Command(BaseCommand):
             self._replay(chosen, dry_run, batch_size, options)
 
     def _replay(self, chosen, dry_run: bool, batch_size: int, options) -> None:
+        jobs = settings.REBUILD_JOBS if options["jobs"] is None else options["jobs"]
         total, started = 0, time.perf_counter()
         bar = tqdm(
-            total=_expected_reads(chosen),
+            total=_expected_reads(chosen, 1 if dry_run else jobs),
             desc="replay" if not dry_run else "dry run",
             unit="ev",
             disable=options["verbosity"] == 0,
@@ -141,7 +155,7 @@ class Command(BaseCommand):
         )
         with bar:
             try:
-                total, applied_by_name = self._run(chosen, dry_run, batch_size, bar)
+                total, applied_by_name = self._run(chosen, dry_run, batch_size, bar, jobs)
             except ShadowInUse as exc:
                 raise CommandError(str(exc)) from exc
         if not dry_run and options["verbosity"] > 1:
@@ -156,10 +170,12 @@ class Command(BaseCommand):
             )
         )
 
-    def _run(self, chosen, dry_run: bool, batch_size: int, bar) -> tuple[int, dict[str, int]]:
+    def _run(self, chosen, dry_run: bool, batch_size: int, bar, jobs: int) -> tuple[int, dict[str, int]]:
         if not dry_run:
-            # Inline projections share one pass over the log (see rebuild_projections).
-            applied_by_name = rebuild_projections(chosen, batch_size=batch_size, progress=bar.update)
+            # Inline projections reading the same events share one pass over the log (see rebuild_projections).
+            applied_by_name = rebuild_projections(
+                chosen, batch_size=batch_size, progress=bar.update, jobs=jobs
+            )
             return sum(applied_by_name.values()), applied_by_name
         results = check_projections(chosen, batch_size=batch_size, progress=bar.update)
         for name, (_applied, differences) in results.items():

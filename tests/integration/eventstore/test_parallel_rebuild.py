@@ -1,0 +1,103 @@
+"""A rebuild builds independent inline projections on separate connections (eventstore.parallel_build).
+
+Real threads, each with its own Postgres session, build their part of the
+shadow; the swap then puts every part in at once. What they build must be
+what one connection builds, and a failure in one part must leave the live
+tables as they were.
+"""
+
+import random
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+
+from eventstore import shadow
+from eventstore.projections import registered_projections
+from eventstore.replay import rebuild_projections
+from eventstore.shadow_build import ShadowBuild
+from links_app.services import link_scan_perform, link_scan_request
+from tests.rebuild_workload import make_authors, snapshot_inline, write_once
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def inline_projections():
+    return [p for p in registered_projections().values() if p.mode != "async"]
+
+
+def write_history() -> None:
+    authors, posts, rng, tag = make_authors(), [], random.Random(7), uuid.uuid4().hex[:8]
+    for _ in range(120):
+        write_once(rng, authors, posts)
+    for n in range(6):
+        outcome = link_scan_request(
+            url=f"https://parallel-{tag}-{n}.example.com/p", requested_by=authors[0].id
+        )
+        link_scan_perform(scan_id=outcome.scan.id)
+
+
+@pytest.fixture
+def parts_built(monkeypatch):
+    """(projection names, backend pid, thread name) of every part a parallel build made."""
+    built = []
+    original = ShadowBuild.build
+
+    def build(self, *, until=None, stop=None):
+        if stop is not None:  # only parallel_build passes one
+            built.append(
+                (
+                    sorted(p.name for p in self.projections),
+                    connection.cursor().connection.info.backend_pid,
+                    threading.current_thread().name,
+                )
+            )
+        return original(self, until=until, stop=stop)
+
+    monkeypatch.setattr(ShadowBuild, "build", build)
+    return built
+
+
+def test_parts_are_built_on_their_own_connections_and_equal_the_one_connection_build(parts_built):
+    write_history()
+
+    # (The test database's log also holds earlier tests' events: both builds read all of it.)
+    applied_one = rebuild_projections(inline_projections(), batch_size=50, jobs=1)
+    assert parts_built == [], "jobs=1 builds on the caller's connection"
+    built_on_one = snapshot_inline()
+
+    applied_two = rebuild_projections(inline_projections(), batch_size=50, jobs=2)
+    assert snapshot_inline() == built_on_one
+    assert applied_two == applied_one
+    assert applied_two["links.links"] > 0 and applied_two["community.posts"] > 0
+    assert len(parts_built) == 2
+    assert len({pid for _, pid, _ in parts_built}) == 2, "two Postgres sessions"
+    assert connection.cursor().connection.info.backend_pid not in {pid for _, pid, _ in parts_built}
+    assert sorted(name for names, _, _ in parts_built for name in names) == sorted(
+        p.name for p in inline_projections()
+    )
+
+
+def test_a_failing_part_fails_the_rebuild_and_leaves_the_live_tables(monkeypatch):
+    write_history()
+    live = snapshot_inline()
+    links = registered_projections()["links.links"]
+    original = ShadowBuild.build
+
+    def build(self, *, until=None, stop=None):
+        if stop is not None and links in self.projections:
+            raise RuntimeError("the links part broke")
+        return original(self, until=until, stop=stop)
+
+    monkeypatch.setattr(ShadowBuild, "build", build)
+    with pytest.raises(RuntimeError, match="the links part broke"):
+        rebuild_projections(inline_projections(), batch_size=20, jobs=2)
+    assert snapshot_inline() == live
+    assert not [t for t in threading.enumerate() if t.name.startswith("rebuild-")], "no part left running"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [shadow.REBUILD_SCHEMA])
+        assert cursor.fetchone()[0] == 0, "the shadow is dropped"
+    # And the next rebuild goes through.
+    monkeypatch.setattr(ShadowBuild, "build", original)
+    assert rebuild_projections(inline_projections(), jobs=2)["links.links"] > 0
