@@ -46,7 +46,7 @@ from .models import Checkpoint
 from .projection_diff import TableDiff, check_projections
 from .projections import ASYNC, Projection
 from .relay import subscriber_checkpoint_name
-from .shadow_build import ProgressCallback, ShadowBuild, build_groups
+from .shadow_build import ProgressCallback, ShadowBuild, build_groups, create_together
 
 # Events per batch (and per build transaction): large batches mean fewer statements and
 # one personal-data key load per batch (docs/benchmarks.md, "Measurements behind constants").
@@ -84,34 +84,39 @@ def rebuild_projections(
 ) -> dict[str, int]:
     """Rebuild several projections; return the events applied to each, by name.
 
-    The inline ones are rebuilt together and swapped in together: those that
-    read the same events in one pass over the log, the others beside them on
-    up to `jobs` connections (settings.REBUILD_JOBS; eventstore.parallel_build).
-    Async projections follow one by one, each with its own checkpoints.
+    Every group's shadow is built first, on up to `jobs` connections at once
+    (settings.REBUILD_JOBS; eventstore.parallel_build), then the groups are
+    swapped in one after the other: the inline projections together, then
+    each async projection with its own checkpoints. A failure before the
+    first swap leaves every live table as it was.
     """
     groups = build_groups(projections)
     applied: dict[str, int] = {}
     with shadow.exclusive_use(shadow.REBUILD_SCHEMA):
-        for group in groups:
-            build = ShadowBuild(group, shadow.REBUILD_SCHEMA, batch_size=batch_size, progress=progress)
-            try:
-                build.create()
-                deferred = shadow.drop_secondary_indexes(build.schema, build.tables)
-                parallel_build.build_in_parallel(
-                    build,
-                    settings.REBUILD_JOBS if jobs is None else jobs,
-                    # Each part's tables as soon as they are built, while other parts still build.
-                    complete=functools.partial(shadow.complete, build.schema, deferred=deferred),
-                )
+        builds = [
+            ShadowBuild(g, shadow.REBUILD_SCHEMA, batch_size=batch_size, progress=progress) for g in groups
+        ]
+        try:
+            create_together(builds)
+            deferred = shadow.drop_secondary_indexes(
+                shadow.REBUILD_SCHEMA, [t for b in builds for t in b.tables]
+            )
+            parallel_build.build_together(
+                builds,
+                settings.REBUILD_JOBS if jobs is None else jobs,
+                # Each part's tables as soon as they are built, while other parts still build.
+                complete=functools.partial(shadow.complete, shadow.REBUILD_SCHEMA, deferred=deferred),
+            )
+            for build, group in zip(builds, groups, strict=True):
                 shadow.prepare_retired()
                 # Catch up with what was appended meanwhile, so the swap applies only a short tail.
                 build.build()
                 _swap(build, is_async=group[0].mode == ASYNC)
                 projection_versions.record_rebuilt(group)
-            finally:
-                # A failed build leaves its shadow to be dropped here (or by the next rebuild).
-                shadow.drop_shadow(shadow.REBUILD_SCHEMA)
-            applied.update(build.applied)
+                applied.update(build.applied)
+        finally:
+            # A failed build leaves its shadow to be dropped here (or by the next rebuild).
+            shadow.drop_shadow(shadow.REBUILD_SCHEMA)
     return applied
 
 

@@ -87,14 +87,7 @@ class ShadowBuild:
 
     def create(self) -> None:
         """(Re)create the shadow tables, empty, and let projections seed them."""
-        # Resolved before the copies exist: temporary ones would be found first.
-        self.live_schemas = {table: shadow.live_schema(table) for table in self.tables}
-        with transaction.atomic():
-            shadow.create_shadow(self.schema, self.live_schemas)
-            with shadow.writing_into(self.schema):
-                for projection in self.projections:
-                    if projection.on_reset is not None:
-                        projection.on_reset()
+        create_together([self])
 
     def build(self, *, until: int | None = None, stop: threading.Event | None = None) -> None:
         """Apply the log below the horizon (and up to `until`), one batch per transaction.
@@ -270,6 +263,22 @@ class ShadowBuild:
     def restore(self, state: tuple[int, dict[str, int]]) -> None:
         """After a rolled-back transaction: forget what it applied."""
         self.position, self.applied = state[0], dict(state[1])
+
+
+def create_together(builds: Sequence[ShadowBuild]) -> None:
+    """(Re)create the shadow schema of `builds` (all the same) with every build's tables, empty,
+    and let their projections seed them."""
+    (schema,) = {build.schema for build in builds}
+    # Resolved before the copies exist: temporary ones would be found first.
+    for build in builds:
+        build.live_schemas = {table: shadow.live_schema(table) for table in build.tables}
+    with transaction.atomic():
+        shadow.create_shadow(schema, {t: s for build in builds for t, s in build.live_schemas.items()})
+        with shadow.writing_into(schema):
+            for build in builds:
+                for projection in build.projections:
+                    if projection.on_reset is not None:
+                        projection.on_reset()
 
 
 def _applied_by_sql_alone(projection: Projection) -> bool:

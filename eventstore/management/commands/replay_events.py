@@ -19,19 +19,16 @@ from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_projections
 
 
 def _expected_reads(projections, jobs: int) -> int:
-    """Events the replay will read: once per part of the inline projections built side by side
-    (eventstore.parallel_build), once per async projection."""
-    by_type = partitions.count_events_by_type()  # one pass over the log for every part
+    """Events the replay will read: once per group it builds in one pass (eventstore.parallel_build.plan;
+    on one connection, the inline projections together and each async one)."""
+    by_type = partitions.count_events_by_type()  # one pass over the log for every group
 
-    def reads(types) -> int:
-        return sum(by_type.values()) if types is None else sum(by_type.get(t, 0) for t in set(types))
+    def reads(group) -> int:
+        if any(p.event_types is None for p in group):
+            return sum(by_type.values())
+        return sum(by_type.get(t, 0) for t in {t for p in group for t in p.event_types})
 
-    inline = [p for p in projections if p.mode != "async"]
-    parts = parallel_build.planned_parts(inline, jobs) if inline else []
-    return sum(reads(p.event_types) for p in projections if p.mode == "async") + sum(
-        reads(None if any(p.event_types is None for p in part) else [t for p in part for t in p.event_types])
-        for part in parts
-    )
+    return sum(reads(group) for group in parallel_build.plan(projections, jobs))
 
 
 def describe_difference(diff: TableDiff) -> str:

@@ -1,11 +1,13 @@
-"""A rebuild builds independent inline projections on separate connections (eventstore.parallel_build).
+"""A rebuild builds its groups of projections on separate connections (eventstore.parallel_build).
 
-Real threads, each with its own Postgres session, build their part of the
-shadow; the swap then puts every part in at once. What they build must be
-what one connection builds, and a failure in one part must leave the live
-tables as they were.
+Real threads, each with its own Postgres session, take the groups in turn
+(inline projections that can be built apart, and each async one) and build
+them into the shadow; the swaps follow once all are built. What they build
+must be what one connection builds, and a failure in any group must leave
+every live table as it was.
 """
 
+import logging
 import random
 import threading
 import uuid
@@ -15,16 +17,20 @@ from django.db import connection
 
 from eventstore import shadow
 from eventstore.projections import registered_projections
-from eventstore.replay import rebuild_projections
+from eventstore.replay import projection_snapshot, rebuild_projections
 from eventstore.shadow_build import ShadowBuild
 from links_app.services import link_scan_perform, link_scan_request
-from tests.rebuild_workload import make_authors, snapshot_inline, write_once
+from tests.rebuild_workload import make_authors, write_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def inline_projections():
-    return [p for p in registered_projections().values() if p.mode != "async"]
+def all_projections():
+    return list(registered_projections().values())
+
+
+def snapshot_all() -> dict:
+    return {name: projection_snapshot(p) for name, p in sorted(registered_projections().items())}
 
 
 def write_history() -> None:
@@ -40,7 +46,7 @@ def write_history() -> None:
 
 @pytest.fixture
 def parts_built(monkeypatch):
-    """(projection names, backend pid, thread name) of every part a parallel build made."""
+    """(projection names, backend pid, thread name) of every group a build on several connections made."""
     built = []
     original = ShadowBuild.build
 
@@ -59,45 +65,51 @@ def parts_built(monkeypatch):
     return built
 
 
-def test_parts_are_built_on_their_own_connections_and_equal_the_one_connection_build(parts_built):
+def test_groups_are_built_on_their_own_connections_and_equal_the_one_connection_build(parts_built, caplog):
     write_history()
 
     # (The test database's log also holds earlier tests' events: both builds read all of it.)
-    applied_one = rebuild_projections(inline_projections(), batch_size=50, jobs=1)
+    applied_one = rebuild_projections(all_projections(), batch_size=50, jobs=1)
     assert parts_built == [], "jobs=1 builds on the caller's connection"
-    built_on_one = snapshot_inline()
+    built_on_one = snapshot_all()
 
-    applied_two = rebuild_projections(inline_projections(), batch_size=50, jobs=2)
-    assert snapshot_inline() == built_on_one
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="eventstore.replay"):
+        applied_two = rebuild_projections(all_projections(), batch_size=50, jobs=2)
+    assert snapshot_all() == built_on_one
     assert applied_two == applied_one
     assert applied_two["links.links"] > 0 and applied_two["community.posts"] > 0
-    assert len(parts_built) == 2
+    assert len(parts_built) >= 3, "the async statistics and at least two inline groups"
+    assert len({thread for _, _, thread in parts_built}) == 2, "two threads"
     assert len({pid for _, pid, _ in parts_built}) == 2, "two Postgres sessions"
     assert connection.cursor().connection.info.backend_pid not in {pid for _, pid, _ in parts_built}
     assert sorted(name for names, _, _ in parts_built for name in names) == sorted(
-        p.name for p in inline_projections()
-    )
+        p.name for p in all_projections()
+    ), "each projection built once"
+    swaps = [r.getMessage() for r in caplog.records if "swapped in" in r.getMessage()]
+    assert len(swaps) == 2, swaps  # the inline projections together, then the async one
 
 
-def test_a_failing_part_fails_the_rebuild_and_leaves_the_live_tables(monkeypatch):
+@pytest.mark.parametrize("failing", ["links.links", "eventstore.event_stats"])
+def test_a_failing_group_fails_the_rebuild_and_leaves_every_live_table(monkeypatch, failing):
     write_history()
-    live = snapshot_inline()
-    links = registered_projections()["links.links"]
+    live = snapshot_all()
+    broken = registered_projections()[failing]
     original = ShadowBuild.build
 
     def build(self, *, until=None, stop=None):
-        if stop is not None and links in self.projections:
-            raise RuntimeError("the links part broke")
+        if stop is not None and broken in self.projections:
+            raise RuntimeError(f"{failing} broke")
         return original(self, until=until, stop=stop)
 
     monkeypatch.setattr(ShadowBuild, "build", build)
-    with pytest.raises(RuntimeError, match="the links part broke"):
-        rebuild_projections(inline_projections(), batch_size=20, jobs=2)
-    assert snapshot_inline() == live
+    with pytest.raises(RuntimeError, match=f"{failing} broke"):
+        rebuild_projections(all_projections(), batch_size=20, jobs=2)
+    assert snapshot_all() == live
     assert not [t for t in threading.enumerate() if t.name.startswith("rebuild-")], "no part left running"
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [shadow.REBUILD_SCHEMA])
         assert cursor.fetchone()[0] == 0, "the shadow is dropped"
     # And the next rebuild goes through.
     monkeypatch.setattr(ShadowBuild, "build", original)
-    assert rebuild_projections(inline_projections(), jobs=2)["links.links"] > 0
+    assert rebuild_projections(all_projections(), jobs=2)["links.links"] > 0
