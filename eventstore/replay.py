@@ -6,9 +6,10 @@ A rebuild never touches the live tables until its last moment:
    and the log is applied to it below the horizon, one batch per transaction
    (eventstore.shadow_build). Readers and writers of the live tables go on
    as usual; the horizon is held for one batch at most. The shadow's
-   non-unique indexes are made once the build of their part is done (one sort each).
-   Inline projections that read different events are built in parts side
-   by side, each on its own connection (eventstore.parallel_build).
+   non-unique indexes are made once their group is built (one sort each).
+   The groups (inline projections that read different events, each async
+   projection) are built side by side on several connections
+   (eventstore.parallel_build), all before the first swap.
 2. swap: one short transaction takes ACCESS EXCLUSIVE locks on the live
    tables (giving up after SWAP_LOCK_TIMEOUT_MS and trying again), applies the
    events committed since the build's last batch, and moves the shadow tables

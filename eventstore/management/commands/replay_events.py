@@ -83,8 +83,8 @@ class Command(BaseCommand):
             type=int,
             default=None,
             metavar="N",
-            help="connections the inline projections are built on at once, where they read different "
-            "events (default: the REBUILD_JOBS setting, 2; 1 builds on one connection)",
+            help="connections the projections are built on at once, in groups that read different events "
+            "(default: the REBUILD_JOBS setting, 2; 1 builds on one connection)",
         )
         parser.add_argument(
             "--archive",
@@ -169,7 +169,7 @@ class Command(BaseCommand):
 
     def _run(self, chosen, dry_run: bool, batch_size: int, bar, jobs: int) -> tuple[int, dict[str, int]]:
         if not dry_run:
-            # Inline projections reading the same events share one pass over the log (see rebuild_projections).
+            # Projections reading the same events share one pass over the log (see rebuild_projections).
             applied_by_name = rebuild_projections(
                 chosen, batch_size=batch_size, progress=bar.update, jobs=jobs
             )
