@@ -1,27 +1,26 @@
 """Building a rebuild's shadow on several connections at once.
 
-A rebuild builds every group of projections (eventstore.shadow_build.build_groups:
-the inline projections together, each async one alone) into one shadow schema,
-and only then swaps the groups in, one after the other (eventstore.replay). Each
-projection owns its tables, so the building can be shared out: the inline
-projections are split into parts (`independent_parts`), and the parts and the
-async groups are dealt to up to `jobs` threads, each on its own database
-connection and in its own short transactions. Client and server then work at
-the same time: while one thread's backend writes a batch, another thread
-decodes and applies a batch of its own.
+A rebuild builds every group of projections into one shadow schema, and only
+then swaps them in, one after the other (eventstore.replay). Each projection
+owns its tables, so the building can be shared out (`plan`): the inline
+projections in the sets that can be built apart, and each async projection,
+are groups that up to `jobs` threads take in turn, each thread on its own
+database connection and in its own short transactions. Client and server then
+work at the same time: while one thread's backend writes a batch, another
+thread decodes and applies a batch of its own.
 
 Which inline projections go together: those that read many of the same events
-in Python share one read of them, so they stay in one part. A type that only
-few events of the log have (an account's erasure) is read by each part that
-needs it, and types applied by a projection's statement on the server
-(`Projection.stored_sql_types`) are read there by each part's statement:
-neither ties projections together. What each thread gets is balanced by the
-events it reads, as the event statistics count them.
+in Python share one read of them. A type that only few events of the log have
+(an account's erasure) is read by each group that needs it, and types applied
+by a projection's statement on the server (`Projection.stored_sql_types`) are
+read there by each group's statement: neither ties projections together. The
+threads take the heaviest groups first, by the events each reads, as the
+event statistics count them.
 
 Everything is built up to one bound read before the threads start (below the
-horizon then, so each sees every event up to it). Afterwards each group stands
-at that bound: its catch-up and its swap go on from there on one connection,
-as before.
+horizon then, so each sees every event up to it). Afterwards every group
+stands at that bound: its catch-up and its swap go on from there on one
+connection, as before.
 """
 
 from __future__ import annotations
@@ -40,12 +39,12 @@ from .reading import horizon
 from .shadow_build import ShadowBuild, build_groups
 
 logger = logging.getLogger(__name__)
-# A type read in Python by several projections ties them into one part when it has at
+# A type read in Python by several projections ties them into one group when it has at
 # least this share of the events they read: below it, reading it twice costs less than
 # building the projections one after the other.
 SHARED_READ_MIN_SHARE = 0.01
 # An event applied by a statement on the server costs about a quarter of one read,
-# decoded and applied in Python (bench/analysis.md, "Rebuild speed").
+# decoded and applied in Python (bench/analysis.md, "Groups built on several connections").
 STORED_SQL_EVENT_WEIGHT = 0.25
 
 Counts = Mapping[str, int]
