@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from django.conf import settings
+
 from . import peer, platform_log, platform_statement, raw
 from .results import Collector
 from .workers import WorkerGroup
@@ -138,7 +140,8 @@ def replay(collector: Collector, *, reps: int, budget_seconds: float) -> None:
         collector.add(
             "replay_events",
             "replay_events, every projection",
-            f"{size:,}-event mixed log, `manage.py replay_events --no-input`",
+            f"{size:,}-event mixed log, `manage.py replay_events --no-input` "
+            f"(REBUILD_JOBS {settings.REBUILD_JOBS})",
             "events/s",
             rate,
         )
