@@ -105,7 +105,7 @@ def rebuild_projections(
             parallel_build.build_together(
                 builds,
                 settings.REBUILD_JOBS if jobs is None else jobs,
-                # Each part's tables as soon as they are built, while other parts still build.
+                # Each group's tables as soon as they are built, while other groups still build.
                 complete=functools.partial(shadow.complete, shadow.REBUILD_SCHEMA, deferred=deferred),
             )
             for build, group in zip(builds, groups, strict=True):

@@ -101,7 +101,7 @@ class ShadowBuild:
         or empty partitions). The partition bounds are read once; partitions made
         meanwhile lie above them, and the last read, bounded by the horizon,
         covers them. A set `stop` ends the build between two batches
-        (eventstore.parallel_build: another part failed).
+        (eventstore.parallel_build: another group failed).
         """
         ends = [
             upper - 1 for _name, _lower, upper in partitions.partitions()

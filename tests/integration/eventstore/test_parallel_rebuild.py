@@ -106,7 +106,9 @@ def test_a_failing_group_fails_the_rebuild_and_leaves_every_live_table(monkeypat
     with pytest.raises(RuntimeError, match=f"{failing} broke"):
         rebuild_projections(all_projections(), batch_size=20, jobs=2)
     assert snapshot_all() == live
-    assert not [t for t in threading.enumerate() if t.name.startswith("rebuild-")], "no part left running"
+    assert not [t for t in threading.enumerate() if t.name.startswith("rebuild-")], (
+        "no build thread left running"
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [shadow.REBUILD_SCHEMA])
         assert cursor.fetchone()[0] == 0, "the shadow is dropped"
