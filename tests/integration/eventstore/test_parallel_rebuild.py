@@ -7,12 +7,14 @@ must be what one connection builds, and a failure in any group must leave
 every live table as it was.
 """
 
+import io
 import logging
 import random
 import threading
 import uuid
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from eventstore import shadow
@@ -115,3 +117,10 @@ def test_a_failing_group_fails_the_rebuild_and_leaves_every_live_table(monkeypat
     # And the next rebuild goes through.
     monkeypatch.setattr(ShadowBuild, "build", original)
     assert rebuild_projections(all_projections(), jobs=2)["links.links"] > 0
+
+
+def test_replay_events_refuses_fewer_than_one_job_and_changes_nothing():
+    before = snapshot_all()
+    with pytest.raises(CommandError, match="--jobs must be 1 or more"):
+        call_command("replay_events", "--no-input", "--jobs", "0", stdout=io.StringIO(), stderr=io.StringIO())
+    assert snapshot_all() == before
