@@ -94,6 +94,11 @@ class ShadowInUse(RuntimeError):
     """Another rebuild is using the shadow schema (its advisory lock is taken)."""
 
 
+class SwapWouldLose(RuntimeError):
+    """A live projection table has something a swapped-in copy would not carry (a trigger, a policy,
+    a publication); the rebuild refuses before it builds anything."""
+
+
 class RoleSetupError(EventStoreError):
     """The application role cannot be made least-privileged as asked (it would own or be the owner)."""
 

@@ -1,11 +1,16 @@
 """Shadow copies of projection tables, for blue/green rebuilds and audits.
 
 A shadow schema holds one empty table per live table, made `LIKE` it
-(columns, defaults, identity, checks, indexes), with the live indexes' names
-and the live grants, so that once it is moved into the live schema it is
-indistinguishable from a table the migrations made. Handlers write into it
-unchanged: `writing_into()` puts the shadow schema first on the connection's
-search path, and every projection names its tables unqualified.
+(columns, defaults, identity, checks, indexes), with the live indexes' names,
+the live grants and what an operator may have tuned (storage parameters such
+as autovacuum's, columns' statistics targets and n_distinct, the replica
+identity), so that once it is moved into the live schema it is
+indistinguishable from the table it replaces. What a copy cannot carry
+(triggers, row security and policies, publications, rules, views over the
+table, foreign keys into it) makes a rebuild refuse before it builds
+anything: the swap would drop them with the retired table. Handlers write
+into it unchanged: `writing_into()` puts the shadow schema first on the
+connection's search path, and every projection names its tables unqualified.
 
 All DDL is here and runs on the caller's connection, so an operator may run
 the rebuild as the tables' owner while the platform serves as a role that
@@ -20,7 +25,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-from .errors import ShadowInUse
+from .errors import ShadowInUse, SwapWouldLose
 
 REBUILD_SCHEMA = "projection_rebuild"  # what replay_events builds and swaps in
 # What --dry-run and verify_projections build: the session's temporary tables. They need
@@ -29,6 +34,9 @@ REBUILD_SCHEMA = "projection_rebuild"  # what replay_events builds and swaps in
 CHECK_SCHEMA = "pg_temp"
 RETIRED_SCHEMA = "projection_retired"  # the replaced live tables, dropped after the swap
 _INDEX_NAME = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ ")
+# The column options a copy carries (the planner's overrides); the catalog may hold others.
+_COLUMN_OPTIONS = ("n_distinct", "n_distinct_inherited")
+_REPLICA_IDENTITY = {"f": "FULL", "n": "NOTHING"}  # "d" (default) is what LIKE makes; "i" names an index
 
 
 def quote(name: str) -> str:
@@ -61,6 +69,8 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
     find them first, so callers name live tables with their schema.
     """
     temporary = schema == CHECK_SCHEMA
+    if not temporary:  # only a rebuild's shadow is swapped in
+        refuse_what_a_swap_would_lose(live)
     drop_shadow(schema, live)
     with connection.cursor() as cursor:
         if not temporary:
@@ -73,6 +83,89 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
             _copy_index_names(cursor, source, copy, schema)
             if not temporary:
                 _copy_grants(cursor, source, copy)
+                _copy_settings(cursor, source, copy)
+
+
+def refuse_what_a_swap_would_lose(live: dict[str, str]) -> None:
+    """Raise SwapWouldLose if a live table ({table: its schema}) has what its copy would not carry.
+
+    The swap moves the live table away and drops it: its triggers, policies,
+    rules and publication membership go with it, and so (by CASCADE) would
+    views over it and other tables' foreign keys into it. A trigger or a
+    policy copied onto the shadow would also act on the rebuild's own writes.
+    """
+    names = [qualified(schema, table) for table, schema in live.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.oid::regclass::text, found.what FROM pg_class c CROSS JOIN LATERAL (
+                SELECT 'trigger ' || quote_ident(tgname) FROM pg_trigger
+                WHERE tgrelid = c.oid AND NOT tgisinternal
+                UNION ALL SELECT 'row level security' WHERE c.relrowsecurity
+                UNION ALL SELECT 'policy ' || quote_ident(polname) FROM pg_policy WHERE polrelid = c.oid
+                UNION ALL SELECT 'rule ' || quote_ident(rulename) FROM pg_rewrite
+                WHERE ev_class = c.oid AND rulename <> '_RETURN'
+                UNION ALL SELECT 'publication ' || quote_ident(p.pubname) FROM pg_publication_rel r
+                JOIN pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = c.oid
+                UNION ALL SELECT DISTINCT 'view ' || v.oid::regclass::text FROM pg_depend d
+                JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class
+                WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid = c.oid AND v.oid <> c.oid
+                UNION ALL SELECT 'foreign key ' || quote_ident(k.conname) || ' of ' || k.conrelid::regclass::text
+                FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid
+            ) AS found(what)
+            WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1, 2
+            """,
+            [names],
+        )
+        found = cursor.fetchall()
+    if found:
+        listed = "; ".join(f"{table}: {what}" for table, what in found)
+        raise SwapWouldLose(
+            f"a rebuild would drop what these live tables have and their copies would not: {listed}. "
+            "Remove them while the rebuild runs and make them again after it (docs/operations.md, "
+            '"Projections: rebuild, dry run, audit")'
+        )
+
+
+def _copy_settings(cursor, live: str, shadow: str) -> None:
+    """Give the copy what LIKE leaves out and an operator may have tuned: the table's and its TOAST
+    table's storage parameters (fillfactor, autovacuum), each column's statistics target and
+    n_distinct, and the replica identity (its index has the live name by now)."""
+    cursor.execute(
+        "SELECT c.reloptions, t.reloptions, c.relreplident, (SELECT i.relname FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident) "
+        "FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s::regclass",
+        [live],
+    )
+    options, toast_options, identity, identity_index = cursor.fetchone()
+    parameters = [*(options or ()), *(f"toast.{option}" for option in toast_options or ())]
+    if parameters:
+        cursor.execute(f"ALTER TABLE {shadow} SET ({', '.join(_assignment(p) for p in parameters)})")
+    if identity == "i":
+        cursor.execute(f"ALTER TABLE {shadow} REPLICA IDENTITY USING INDEX {quote(identity_index)}")
+    elif identity in _REPLICA_IDENTITY:
+        cursor.execute(f"ALTER TABLE {shadow} REPLICA IDENTITY {_REPLICA_IDENTITY[identity]}")
+    cursor.execute(
+        "SELECT attname, attstattarget, attoptions FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        [live],
+    )
+    for column, statistics, column_options in cursor.fetchall():
+        if statistics is not None and statistics >= 0:  # -1: the default target
+            cursor.execute(
+                f"ALTER TABLE {shadow} ALTER COLUMN {quote(column)} SET STATISTICS {int(statistics)}"
+            )
+        kept = [o for o in column_options or () if o.split("=", 1)[0] in _COLUMN_OPTIONS]
+        if kept:
+            assignments = ", ".join(_assignment(o) for o in kept)
+            cursor.execute(f"ALTER TABLE {shadow} ALTER COLUMN {quote(column)} SET ({assignments})")
+
+
+def _assignment(option: str) -> str:
+    # The catalog stores `name=value`; names are Postgres' own, the value goes in as a literal.
+    name, value = option.split("=", 1)
+    return f"{name} = '{value.replace(chr(39), chr(39) * 2)}'"
 
 
 def drop_secondary_indexes(schema: str, tables: Sequence[str]) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from eventstore import parallel_build, partitions, projection_versions
 from eventstore.archive import source as archive_source
-from eventstore.errors import ArchiveInvalid, ShadowInUse
+from eventstore.errors import ArchiveInvalid, ShadowInUse, SwapWouldLose
 from eventstore.projection_diff import TableDiff, check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import REBUILD_BATCH_SIZE, rebuild_projections
@@ -153,7 +153,7 @@ class Command(BaseCommand):
         with bar:
             try:
                 total, applied_by_name = self._run(chosen, dry_run, batch_size, bar, jobs)
-            except ShadowInUse as exc:
+            except (ShadowInUse, SwapWouldLose) as exc:
                 raise CommandError(str(exc)) from exc
         if not dry_run and options["verbosity"] > 1:
             for name, applied in sorted(applied_by_name.items()):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from community_app.models import Post
@@ -191,17 +192,19 @@ def last_position() -> int:
 
 
 def table_structure(table: str) -> dict:
-    """What the migrations made of a table, as the catalog says: columns, indexes, constraints, grants."""
+    """What the migrations and an operator made of a table, as the catalog says: columns (with their
+    statistics targets and n_distinct), indexes, constraints, grants, storage parameters, replica identity."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT attname, format_type(atttypid, atttypmod), attnotnull, attidentity FROM pg_attribute "
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull, attidentity, attstattarget, "
+            "ARRAY(SELECT o FROM unnest(attoptions) AS o WHERE o LIKE 'n_distinct%%') FROM pg_attribute "
             "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
             [table],
         )
         columns = cursor.fetchall()
         cursor.execute(
-            "SELECT c.relname, regexp_replace(pg_get_indexdef(i.indexrelid), ' ON \\S+ ', ' ON t ') "
-            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
+            "SELECT c.relname, regexp_replace(pg_get_indexdef(i.indexrelid), ' ON \\S+ ', ' ON t '), "
+            "i.indisreplident FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
             [table],
         )
         indexes = sorted(cursor.fetchall())
@@ -210,24 +213,144 @@ def table_structure(table: str) -> dict:
             [table],
         )
         constraints = sorted(cursor.fetchall())
-        cursor.execute("SELECT relacl::text[] FROM pg_class WHERE oid = %s::regclass", [table])
-        grants = sorted(cursor.fetchone()[0] or [])
-    return {"columns": columns, "indexes": indexes, "constraints": constraints, "grants": grants}
+        cursor.execute(
+            "SELECT c.relacl::text[], c.reloptions, t.reloptions, c.relreplident FROM pg_class c "
+            "LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s::regclass",
+            [table],
+        )
+        grants, options, toast_options, identity = cursor.fetchone()
+    return {
+        "columns": columns,
+        "indexes": indexes,
+        "constraints": constraints,
+        "grants": sorted(grants or []),
+        "options": sorted(options or []),
+        "toast options": sorted(toast_options or []),
+        "replica identity": identity,
+    }
 
 
-def test_the_swapped_in_tables_are_what_the_migrations_made_with_their_grants():
+# What an operator tunes on live tables, and how it is taken back after the test.
+OPERATOR_SETTINGS = [
+    (
+        "ALTER TABLE community_app_post SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01, "
+        "toast.autovacuum_enabled = false)",
+        "ALTER TABLE community_app_post RESET (fillfactor, autovacuum_vacuum_scale_factor, "
+        "toast.autovacuum_enabled)",
+    ),
+    (
+        "ALTER TABLE community_app_post ALTER COLUMN body SET STATISTICS 0",
+        "ALTER TABLE community_app_post ALTER COLUMN body SET STATISTICS -1",
+    ),
+    (
+        "ALTER TABLE community_app_vote ALTER COLUMN voter_id SET (n_distinct = -0.5)",
+        "ALTER TABLE community_app_vote ALTER COLUMN voter_id RESET (n_distinct)",
+    ),
+    (
+        "ALTER TABLE community_app_vote REPLICA IDENTITY USING INDEX community_vote_once",
+        "ALTER TABLE community_app_vote REPLICA IDENTITY DEFAULT",
+    ),
+    (
+        "ALTER TABLE community_app_comment REPLICA IDENTITY FULL",
+        "ALTER TABLE community_app_comment REPLICA IDENTITY DEFAULT",
+    ),
+    (
+        "GRANT SELECT ON community_app_vote, eventstore_eventstat TO PUBLIC",
+        "REVOKE SELECT ON community_app_vote, eventstore_eventstat FROM PUBLIC",
+    ),
+]
+
+
+def test_the_swapped_in_tables_are_what_the_migrations_and_the_operator_made():
     tables = [t for p in all_projections() for t in p.table_names()]
+    untouched = {t: table_structure(t) for t in tables}
     with connection.cursor() as cursor:
-        cursor.execute("GRANT SELECT ON community_app_vote, eventstore_eventstat TO PUBLIC")
+        for setting, _undo in OPERATOR_SETTINGS:
+            cursor.execute(setting)
     try:
         before = {t: table_structure(t) for t in tables}
-        assert any("=r/" in g for g in before["community_app_vote"]["grants"])
+        for table in (
+            "community_app_post",
+            "community_app_vote",
+            "community_app_comment",
+            "eventstore_eventstat",
+        ):
+            assert before[table] != untouched[table], f"the test's settings did not change {table}"
         rebuild_projections(all_projections())
         after = {t: table_structure(t) for t in tables}
         assert after == before
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("REVOKE SELECT ON community_app_vote, eventstore_eventstat FROM PUBLIC")
+            for _setting, undo in OPERATOR_SETTINGS:
+                cursor.execute(undo)
+    # As it was, but for the owner's own entry that a grant and its revoke leave in the ACL.
+    restored = {t: {**table_structure(t), "grants": untouched[t]["grants"]} for t in tables}
+    assert restored == untouched
+
+
+# What a swap would drop with the retired table, each made on a live table, and taken back.
+WOULD_BE_LOST = {
+    "trigger": (
+        "CREATE FUNCTION test_keep_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; "
+        "CREATE TRIGGER test_audit BEFORE INSERT ON community_app_vote FOR EACH ROW EXECUTE FUNCTION test_keep_row()",
+        "DROP TRIGGER test_audit ON community_app_vote; DROP FUNCTION test_keep_row()",
+        "community_app_vote: trigger test_audit",
+    ),
+    "view": (
+        "CREATE VIEW test_top_posts AS SELECT id, score FROM community_app_post ORDER BY score DESC",
+        "DROP VIEW test_top_posts",
+        "community_app_post: view test_top_posts",
+    ),
+    "foreign key": (
+        "CREATE TABLE test_bookmark (post_id uuid REFERENCES community_app_post (id))",
+        "DROP TABLE test_bookmark",
+        "community_app_post: foreign key test_bookmark_post_id_fkey of test_bookmark",
+    ),
+    "row security": (
+        "ALTER TABLE community_app_comment ENABLE ROW LEVEL SECURITY; "
+        "CREATE POLICY test_own ON community_app_comment USING (author_id > 0)",
+        "DROP POLICY test_own ON community_app_comment; ALTER TABLE community_app_comment DISABLE ROW LEVEL SECURITY",
+        "community_app_comment: policy test_own",
+    ),
+    "publication": (
+        "CREATE PUBLICATION test_feed FOR TABLE links_app_link",
+        "DROP PUBLICATION test_feed",
+        "links_app_link: publication test_feed",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WOULD_BE_LOST))
+def test_a_rebuild_refuses_before_building_when_the_swap_would_drop_what_a_live_table_has(kind):
+    make, undo, named = WOULD_BE_LOST[kind]
+    authors = make_authors()
+    rng, posts = random.Random(5), []
+    for _ in range(20):
+        write_once(rng, authors, posts)
+    rebuild_projections(all_projections())  # the live tables hold the whole log (earlier tests' too)
+    live = snapshot_inline()
+    oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    with connection.cursor() as cursor:
+        cursor.execute(make)
+    try:
+        with pytest.raises(CommandError, match=named):
+            call_command("replay_events", "--no-input", verbosity=0)
+        assert {t: table_oid(t) for t in oids} == oids, "a live table was replaced"
+        assert snapshot_inline() == live
+        assert shadow_schema_exists() is False
+        assert_no_drift()  # the audit swaps nothing in: it still runs
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(undo)
+    rebuild_projections(all_projections())  # without it, the rebuild goes through
+    assert snapshot_inline() == live
+    assert {t: table_oid(t) for t in oids} != oids
+
+
+def shadow_schema_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regnamespace(%s) IS NOT NULL", [shadow.REBUILD_SCHEMA])
+        return cursor.fetchone()[0]
 
 
 def test_a_swap_that_cannot_get_its_locks_lets_readers_through_and_tries_again(caplog):
