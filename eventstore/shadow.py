@@ -2,9 +2,9 @@
 
 A shadow schema holds one empty table per live table, made `LIKE` it
 (columns, defaults, identity, checks, indexes), with the live indexes' names,
-the live grants and what an operator may have tuned (storage parameters such
-as autovacuum's, columns' statistics targets and n_distinct, the replica
-identity), so that once it is moved into the live schema it is
+the live grants and owner, and what an operator may have tuned (storage
+parameters such as autovacuum's, columns' statistics targets and n_distinct,
+the replica identity), so that once it is moved into the live schema it is
 indistinguishable from the table it replaces. What a copy cannot carry
 (triggers, row security and policies, publications, rules, views over the
 table, foreign keys into it) makes a rebuild refuse before it builds
@@ -84,6 +84,7 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
             if not temporary:
                 _copy_grants(cursor, source, copy)
                 _copy_settings(cursor, source, copy)
+                _copy_owner(cursor, source, copy)
 
 
 def refuse_what_a_swap_would_lose(live: dict[str, str]) -> None:
@@ -113,6 +114,8 @@ def refuse_what_a_swap_would_lose(live: dict[str, str]) -> None:
                   AND d.refobjid = c.oid AND v.oid <> c.oid
                 UNION ALL SELECT 'foreign key ' || quote_ident(k.conname) || ' of ' || k.conrelid::regclass::text
                 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid
+                UNION ALL SELECT 'owner ' || quote_ident(pg_get_userbyid(c.relowner))
+                    || ', whom this role may not give the copy to' WHERE NOT pg_has_role(c.relowner, 'MEMBER')
             ) AS found(what)
             WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1, 2
             """,
@@ -160,6 +163,19 @@ def _copy_settings(cursor, live: str, shadow: str) -> None:
         if kept:
             assignments = ", ".join(_assignment(o) for o in kept)
             cursor.execute(f"ALTER TABLE {shadow} ALTER COLUMN {quote(column)} SET ({assignments})")
+
+
+def _copy_owner(cursor, live: str, shadow: str) -> None:
+    # A rebuild run as another role (a superuser, say) would otherwise leave the migrations' role
+    # a table it does not own, and its next migration of that table failing.
+    cursor.execute(
+        "SELECT pg_get_userbyid(relowner), relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+        "FROM pg_class WHERE oid = %s::regclass",
+        [live],
+    )
+    owner, own = cursor.fetchone()
+    if not own:
+        cursor.execute(f"ALTER TABLE {shadow} OWNER TO {quote(owner)}")
 
 
 def _assignment(option: str) -> str:

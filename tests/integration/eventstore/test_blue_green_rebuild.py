@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 
 from community_app.models import Post
 from eventstore import shadow
-from eventstore.errors import ShadowInUse
+from eventstore.errors import ShadowInUse, SwapWouldLose
 from eventstore.models import ParkedEvent
 from eventstore.projection_diff import check_projections
 from eventstore.projections import registered_projections
@@ -214,7 +215,12 @@ def table_structure(table: str) -> dict:
         )
         constraints = sorted(cursor.fetchall())
         cursor.execute(
-            "SELECT c.relacl::text[], c.reloptions, t.reloptions, c.relreplident FROM pg_class c "
+            # The privileges as granted (an ACL that spells out the owner's defaults is the same as none).
+            "SELECT ARRAY(SELECT format('%%s>%%s:%%s%%s', pg_get_userbyid(a.grantor), "
+            "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, "
+            "CASE WHEN a.is_grantable THEN '*' ELSE '' END) "
+            "FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a), "
+            "c.reloptions, t.reloptions, c.relreplident FROM pg_class c "
             "LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s::regclass",
             [table],
         )
@@ -283,9 +289,64 @@ def test_the_swapped_in_tables_are_what_the_migrations_and_the_operator_made():
         with connection.cursor() as cursor:
             for _setting, undo in OPERATOR_SETTINGS:
                 cursor.execute(undo)
-    # As it was, but for the owner's own entry that a grant and its revoke leave in the ACL.
-    restored = {t: {**table_structure(t), "grants": untouched[t]["grants"]} for t in tables}
-    assert restored == untouched
+    assert {t: table_structure(t) for t in tables} == untouched
+
+
+def table_owners(tables: list[str]) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class WHERE oid = ANY(%s::regclass[])",
+            [tables],
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.fixture
+def other_role():
+    """A role of this test's own (roles are the cluster's: other databases' tests must not meet it)."""
+    name = f"test_role_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {name} NOLOGIN")
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute(f"REASSIGN OWNED BY {name} TO current_user")
+            cursor.execute(f"DROP OWNED BY {name}")
+            cursor.execute(f"DROP ROLE {name}")
+
+
+def test_a_rebuild_run_as_another_role_leaves_the_tables_to_their_owner(other_role):
+    # The migrations' role owns the tables; an operator rebuilds as a superuser (this session).
+    tables = [t for p in all_projections() for t in p.table_names()]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"ALTER TABLE {table} OWNER TO {other_role}")
+    before = {t: table_structure(t) for t in tables}
+    rebuild_projections(all_projections())
+    assert table_owners(tables) == dict.fromkeys(tables, other_role)
+    assert {t: table_structure(t) for t in tables} == before
+
+
+def test_a_rebuild_refuses_a_role_that_could_not_give_the_tables_to_their_owner(other_role):
+    tables = [t for p in all_projections() for t in p.table_names()]
+    oids = {t: table_oid(t) for t in tables}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (owner,) = cursor.fetchone()
+        cursor.execute(f"SET ROLE {other_role}")  # a member of nothing: it may not act as the owner
+    try:
+        refused = pytest.raises(
+            SwapWouldLose, match=f"community_app_post: owner {owner}, whom this role may not"
+        )
+        with refused, transaction.atomic():  # one connection: this session's role
+            rebuild_projections(all_projections())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert {t: table_oid(t) for t in tables} == oids
+    assert shadow_schema_exists() is False
 
 
 # What a swap would drop with the retired table, each made on a live table, and taken back.
