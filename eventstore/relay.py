@@ -311,12 +311,6 @@ def _checked_horizon() -> int:
 
 
 _HORIZON_CHECKED_SQL = HORIZON_CHECKED_SQL.encode()
-_NEWEST_POSITION_SQL = b"SELECT eventstore_newest_position()"
-
-
-def newest_position() -> int:
-    """The newest committed position (0 for an empty log): backward steps of the newest partitions' keys."""
-    return prepared.fetchone(_NEWEST_POSITION_SQL)[0]
 
 
 def relay_pending(max_batches: int = 50, *, batch=relay_batch) -> RelayResult:
