@@ -22,7 +22,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from community_app.models import Post
-from eventstore import shadow
+from eventstore import parallel_build, shadow
 from eventstore.errors import ShadowInUse, SwapWouldLose
 from eventstore.models import ParkedEvent
 from eventstore.projection_diff import check_projections
@@ -406,6 +406,36 @@ def test_a_rebuild_refuses_before_building_when_the_swap_would_drop_what_a_live_
     rebuild_projections(all_projections())  # without it, the rebuild goes through
     assert snapshot_inline() == live
     assert {t: table_oid(t) for t in oids} != oids
+
+
+def test_a_view_made_while_the_rebuild_builds_stops_its_swap(monkeypatch):
+    authors = make_authors()
+    rng, posts = random.Random(6), []
+    for _ in range(20):
+        write_once(rng, authors, posts)
+    rebuild_projections(all_projections())
+    live = snapshot_inline()
+    oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    build_together = parallel_build.build_together
+
+    def build_while_an_operator_makes_a_view(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE VIEW test_scores AS SELECT id, score FROM community_app_post")
+        build_together(*args, **kwargs)
+
+    monkeypatch.setattr(parallel_build, "build_together", build_while_an_operator_makes_a_view)
+    try:
+        with pytest.raises(SwapWouldLose, match="community_app_post: view test_scores"):
+            rebuild_projections(all_projections())
+        assert {t: table_oid(t) for t in oids} == oids, "a live table was replaced"
+        assert snapshot_inline() == live
+        assert shadow_schema_exists() is False
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM test_scores")
+            assert cursor.fetchone()[0] == len(live["community.posts"]["community_app_post"])
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP VIEW IF EXISTS test_scores")
 
 
 def shadow_schema_exists() -> bool:
