@@ -131,9 +131,9 @@ def _swap(build: ShadowBuild, *, is_async: bool) -> None:
                 shadow.commit_without_waiting_for_the_flush()
                 checkpoints = _lock_checkpoints(build) if is_async else []
                 shadow.lock_live(build.live_schemas)
+                locked = time.perf_counter()
                 # Again under the locks: a view or trigger made while the build ran would be dropped too.
                 shadow.refuse_what_a_swap_would_lose(build.live_schemas)
-                locked = time.perf_counter()
                 with shadow.writing_into(build.schema):
                     build.read(below_horizon=is_async)
                 if checkpoints:
