@@ -95,8 +95,8 @@ class ShadowInUse(RuntimeError):
 
 
 class SwapWouldLose(RuntimeError):
-    """A live projection table has something a swapped-in copy would not carry (a trigger, a policy,
-    a publication); the rebuild refuses before it builds anything."""
+    """A live projection table has what a swapped-in copy would not carry (a trigger, a policy, a
+    view over it, ...: eventstore.shadow); refused before the build and again in the swap."""
 
 
 class RoleSetupError(EventStoreError):
