@@ -16,7 +16,6 @@ from django.db import connection, transaction
 
 from eventstore.bus import publish
 from eventstore.reading import horizon, read_stream
-from eventstore.relay import newest_position
 from tests.db_sessions import open_session
 from tests.sample_events import THING_HAPPENED
 
@@ -31,6 +30,10 @@ def sql(statement: str, params=()) -> tuple:
 
 def base() -> int:
     return sql("SELECT base FROM eventstore_position_base")[0]
+
+
+def newest_position() -> int:
+    return sql("SELECT eventstore_newest_position()")[0]
 
 
 @pytest.fixture
