@@ -7,6 +7,6 @@ class EventstoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the store's own projection (statistics) and Celery tasks, connect the positions'
-        # catch-up to new connections, the projection-version check to `manage.py check --database`,
-        # and the timing constants' check to `manage.py check`.
-        from . import positions, projection_versions, statistics, tasks, timing_checks  # noqa: F401
+        # catch-up to new connections, the projection-version and swap checks to `manage.py check
+        # --database`, and the timing constants' check to `manage.py check`.
+        from . import positions, projection_versions, shadow, statistics, tasks, timing_checks  # noqa: F401

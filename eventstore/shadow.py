@@ -23,9 +23,11 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from django.db import connection
+from django.core import checks
+from django.db import DatabaseError, connection
 
 from .errors import ShadowInUse, SwapWouldLose
+from .projections import registered_projections
 
 REBUILD_SCHEMA = "projection_rebuild"  # what replay_events builds and swaps in
 # What --dry-run and verify_projections build: the session's temporary tables. They need
@@ -88,47 +90,73 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
 
 
 def refuse_what_a_swap_would_lose(live: dict[str, str]) -> None:
-    """Raise SwapWouldLose if a live table ({table: its schema}) has what its copy would not carry.
-
-    The swap moves the live table away and drops it: its triggers, policies,
-    rules and publication membership go with it, and so (by CASCADE) would
-    views over it and other tables' foreign keys into it. A trigger or a
-    policy copied onto the shadow would also act on the rebuild's own writes.
-    """
-    names = [qualified(schema, table) for table, schema in live.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.oid::regclass::text, found.what FROM pg_class c CROSS JOIN LATERAL (
-                SELECT 'trigger ' || quote_ident(tgname) FROM pg_trigger
-                WHERE tgrelid = c.oid AND NOT tgisinternal
-                UNION ALL SELECT 'row level security' WHERE c.relrowsecurity
-                UNION ALL SELECT 'policy ' || quote_ident(polname) FROM pg_policy WHERE polrelid = c.oid
-                UNION ALL SELECT 'rule ' || quote_ident(rulename) FROM pg_rewrite
-                WHERE ev_class = c.oid AND rulename <> '_RETURN'
-                UNION ALL SELECT 'publication ' || quote_ident(p.pubname) FROM pg_publication_rel r
-                JOIN pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = c.oid
-                UNION ALL SELECT DISTINCT 'view ' || v.oid::regclass::text FROM pg_depend d
-                JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class
-                WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-                  AND d.refobjid = c.oid AND v.oid <> c.oid
-                UNION ALL SELECT 'foreign key ' || quote_ident(k.conname) || ' of ' || k.conrelid::regclass::text
-                FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid
-                UNION ALL SELECT 'owner ' || quote_ident(pg_get_userbyid(c.relowner))
-                    || ', whom this role may not give the copy to' WHERE NOT pg_has_role(c.relowner, 'MEMBER')
-            ) AS found(what)
-            WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1, 2
-            """,
-            [names],
-        )
-        found = cursor.fetchall()
+    """Raise SwapWouldLose if a live table ({table: its schema}) has what its copy would not carry."""
+    found = what_a_swap_would_lose(live)
     if found:
-        listed = "; ".join(f"{table}: {what}" for table, what in found)
+        listed = "; ".join(f"{table}: {kind} {name}" for table, kind, name in found)
         raise SwapWouldLose(
             f"a rebuild would drop what these live tables have and their copies would not: {listed}. "
             "Remove them while the rebuild runs and make them again after it (docs/operations.md, "
             '"Projections: rebuild, dry run, audit")'
         )
+
+
+def what_a_swap_would_lose(live: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(table, kind, name) of what the live tables ({table: its schema}) have and their copies would not.
+
+    The swap moves the live table away and drops it: its triggers, policies,
+    rules and publication membership go with it, and so (by CASCADE) would
+    views over it and other tables' foreign keys into it. A trigger or a
+    policy copied onto the shadow would also act on the rebuild's own writes.
+    An owner this role may not give the copy to is listed too (kind "owner").
+    """
+    names = [qualified(schema, table) for table, schema in live.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.oid::regclass::text, found.kind, found.name FROM pg_class c CROSS JOIN LATERAL (
+                SELECT 'trigger', quote_ident(tgname) FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal
+                UNION ALL SELECT 'row level security', '' WHERE c.relrowsecurity
+                UNION ALL SELECT 'policy', quote_ident(polname) FROM pg_policy WHERE polrelid = c.oid
+                UNION ALL SELECT 'rule', quote_ident(rulename) FROM pg_rewrite
+                WHERE ev_class = c.oid AND rulename <> '_RETURN'
+                UNION ALL SELECT 'publication', quote_ident(p.pubname) FROM pg_publication_rel r
+                JOIN pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = c.oid
+                UNION ALL SELECT DISTINCT 'view', v.oid::regclass::text FROM pg_depend d
+                JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class
+                WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid = c.oid AND v.oid <> c.oid
+                UNION ALL SELECT 'foreign key', quote_ident(k.conname) || ' of ' || k.conrelid::regclass::text
+                FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid
+                UNION ALL SELECT 'owner', quote_ident(pg_get_userbyid(c.relowner))
+                    || ', whom this role may not give the copy to' WHERE NOT pg_has_role(c.relowner, 'MEMBER')
+            ) AS found(kind, name)
+            WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1, 2, 3
+            """,
+            [names],
+        )
+        return [(table, kind, name) for table, kind, name in cursor.fetchall()]
+
+
+@checks.register(checks.Tags.database)
+def check_rebuilds_can_swap(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Warn, before a release step's `replay_events --outdated` meets it, of what would make a rebuild
+    refuse (eventstore.W002). The owner is left out: the serving role, which runs checks too, may
+    not act as the owner, and need not."""
+    try:
+        live = {t: live_schema(t) for p in registered_projections().values() for t in p.table_names()}
+        found = [f for f in what_a_swap_would_lose(live) if f[1] != "owner"]
+    except (DatabaseError, LookupError):
+        return []  # no database or no tables yet (before migrate): nothing to swap either
+    return [
+        checks.Warning(
+            f"a rebuild of {table} would refuse: it has {kind} {name}".rstrip(),
+            hint="a rebuild's swap would drop it with the old table; take it away for the rebuild "
+            '(docs/operations.md, "Projections: rebuild, dry run, audit")',
+            id="eventstore.W002",
+        )
+        for table, kind, name in found
+    ]
 
 
 def _copy_settings(cursor, live: str, shadow: str) -> None:

@@ -391,9 +391,15 @@ def test_a_rebuild_refuses_before_building_when_the_swap_would_drop_what_a_live_
     rebuild_projections(all_projections())  # the live tables hold the whole log (earlier tests' too)
     live = snapshot_inline()
     oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    assert shadow.check_rebuilds_can_swap() == []
     with connection.cursor() as cursor:
         cursor.execute(make)
     try:
+        # `manage.py check --database` says so ahead of the release step's rebuild.
+        warnings = shadow.check_rebuilds_can_swap()
+        assert [w.id for w in warnings] == ["eventstore.W002"] * len(warnings)
+        table, what = named.split(": ")
+        assert f"a rebuild of {table} would refuse: it has {what}" in [w.msg for w in warnings]
         with pytest.raises(CommandError, match=named):
             call_command("replay_events", "--no-input", verbosity=0)
         assert {t: table_oid(t) for t in oids} == oids, "a live table was replaced"
