@@ -92,12 +92,20 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
 def refuse_what_a_swap_would_lose(live: dict[str, str]) -> None:
     """Raise SwapWouldLose if a live table ({table: its schema}) has what its copy would not carry."""
     found = what_a_swap_would_lose(live)
-    if found:
-        listed = "; ".join(f"{table}: {kind} {name}" for table, kind, name in found)
+    dropped = [(table, kind, name) for table, kind, name in found if kind != "owner"]
+    if dropped:
+        listed = "; ".join(f"{table}: {kind} {name}".rstrip() for table, kind, name in dropped)
         raise SwapWouldLose(
             f"a rebuild would drop what these live tables have and their copies would not: {listed}. "
             "Remove them while the rebuild runs and make them again after it (docs/operations.md, "
             '"Projections: rebuild, dry run, audit")'
+        )
+    if found:
+        owners = ", ".join(sorted({name for _table, _kind, name in found}))
+        tables = ", ".join(table for table, _kind, _name in found)
+        raise SwapWouldLose(
+            f"run the rebuild as the projection tables' owner ({owners}, the migrations' role) or a member "
+            f"of it: this role may not give the rebuilt {tables} to their owner"
         )
 
 
@@ -108,7 +116,7 @@ def what_a_swap_would_lose(live: dict[str, str]) -> list[tuple[str, str, str]]:
     rules and publication membership go with it, and so (by CASCADE) would
     views over it and other tables' foreign keys into it. A trigger or a
     policy copied onto the shadow would also act on the rebuild's own writes.
-    An owner this role may not give the copy to is listed too (kind "owner").
+    An owner this role may not give the copy to (not a member of it) is listed too (kind "owner").
     """
     names = [qualified(schema, table) for table, schema in live.items()]
     with connection.cursor() as cursor:
@@ -129,7 +137,7 @@ def what_a_swap_would_lose(live: dict[str, str]) -> list[tuple[str, str, str]]:
                 UNION ALL SELECT 'foreign key', quote_ident(k.conname) || ' of ' || k.conrelid::regclass::text
                 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid
                 UNION ALL SELECT 'owner', quote_ident(pg_get_userbyid(c.relowner))
-                    || ', whom this role may not give the copy to' WHERE NOT pg_has_role(c.relowner, 'MEMBER')
+                WHERE NOT pg_has_role(c.relowner, 'MEMBER')
             ) AS found(kind, name)
             WHERE c.oid = ANY(%s::regclass[]) ORDER BY 1, 2, 3
             """,

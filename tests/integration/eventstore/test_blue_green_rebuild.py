@@ -338,7 +338,7 @@ def test_a_rebuild_refuses_a_role_that_could_not_give_the_tables_to_their_owner(
         cursor.execute(f"SET ROLE {other_role}")  # a member of nothing: it may not act as the owner
     try:
         refused = pytest.raises(
-            SwapWouldLose, match=f"community_app_post: owner {owner}, whom this role may not"
+            SwapWouldLose, match=rf"run the rebuild as the projection tables' owner \({owner},"
         )
         with refused, transaction.atomic():  # one connection: this session's role
             rebuild_projections(all_projections())
