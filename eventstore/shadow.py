@@ -86,7 +86,6 @@ def create_shadow(schema: str, live: dict[str, str]) -> None:
             if not temporary:
                 _copy_grants(cursor, source, copy)
                 _copy_settings(cursor, source, copy)
-                _copy_owner(cursor, source, copy)
 
 
 def refuse_what_a_swap_would_lose(live: dict[str, str]) -> None:
@@ -168,16 +167,21 @@ def check_rebuilds_can_swap(app_configs=None, **kwargs) -> list[checks.CheckMess
 
 
 def _copy_settings(cursor, live: str, shadow: str) -> None:
-    """Give the copy what LIKE leaves out and an operator may have tuned: the table's and its TOAST
-    table's storage parameters (fillfactor, autovacuum), each column's statistics target and
-    n_distinct, and the replica identity (its index has the live name by now)."""
+    """Give the copy what LIKE leaves out: what an operator may have tuned (the table's and its TOAST
+    table's storage parameters such as fillfactor and autovacuum's, each column's statistics target
+    and n_distinct, the replica identity, whose index has the live name by now) and the owner."""
     cursor.execute(
         "SELECT c.reloptions, t.reloptions, c.relreplident, (SELECT i.relname FROM pg_index x "
-        "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident) "
+        "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident), "
+        "pg_get_userbyid(c.relowner), c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
         "FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s::regclass",
         [live],
     )
-    options, toast_options, identity, identity_index = cursor.fetchone()
+    options, toast_options, identity, identity_index, owner, own = cursor.fetchone()
+    if not own:
+        # Run as another role (a superuser, say), the copy would leave the migrations' role a table
+        # it does not own, and its next migration of that table failing.
+        cursor.execute(f"ALTER TABLE {shadow} OWNER TO {quote(owner)}")
     parameters = [*(options or ()), *(f"toast.{option}" for option in toast_options or ())]
     if parameters:
         cursor.execute(f"ALTER TABLE {shadow} SET ({', '.join(_assignment(p) for p in parameters)})")
@@ -199,19 +203,6 @@ def _copy_settings(cursor, live: str, shadow: str) -> None:
         if kept:
             assignments = ", ".join(_assignment(o) for o in kept)
             cursor.execute(f"ALTER TABLE {shadow} ALTER COLUMN {quote(column)} SET ({assignments})")
-
-
-def _copy_owner(cursor, live: str, shadow: str) -> None:
-    # A rebuild run as another role (a superuser, say) would otherwise leave the migrations' role
-    # a table it does not own, and its next migration of that table failing.
-    cursor.execute(
-        "SELECT pg_get_userbyid(relowner), relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
-        "FROM pg_class WHERE oid = %s::regclass",
-        [live],
-    )
-    owner, own = cursor.fetchone()
-    if not own:
-        cursor.execute(f"ALTER TABLE {shadow} OWNER TO {quote(owner)}")
 
 
 def _assignment(option: str) -> str:

@@ -119,14 +119,19 @@ def shadow_rows(table: str) -> int:
         return cursor.fetchone()[0]
 
 
-def test_a_rebuild_killed_halfway_leaves_the_live_state_and_can_run_again():
+def written_and_rebuilt(seed: int, writes: int) -> tuple[dict, dict[str, int]]:
+    """`writes` commands through the services, then every projection rebuilt (the live tables hold the
+    whole log, earlier tests' too); returns the inline projections' rows and every table's oid."""
     authors = make_authors()
-    rng, posts = random.Random(2), []
-    for _ in range(200):
+    rng, posts = random.Random(seed), []
+    for _ in range(writes):
         write_once(rng, authors, posts)
     rebuild_projections(all_projections())
-    live = snapshot_inline()
-    oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    return snapshot_inline(), {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+
+
+def test_a_rebuild_killed_halfway_leaves_the_live_state_and_can_run_again():
+    live, oids = written_and_rebuilt(2, 200)
     total_posts = len(live["community.posts"]["community_app_post"])
 
     rebuild = subprocess.Popen(
@@ -384,13 +389,7 @@ WOULD_BE_LOST = {
 @pytest.mark.parametrize("kind", sorted(WOULD_BE_LOST))
 def test_a_rebuild_refuses_before_building_when_the_swap_would_drop_what_a_live_table_has(kind):
     make, undo, named = WOULD_BE_LOST[kind]
-    authors = make_authors()
-    rng, posts = random.Random(5), []
-    for _ in range(20):
-        write_once(rng, authors, posts)
-    rebuild_projections(all_projections())  # the live tables hold the whole log (earlier tests' too)
-    live = snapshot_inline()
-    oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    live, oids = written_and_rebuilt(5, 20)
     assert shadow.check_rebuilds_can_swap() == []
     with connection.cursor() as cursor:
         cursor.execute(make)
@@ -415,13 +414,7 @@ def test_a_rebuild_refuses_before_building_when_the_swap_would_drop_what_a_live_
 
 
 def test_a_view_made_while_the_rebuild_builds_stops_its_swap(monkeypatch):
-    authors = make_authors()
-    rng, posts = random.Random(6), []
-    for _ in range(20):
-        write_once(rng, authors, posts)
-    rebuild_projections(all_projections())
-    live = snapshot_inline()
-    oids = {t: table_oid(t) for p in all_projections() for t in p.table_names()}
+    live, oids = written_and_rebuilt(6, 20)
     build_together = parallel_build.build_together
 
     def build_while_an_operator_makes_a_view(*args, **kwargs):
