@@ -5,8 +5,9 @@ start) and every subscriber waits for its turn in the pool; that costs seconds
 under a steady load. The runner (`manage.py run_event_streams`) keeps the same
 work in threads that block on Redis instead:
 
-- a commit pushes to the relay's wake list, and the relay thread, blocked on
-  it (BLPOP), relays at once;
+- a commit pushes to the relay's wake list (eventstore.wakeups: right after a
+  wake-up that found the runner alive, without waiting for the answer), and
+  the relay thread, blocked on it (BLPOP), relays at once;
 - the relay pushes to the wake list of each partition it wrote to, and that
   partition's thread, blocked on it, drains the partition for every subscriber.
 
@@ -53,11 +54,8 @@ HEARTBEAT_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 2.0
 STOP_CHECK_SECONDS = 1.0
 HORIZON_RETRY_SECONDS = 0.002  # first pause when committed events wait on an open transaction
-# After a wake-up (or while events come), the relay looks at the newest position
-# this often, for this long; writers that woke it less than KICK_INTERVAL_SECONDS
-# ago do not wake it again (eventstore.wakeups).
-FAST_POLL_SECONDS = 0.002
-ACTIVE_SECONDS = 2.0
+# A writer whose wake-up found a runner alive pushes its next wake-ups for this
+# long without waiting for an answer, then asks again (eventstore.wakeups).
 KICK_INTERVAL_SECONDS = 0.5
 RELAY_ROUND_BATCHES = 50  # batches a relay round sends at most before it looks again
 # What a loop survives by logging, backing off and trying again: the services
@@ -92,7 +90,6 @@ class StreamRunner:
         self.threads: list[threading.Thread] = []
         self.alive_file = Path(alive_file) if alive_file else None
         self._held_back_for = 0.0
-        self._active_until = 0.0
         self._relay = StreamRunnerRelay()
         self._caught_up = False  # the last round, as the leader, sent everything below the horizon
         self._heartbeat_outage = Outage(logger, "stream runner heartbeat: Redis")
@@ -226,16 +223,13 @@ class StreamRunner:
     def _relay_round(self, woken: bool) -> float | None:
         """Relay what there is; return how soon to look again (None: when woken, or at the poll).
 
-        Woken by a commit, the relay stays active for `ACTIVE_SECONDS` and then
-        looks for events past its checkpoint every `FAST_POLL_SECONDS`, relaying
-        when there are. That is what lets a writer that woke it recently skip
-        the Redis call after its next commits (eventstore.wakeups).
+        Every commit wakes the relay (eventstore.wakeups), and wake-ups pushed
+        while a round runs leave one behind (push_wake), so the next round
+        starts as soon as this one ends. Unwoken, at the poll, it looks for
+        events past its checkpoint first, in case a wake-up was lost.
         """
-        now = time.monotonic()
-        if woken:
-            self._active_until = now + ACTIVE_SECONDS
         if not woken and not self._held_back_for and self._caught_up and not self._relay.has_new_events():
-            return FAST_POLL_SECONDS if now < self._active_until else None
+            return None
         # Caught up only once this round has sent everything below the horizon, as
         # the leader: a round that fails (Redis down), stops at its batch limit or
         # finds another runner leading leaves it unset, so the next poll relays
@@ -260,9 +254,7 @@ class StreamRunner:
                 )
             return self._held_back_for
         self._held_back_for = 0.0
-        if sent:
-            self._active_until = time.monotonic() + ACTIVE_SECONDS
-        return FAST_POLL_SECONDS if time.monotonic() < self._active_until else None
+        return None if self._caught_up else 0.0  # stopped at its batch limit: on at once
 
     def _consume_round(self, partition: int, woken: bool) -> float | None:
         """Run every subscriber over the partition; again at once if any has more waiting.

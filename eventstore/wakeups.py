@@ -7,8 +7,9 @@ already (one Redis round trip, a Lua script). That round trip was the largest
 single cost of a one-event transaction on the client, so a process makes it
 as rarely as it safely can:
 
-- A runner's relay woken less than KICK_INTERVAL_SECONDS ago by this process is
-  still watching the log (stream_runner.ACTIVE_SECONDS): no call at all.
+- A process whose wake-up found a live runner less than KICK_INTERVAL_SECONDS
+  ago pushes its next ones without waiting for Redis' answer
+  (eventstore.wake_nudge): a `send`, no round trip, and the relay starts at once.
 - Without a runner, a process wakes the relay at most once per
   COALESCE_SECONDS. A commit inside that window only notes that a wake-up is
   owed, and the process's waker thread sends it when the window ends. Every commit is therefore
@@ -37,6 +38,7 @@ from functools import lru_cache
 from . import streams
 from .redis import get_redis
 from .stream_runner import KICK_INTERVAL_SECONDS
+from .wake_nudge import WakeNudge
 
 logger = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.025
@@ -94,6 +96,11 @@ class RelayWaker:
                 self._sender.join(timeout=5)
         # A new lock: a forked child may have inherited the old one held, and has no sender thread.
         self._condition = threading.Condition(threading.Lock())
+        # A forked child leaves the parent's connection alone (redis-py closes it there without
+        # shutting it down) and opens its own.
+        if not forked and getattr(self, "_nudge", None) is not None:
+            self._nudge.close()
+        self._nudge = WakeNudge()
         self._sender: threading.Thread | None = None
         self.runner_woken_at: float | None = None  # when this process last woke a live runner
         self._quiet_until = 0.0  # no Celery-path wake-up before this (monotonic clock)
@@ -103,9 +110,15 @@ class RelayWaker:
     def after_commit(self) -> None:
         """A transaction that recorded events has committed: wake the relay, now or soon."""
         now = self.clock()
-        with self._condition:
-            if self.runner_woken_at is not None and now - self.runner_woken_at < KICK_INTERVAL_SECONDS:
+        if self.runner_woken_at is not None and now - self.runner_woken_at < KICK_INTERVAL_SECONDS:
+            try:
+                self._nudge.push()
                 return
+            except Exception:
+                # Its connection broke, or the key moved to another server: the usual
+                # wake-up below says what is wrong, and checks again that a runner is alive.
+                self.runner_woken_at = None
+        with self._condition:
             if now < self._quiet_until:
                 self._owed = True
                 if self._sender is None:

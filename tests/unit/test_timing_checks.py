@@ -11,11 +11,6 @@ def test_the_shipped_constants_pass_the_check_that_manage_py_check_runs():
     assert check_timing(app_configs=None) == []
 
 
-def test_a_relay_that_stops_polling_before_writers_wake_it_again_fails_the_check(monkeypatch):
-    monkeypatch.setattr(stream_runner, "ACTIVE_SECONDS", stream_runner.KICK_INTERVAL_SECONDS)
-    assert [problem for problem in timing_problems() if "ACTIVE_SECONDS" in problem]
-
-
 def test_a_heartbeat_slower_than_the_liveness_key_fails_the_check(monkeypatch):
     monkeypatch.setattr(stream_runner, "HEARTBEAT_SECONDS", stream_runner.ALIVE_SECONDS)
     assert [problem for problem in timing_problems() if "HEARTBEAT_SECONDS" in problem]

@@ -15,7 +15,8 @@ from eventstore import streams, wakeups
 from eventstore.bus import publish
 from eventstore.redis import get_redis
 from eventstore.relay import RELAY_CHECKPOINT
-from eventstore.stream_runner import FAST_POLL_SECONDS, KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
+from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
+from eventstore.wake_nudge import CONNECTION_NAME
 from eventstore.wakeups import relay_waker
 from tests.conftest import start_at_head
 from tests.sample_events import THING_HAPPENED
@@ -175,7 +176,16 @@ def count_wake_up_calls(monkeypatch) -> list:
     return calls
 
 
-def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_commits(monkeypatch):
+def nudge_connections() -> list[str]:
+    """The ids of the connections this process pushes its wake-ups on, whose last command was a push's."""
+    return [
+        client["id"]
+        for client in get_redis().client_list()
+        if client["name"] == CONNECTION_NAME and client["cmd"] == "ltrim"
+    ]
+
+
+def test_right_after_a_wake_up_that_found_the_runner_commits_push_theirs_without_waiting(monkeypatch):
     def just_woke_it() -> None:
         monkeypatch.setattr(relay_waker, "runner_woken_at", time.monotonic())
 
@@ -183,30 +193,49 @@ def test_a_process_that_just_woke_the_runner_skips_the_redis_call_for_its_next_c
     runner = StreamRunner(poll_seconds=60)
     runner.start()
     try:
-        first = publish_one()  # wakes the runner: one call to Redis
+        first = publish_one()  # wakes the runner, and learns that it is alive: one call with an answer
         assert len(redis_calls) == 1
         assert wait_for_effects([first]) == [1]
-        # Commits that make no Redis call: the woken relay is watching the log
-        # (polling only every 60 s, it handles them only because it watches).
-        later = []
+        # The next commits push their wake-ups on the nudge connection and read no answer. The
+        # runner polls only every 60 s and no longer watches the log between wake-ups: each
+        # event is handled this soon because its push woke the relay.
         for _ in range(5):
             just_woke_it()
-            later.append(publish_one())
-        assert len(redis_calls) == 1, "a commit right after a wake-up called Redis"
-        assert wait_for_effects(later) == [1] * 5
+            event = publish_one()
+            assert wait_for_effects([event], timeout=WAKE_WAIT_SECONDS) == [1]
+        assert len(redis_calls) == 1, "a commit right after a wake-up waited for Redis' answer"
+        assert len(nudge_connections()) == 1  # all five on one connection
     finally:
         runner.stop()
-    # The runner is gone; a process that woke it a moment ago makes no Redis
-    # call for its next commit (beat's sweep relays it), so no task is queued ...
+    # The runner is gone; a process that woke it a moment ago pushes to a list nobody
+    # reads (beat's sweep relays the commit), so no task is queued ...
     just_woke_it()
     publish_one()
     assert len(redis_calls) == 1
     assert get_redis().llen(CELERY_QUEUE) == 0
-    # ... until the interval is over: then commits queue a relay task again.
+    assert get_redis().llen(streams.relay_wake_key()) == 1  # one pending wake-up, however many pushes
+    # ... until the interval is over: then a commit asks again, and queues a relay task.
     monkeypatch.setattr(relay_waker, "runner_woken_at", time.monotonic() - KICK_INTERVAL_SECONDS)
     publish_one()
     assert len(redis_calls) == 2
     assert get_redis().llen(CELERY_QUEUE) == 1
+
+
+def test_a_push_on_a_broken_connection_falls_back_to_the_wake_up_that_reads_its_answer(monkeypatch, runner):
+    redis_calls = count_wake_up_calls(monkeypatch)
+    assert wait_for_effects([publish_one()]) == [1]
+    assert wait_for_effects([publish_one()]) == [1]  # pushed on the nudge connection
+    assert len(redis_calls) == 1
+    (nudge,) = [client for client in get_redis().client_list() if client["name"] == CONNECTION_NAME]
+    assert get_redis().client_kill_filter(_id=nudge["id"]) == 1
+    time.sleep(0.1)  # the server has closed it; this process has not noticed yet
+    event = publish_one()
+    assert len(redis_calls) == 2, "the failed push was not followed by a wake-up that reads its answer"
+    assert wait_for_effects([event]) == [1]
+    later = publish_one()  # pushed again, on a new connection
+    assert len(redis_calls) == 2
+    assert wait_for_effects([later]) == [1]
+    assert nudge_connections() not in ([], [nudge["id"]])
 
 
 def newest_position_walks() -> int:
@@ -219,23 +248,22 @@ def newest_position_walks() -> int:
         return cursor.fetchone()[0]
 
 
-def test_the_active_relay_polls_and_relays_without_walking_the_log_for_its_newest_position():
-    """It polls every few milliseconds while active: a probe past its checkpoint, planned over the
-    newest partitions once, not the walk that plans each window it looks at (docs/benchmarks.md)."""
+def test_the_relay_s_poll_finds_a_commit_whose_wake_up_was_lost_without_walking_the_log():
+    """Unwoken, at its poll, the relay probes past its checkpoint, planned over the newest
+    partitions once, not the walk that plans each window it looks at (docs/benchmarks.md)."""
     runner = StreamRunner(poll_seconds=60)  # not started: its relay's rounds run in this thread
     try:
-        assert runner._relay_round(True) == FAST_POLL_SECONDS  # woken: leads, nothing to send yet
+        assert runner._relay_round(True) is None  # woken: leads, nothing to send: waits for a wake-up
         first = publish_one()  # no runner is alive to wake: only the poll finds it
         with connection.cursor() as cursor:
             cursor.execute("SET track_functions = 'pl'")
         with transaction.atomic():
             assert newest_position_walks() == 0
-            assert runner._relay_round(False) == FAST_POLL_SECONDS  # the poll finds the commit: relayed
+            assert runner._relay_round(False) is None  # the poll finds the commit: relayed
             assert runner._relay.checkpoints[RELAY_CHECKPOINT].position == first.position
-            assert runner._relay_round(False) == FAST_POLL_SECONDS  # caught up: the poll finds nothing
+            assert runner._relay_round(False) is None  # caught up: the poll finds nothing
             assert runner._relay.checkpoints[RELAY_CHECKPOINT].position == first.position
             assert newest_position_walks() == 0
         assert get_redis().xlen(streams.partition_key(streams.partition_of(first.stream_id))) == 1
     finally:
         runner.redis.close()
-        connection.close()  # the relay's session lock goes with its session

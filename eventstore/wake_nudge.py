@@ -1,0 +1,77 @@
+"""A wake-up pushed to the stream runner's relay without waiting for Redis' answer.
+
+A process that woke a live runner's relay a moment ago (eventstore.wakeups)
+knows the runner is there, so after its next commits the push only has to
+arrive. Waiting for the answer is what a wake-up cost a commit (a round
+trip), so writers used to skip it and the relay polled the log every 2 ms
+instead; waiting for that poll was most of a commit's way to its subscribers
+(docs/benchmarks.md, issue 24.7). Here a push is one `send` of bytes packed
+once, and the relay, blocked on its wake list, starts at once.
+
+The answers are read at the next push, as far as they have come: an error
+there (a Sentinel or cluster failover moved the key to another server, or the
+connection broke) closes this connection and raises, and the caller wakes the
+relay the usual way, which finds the new server. A push lost with its
+connection costs at most the time until that process's next usual wake-up
+(stream_runner.KICK_INTERVAL_SECONDS) or the relay's own poll.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from . import streams
+from .redis import get_redis
+from .redis_cluster import is_cluster_client
+
+CONNECTION_NAME = "platform-relay-nudge"  # as CLIENT LIST shows it
+
+
+class WakeNudge:
+    """One process's connection for such pushes, opened on first use and shared by its threads."""
+
+    def __init__(self) -> None:
+        # Threads of a process (a runner's partitions, a threaded server) share the socket:
+        # one push at a time, so their bytes never interleave.
+        self._lock = threading.Lock()
+        self._connection = None
+        self._packed: list[bytes] = []
+
+    def push(self) -> None:
+        """Send the wake-up; raises what the connection raised, and opens a new one next time."""
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._open()
+                self._read_answers()
+                self._connection.send_packed_command(self._packed, check_health=False)
+            except BaseException:
+                self._close()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _read_answers(self) -> None:
+        """The answers to earlier pushes that have arrived; an error answer raises (ResponseError)."""
+        while self._connection.can_read(timeout=0):
+            self._connection.read_response()
+
+    def _open(self) -> None:
+        key = streams.relay_wake_key()
+        client = get_redis()
+        if is_cluster_client(client):
+            client = client.get_redis_connection(client.get_node_from_key(key))
+        pool = client.connection_pool  # its address, credentials, TLS and database (or Sentinel's primary)
+        connection = pool.connection_class(**pool.connection_kwargs)
+        connection.connect()
+        connection.send_command("CLIENT", "SETNAME", CONNECTION_NAME)
+        connection.read_response()
+        self._packed = connection.pack_commands([("LPUSH", key, 1), ("LTRIM", key, 0, 0)])
+        self._connection = connection
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.disconnect()
