@@ -148,8 +148,8 @@ class StreamRunnerRelay:
         """Are there events past the relay checkpoint (this leader's, as it knows it)?
 
         Cheaper than the newest position (one pruned probe, not a walk down the
-        partitions): the stream runner asks this every few milliseconds while
-        active. Past a checkpoint it has caught up to, an event can only be a
+        partitions): the stream runner asks this at each poll it was not woken
+        for. Past a checkpoint it has caught up to, an event can only be a
         new commit (one below the horizon never commits later).
         """
         if self.checkpoints is None:

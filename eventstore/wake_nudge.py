@@ -2,11 +2,10 @@
 
 A process that woke a live runner's relay a moment ago (eventstore.wakeups)
 knows the runner is there, so after its next commits the push only has to
-arrive. Waiting for the answer is what a wake-up cost a commit (a round
-trip), so writers used to skip it and the relay polled the log every 2 ms
-instead; waiting for that poll was most of a commit's way to its subscribers
-(docs/benchmarks.md, issue 24.7). Here a push is one `send` of bytes packed
-once, and the relay, blocked on its wake list, starts at once.
+arrive. Waiting for the answer would cost every commit a round trip, and a
+relay not woken for each commit would have to poll the log to find it (the
+figures are in docs/benchmarks.md, issue 24.7). Here a push is one `send` of
+bytes packed once, and the relay, blocked on its wake list, starts at once.
 
 The answers are read at the next push, as far as they have come: an error
 there (a Sentinel or cluster failover moved the key to another server, or the
@@ -64,12 +63,11 @@ class WakeNudge:
         if is_cluster_client(client):
             client = client.get_redis_connection(client.get_node_from_key(key))
         pool = client.connection_pool  # its address, credentials, TLS and database (or Sentinel's primary)
-        connection = pool.connection_class(**pool.connection_kwargs)
-        connection.connect()
+        connection = self._connection = pool.connection_class(**pool.connection_kwargs)
+        connection.connect()  # from here on, a failure closes it (push)
         connection.send_command("CLIENT", "SETNAME", CONNECTION_NAME)
         connection.read_response()
         self._packed = connection.pack_commands([("LPUSH", key, 1), ("LTRIM", key, 0, 0)])
-        self._connection = connection
 
     def _close(self) -> None:
         connection, self._connection = self._connection, None

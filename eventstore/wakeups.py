@@ -36,7 +36,7 @@ import time
 from functools import lru_cache
 
 from . import streams
-from .redis import get_redis
+from .redis import REDIS_ERRORS, get_redis
 from .stream_runner import KICK_INTERVAL_SECONDS
 from .wake_nudge import WakeNudge
 
@@ -84,6 +84,7 @@ class RelayWaker:
         self._generation = 0
         self._condition: threading.Condition | None = None
         self._sender: threading.Thread | None = None
+        self._nudge: WakeNudge | None = None
         self.reset()
 
     def reset(self, *, forked: bool = False) -> None:
@@ -98,7 +99,7 @@ class RelayWaker:
         self._condition = threading.Condition(threading.Lock())
         # A forked child leaves the parent's connection alone (redis-py closes it there without
         # shutting it down) and opens its own.
-        if not forked and getattr(self, "_nudge", None) is not None:
+        if not forked and self._nudge is not None:
             self._nudge.close()
         self._nudge = WakeNudge()
         self._sender: threading.Thread | None = None
@@ -114,7 +115,7 @@ class RelayWaker:
             try:
                 self._nudge.push()
                 return
-            except Exception:
+            except REDIS_ERRORS:
                 # Its connection broke, or the key moved to another server: the usual
                 # wake-up below says what is wrong, and checks again that a runner is alive.
                 self.runner_woken_at = None
