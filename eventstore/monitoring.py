@@ -54,6 +54,18 @@ def relay_lag() -> int:
     return events_behind(checkpoint or 0)
 
 
+def relay_paced() -> bool | None:
+    """Does the leading relay read on its clock (a high commit rate)? None when Redis is down.
+
+    See eventstore.relay_pacing.
+    """
+    try:
+        return bool(get_redis().exists(streams.relay_paced_key()))
+    except REDIS_ERRORS as exc:
+        logger.warning("cannot tell whether the relay reads on its clock: %r", exc)
+        return None
+
+
 def runner_partitions() -> list[int] | None:
     """The partitions a live stream runner consumes ([] when none runs); None when Redis is down."""
     try:

@@ -41,6 +41,7 @@ from .outage import Outage, service_of
 from .redis import REDIS_ERRORS, get_redis
 from .redis_location import RedisLocation
 from .relay import RelayResult, StreamRunnerRelay, relay_pending
+from .relay_pacing import RelayPacer
 from .subscribers import registered_subscribers
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class StreamRunner:
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             health_check_interval=30,
         )
+        self._pacer = RelayPacer(self.redis, writers_forget_after=KICK_INTERVAL_SECONDS)
 
     def start(self) -> None:
         self.heartbeat()  # before the loops: commits from now on wake this runner
@@ -119,6 +121,7 @@ class StreamRunner:
         for thread in self.threads:
             thread.join(timeout)
         try:
+            self._pacer.stand_down()
             self.redis.delete(*self._keys())
         except REDIS_ERRORS as exc:
             logger.warning("stream runner: could not clear its key (%r); it expires by itself", exc)
@@ -225,10 +228,18 @@ class StreamRunner:
 
         Every commit wakes the relay (eventstore.wakeups), and wake-ups pushed
         while a round runs leave one behind (push_wake), so the next round
-        starts as soon as this one ends. Unwoken, at the poll, it looks for
-        events past its checkpoint first, in case a wake-up was lost.
+        starts as soon as this one ends. Under a high commit rate the relay
+        runs on a clock instead, and commits stop waking it
+        (eventstore.relay_pacing). Unwoken, at the poll, it looks for events
+        past its checkpoint first, in case a wake-up was lost.
         """
-        if not woken and not self._held_back_for and self._caught_up and not self._relay.has_new_events():
+        if (
+            not woken
+            and not self._held_back_for
+            and self._caught_up
+            and not self._pacer.on_clock  # on the clock, a round almost always finds events
+            and not self._relay.has_new_events()
+        ):
             return None
         # Caught up only once this round has sent everything below the horizon, as
         # the leader: a round that fails (Redis down), stops at its batch limit or
@@ -242,6 +253,7 @@ class StreamRunner:
             # (every `poll_seconds`), so a leader that died is replaced within that.
             return None
         self._caught_up = sent < settings.RELAY_BATCH_SIZE * RELAY_ROUND_BATCHES
+        pause = self._pacer.after_round(sent)
         if held_back:
             # Committed, but an older transaction is still open: it usually ends
             # within milliseconds. While rounds make progress, look again soon;
@@ -254,7 +266,9 @@ class StreamRunner:
                 )
             return self._held_back_for
         self._held_back_for = 0.0
-        return None if self._caught_up else 0.0  # stopped at its batch limit: on at once
+        if not self._caught_up:
+            return 0.0  # stopped at its batch limit: on at once
+        return pause  # None: when woken (or at the poll); on the clock, its next tick
 
     def _consume_round(self, partition: int, woken: bool) -> float | None:
         """Run every subscriber over the partition; again at once if any has more waiting.

@@ -86,6 +86,11 @@ def relay_wake_key() -> str:
     return f"{_prefix()}runner:wake:{RELAY_TAG}"
 
 
+def relay_paced_key() -> str:
+    """Present while the leading relay reads on a clock: commits need not wake it (eventstore.relay_pacing)."""
+    return f"{_prefix()}runner:paced:{RELAY_TAG}"
+
+
 def partition_wake_key(partition: int) -> str:
     """A list the stream runner's consumers of one partition block on; the relay pushes to it."""
     return f"{_prefix()}runner:wake:{partition_tag(partition)}"

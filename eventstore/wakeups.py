@@ -10,6 +10,8 @@ as rarely as it safely can:
 - A process whose wake-up found a live runner less than KICK_INTERVAL_SECONDS
   ago pushes its next ones without waiting for Redis' answer
   (eventstore.wake_nudge): a `send`, no round trip, and the relay starts at once.
+  If that wake-up found the runner's relay on its clock (a high commit rate,
+  eventstore.relay_pacing), the process sends nothing at all until it asks again.
 - Without a runner, a process wakes the relay at most once per
   COALESCE_SECONDS. A commit inside that window only notes that a wake-up is
   owed, and the process's waker thread sends it when the window ends. Every commit is therefore
@@ -43,12 +45,17 @@ from .wake_nudge import WakeNudge
 logger = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.025
 DIRTY_TTL_SECONDS = 30
-CELERY_TASK_DUE, RUNNER_WOKEN = 1, 2  # what the kick script answers (0: a task is due already)
+# What the kick script answers (0: a Celery task is due already).
+CELERY_TASK_DUE, RUNNER_WOKEN, RUNNER_PACED = 1, 2, 3
 
-# One round trip: wake a live stream runner's relay (2), or else mark the relay
-# dirty and say whether the mark is new (1: a Celery task is due).
+# One round trip: wake a live stream runner's relay (2), or say that it reads
+# on its clock and needs no wake-up (3), or else mark the relay dirty and say
+# whether the mark is new (1: a Celery task is due).
 _KICK_RELAY_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
+    if redis.call('EXISTS', KEYS[4]) == 1 then
+        return 3
+    end
     redis.call('LPUSH', KEYS[2], 1)
     redis.call('LTRIM', KEYS[2], 0, 0)
     return 2
@@ -104,6 +111,8 @@ class RelayWaker:
         self._nudge = WakeNudge()
         self._sender: threading.Thread | None = None
         self.runner_woken_at: float | None = None  # when this process last woke a live runner
+        # Until then this process's commits need not wake the runner: its relay reads on a clock.
+        self.runner_paced_until = 0.0
         self._quiet_until = 0.0  # no Celery-path wake-up before this (monotonic clock)
         self._owed = False
         self._sender_idle = False  # the sender waits to be told (no window open): notify it
@@ -112,8 +121,12 @@ class RelayWaker:
         """A transaction that recorded events has committed: wake the relay, now or soon."""
         now = self.clock()
         if self.runner_woken_at is not None and now - self.runner_woken_at < KICK_INTERVAL_SECONDS:
+            if now < self.runner_paced_until:
+                return  # its relay reads on a clock meanwhile (eventstore.relay_pacing)
             try:
-                self._nudge.push()
+                paced_at = self._nudge.push(now)
+                if paced_at is not None:
+                    self.runner_paced_until = max(self.runner_paced_until, paced_at + KICK_INTERVAL_SECONDS)
                 return
             except REDIS_ERRORS:
                 # Its connection broke, or the key moved to another server: the usual
@@ -168,9 +181,17 @@ class RelayWaker:
         from .tasks import relay_events  # late: tasks imports this module
 
         try:
-            keys = [streams.runner_key(), streams.relay_wake_key(), relay_dirty_key()]
+            keys = [
+                streams.runner_key(),
+                streams.relay_wake_key(),
+                relay_dirty_key(),
+                streams.relay_paced_key(),
+            ]
             outcome = _kick_relay_script()(keys=keys, args=[DIRTY_TTL_SECONDS])
-            self.runner_woken_at = now if outcome == RUNNER_WOKEN else None
+            # Paced first: a commit that reads the two between these lines sees
+            # runner_woken_at still lapsed (it is only set again once lapsed) and asks.
+            self.runner_paced_until = now + KICK_INTERVAL_SECONDS if outcome == RUNNER_PACED else 0.0
+            self.runner_woken_at = now if outcome in (RUNNER_WOKEN, RUNNER_PACED) else None
             if outcome == CELERY_TASK_DUE:
                 relay_events.apply_async(retry=False)
         except Exception as exc:  # Redis down: the events wait safely in Postgres

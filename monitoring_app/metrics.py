@@ -12,7 +12,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from eventstore.backfills import backfill_counts
 from eventstore.horizon_report import WAITING_COUNT_LIMIT, horizon_report
-from eventstore.monitoring import default_partition_events, head_position, relay_lag, runner_partitions
+from eventstore.monitoring import (
+    default_partition_events,
+    head_position,
+    relay_lag,
+    relay_paced,
+    runner_partitions,
+)
 from eventstore.projection_audit import last_audit
 from eventstore.redis import REDIS_ERRORS, get_redis
 from eventstore.selectors import delivery_checks, subscriber_status
@@ -85,6 +91,13 @@ class PlatformCollector:
                 "Partitions a live stream runner consumes (the rest go to Celery workers).",
                 len(consumed),
             )
+            paced = relay_paced()
+            if paced is not None:
+                yield GaugeMetricFamily(
+                    "platform_relay_paced",
+                    "1 while the relay reads on a clock because of a high commit rate (commits do not wake it).",
+                    int(paced),
+                )
         lag = GaugeMetricFamily(
             "platform_subscriber_lag_events",
             "Events after a subscriber's lowest checkpoint.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -110,7 +111,8 @@ class SubscriberPartitionReader:
         self.checkpoint = Checkpoint.objects.get_or_create(name=self.checkpoint_name)[0].position
         self._forget_cached_state()
         self._unacknowledged: list = []  # entry ids the next read acknowledges
-        self._held: list[tuple[bytes, int]] = []  # (entry id, position) past the stored checkpoint
+        # (entry id, position) past the stored checkpoint, in the order read: positions rise.
+        self._held: deque[tuple[bytes, int]] = deque()
         self.handled = 0
         # The session-level lock belongs to this backend (eventstore/advisory_locks.py).
         self.backend_pid = session_pid()
@@ -239,19 +241,21 @@ class SubscriberPartitionReader:
         warning. Held back, they are read again with the pending entries.
         """
         self._handle_entries([fields for _, fields in entries])
-        self._held += [(entry_id, int(fields[b"position"])) for entry_id, fields in entries]
+        self._held.extend((entry_id, int(fields[b"position"])) for entry_id, fields in entries)
         self._release_held()
 
     def _release_held(self) -> None:
-        """Move the held entries the stored checkpoint has reached to those the next read acknowledges."""
-        if not self._held:
-            return
-        released = [entry_id for entry_id, position in self._held if position <= self._saved_checkpoint]
-        if released:
-            self._unacknowledged += released
-            self._held = [
-                (entry_id, position) for entry_id, position in self._held if position > self._saved_checkpoint
-            ]
+        """Move the held entries the stored checkpoint has reached to those the next read acknowledges.
+
+        From the front only: a subscriber without handlers for what it reads
+        holds up to a second of entries (save_skipped_checkpoint), and this
+        runs after every read. An entry read again (pending) may sit behind a
+        later one and wait for the checkpoint to pass that one too: it is
+        acknowledged a little later, never before the checkpoint reached it.
+        """
+        held, saved = self._held, self._saved_checkpoint
+        while held and held[0][1] <= saved:
+            self._unacknowledged.append(held.popleft()[0])
 
     def acknowledge(self) -> None:
         """Store a skipped checkpoint, then acknowledge what was read (no read follows).

@@ -3,7 +3,8 @@
 from django.core.management.base import BaseCommand
 
 from eventstore import streams
-from eventstore.monitoring import runner_partitions
+from eventstore.monitoring import relay_paced, runner_partitions
+from eventstore.relay_pacing import PACED_ROUND_SECONDS
 from eventstore.selectors import subscriber_status
 
 
@@ -20,6 +21,11 @@ class Command(BaseCommand):
             self.stdout.write("stream runner: unknown (Redis unreachable)")
         elif consumed:
             self.stdout.write(f"stream runner: alive, consuming partitions {consumed}")
+            if relay_paced():
+                self.stdout.write(
+                    f"stream runner: a high commit rate; the relay reads every "
+                    f"{PACED_ROUND_SECONDS * 1000:.0f} ms, commits do not wake it"
+                )
         else:
             self.stdout.write(
                 f"stream runner: none alive; Celery workers deliver all {streams.partition_count()} partitions"

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.db import connection, transaction
 
-from eventstore import streams, wakeups
+from eventstore import relay_pacing, streams, wakeups
 from eventstore.bus import publish
 from eventstore.redis import get_redis
 from eventstore.relay import RELAY_CHECKPOINT
@@ -141,24 +141,32 @@ def test_the_subscribers_command_and_metrics_say_which_partitions_a_runner_consu
 
     client.force_login(make_user(is_staff=True, is_superuser=True))
 
-    def runner_line() -> str:
+    def runner_lines() -> list[str]:
         out = io.StringIO()
         call_command("subscribers", stdout=out)
-        return next(line for line in out.getvalue().splitlines() if line.startswith("stream runner"))
+        return [line for line in out.getvalue().splitlines() if line.startswith("stream runner")]
 
-    def metric() -> str:
+    def runner_line() -> str:
+        return runner_lines()[0]
+
+    def metric(name: str = "platform_stream_runner_partitions") -> str:
         body = client.get("/metrics").content.decode()
-        return next(
-            line for line in body.splitlines() if line.startswith("platform_stream_runner_partitions")
-        )
+        return next(line for line in body.splitlines() if line.startswith(name))
 
     assert "none alive" in runner_line()
     assert metric().split()[-1] == "0.0"
     runner = StreamRunner(partitions=[1, 3], poll_seconds=60)
     runner.start()
     try:
-        assert runner_line() == "stream runner: alive, consuming partitions [1, 3]"
+        assert runner_lines() == ["stream runner: alive, consuming partitions [1, 3]"]
         assert metric().split()[-1] == "2.0"
+        assert metric("platform_relay_paced").split()[-1] == "0.0"
+        # The key the relay sets while it reads on its clock (eventstore.relay_pacing):
+        get_redis().set(streams.relay_paced_key(), 1, px=60_000)
+        assert runner_lines()[1] == (
+            "stream runner: a high commit rate; the relay reads every 20 ms, commits do not wake it"
+        )
+        assert metric("platform_relay_paced").split()[-1] == "1.0"
     finally:
         runner.stop()
 
@@ -181,7 +189,7 @@ def nudge_connections() -> list[str]:
     return [
         client["id"]
         for client in get_redis().client_list()
-        if client["name"] == CONNECTION_NAME and client["cmd"] == "ltrim"
+        if client["name"] == CONNECTION_NAME and client["cmd"] == "exists"
     ]
 
 
@@ -267,3 +275,70 @@ def test_the_relay_s_poll_finds_a_commit_whose_wake_up_was_lost_without_walking_
         assert get_redis().xlen(streams.partition_key(streams.partition_of(first.stream_id))) == 1
     finally:
         runner.redis.close()
+
+
+def count_pushes(monkeypatch) -> list:
+    """Count this process's pushes on its nudge connection, each still sent for real."""
+    pushes = []
+    real_push = relay_waker._nudge.push
+
+    def counting_push(now):
+        pushes.append(now)
+        return real_push(now)
+
+    monkeypatch.setattr(relay_waker._nudge, "push", counting_push)
+    return pushes
+
+
+def test_while_the_relay_reads_on_its_clock_commits_send_nothing_and_are_still_handled(monkeypatch):
+    """Every commit here is handled because the relay went round on its clock, or (the last)
+    because a push woke it: the runner polls only every 60 s."""
+    relay_waker.reset()
+    frozen = time.monotonic()
+    monkeypatch.setattr(relay_waker, "clock", lambda: frozen)  # this process's wake-ups never lapse
+    # Any rate paces the relay here, once a window has passed, and no rate unpaces it.
+    monkeypatch.setattr(relay_pacing, "PACE_ABOVE_EVENTS_PER_SECOND", 0)
+    monkeypatch.setattr(relay_pacing, "PACE_BELOW_EVENTS_PER_SECOND", -1)
+    monkeypatch.setattr(relay_pacing, "GRACE_MARGIN_SECONDS", WAKE_WAIT_SECONDS)  # see the end
+    kicks, pushes = count_wake_up_calls(monkeypatch), count_pushes(monkeypatch)
+    runner = StreamRunner(poll_seconds=60)
+    runner.start()
+    try:
+        time.sleep(relay_pacing.RATE_WINDOW_SECONDS)
+        first = publish_one()  # wakes the runner (it is not paced yet); its round paces it
+        assert wait_for_effects([first]) == [1]
+        assert get_redis().exists(streams.relay_paced_key())
+        second = publish_one()  # pushes, and its answer will say: paced
+        assert wait_for_effects([second]) == [1]
+        wait_for_answer = time.monotonic() + WAKE_WAIT_SECONDS
+        while (
+            not relay_waker._nudge._connection.can_read(timeout=0.05) and time.monotonic() < wait_for_answer
+        ):
+            pass
+        third = publish_one()  # pushes, and reads that answer
+        assert (len(kicks), len(pushes)) == (1, 2)
+        later = [publish_one() for _ in range(5)]
+        assert (len(kicks), len(pushes)) == (1, 2), "a commit woke a relay that reads on its clock"
+        assert wait_for_effects([third, *later]) == [1] * 6
+
+        # The rate falls: the relay tells writers first, then keeps its clock while one told
+        # "paced" a moment ago may still trust it (here the margin is long, for a slow machine).
+        monkeypatch.setattr(relay_pacing, "PACE_BELOW_EVENTS_PER_SECOND", float("inf"))
+        monkeypatch.setattr(relay_pacing, "PACE_ABOVE_EVENTS_PER_SECOND", float("inf"))
+        deadline = time.monotonic() + WAKE_WAIT_SECONDS
+        while get_redis().exists(streams.relay_paced_key()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not get_redis().exists(streams.relay_paced_key())
+        trusting = publish_one()  # this process still believes the relay paced: sends nothing
+        assert (len(kicks), len(pushes)) == (1, 2)
+        assert wait_for_effects([trusting]) == [1]
+        # Once it asks again, it is told to push, and its push wakes the relay.
+        monkeypatch.setattr(relay_waker, "clock", time.monotonic)
+        monkeypatch.setattr(relay_waker, "runner_woken_at", None)
+        asking = publish_one()
+        assert len(kicks) == 2
+        assert wait_for_effects([asking]) == [1]
+        assert relay_waker.runner_paced_until == 0.0
+    finally:
+        runner.stop()
+    assert not get_redis().exists(streams.relay_paced_key())
