@@ -5,6 +5,8 @@ per event in Postgres and refuses a stream version that arrives before its
 predecessor, so "exactly once, in stream order" is checked per event.
 """
 
+import threading
+import time
 import uuid
 
 from django.db import transaction
@@ -108,4 +110,53 @@ def test_the_stream_runner_delivers_alone_and_a_killed_runner_hands_over_to_cele
         lambda: handled(everything) == len(everything), timeout=180, interval=0.5, message="every effect"
     )
     assert all_once(everything), "no event had a second effect"
+    assert not ParkedEvent.objects.filter(subscriber="test-recorder", resolved_at__isnull=True).exists()
+
+
+def write_in_batches(count: int, per_transaction: int = 25, streams: int = 10) -> list:
+    """Thousands of events a second from this one process: several per transaction."""
+    run = uuid.uuid4().hex[:8]
+    events = []
+    for start in range(0, count, per_transaction):
+        with transaction.atomic():
+            for n in range(start, min(count, start + per_transaction)):
+                events.append(
+                    publish(THING_HAPPENED, stream_id=f"thing-{run}-{n % streams}", data={"label": f"b{n}"})
+                )
+    return events
+
+
+def test_under_a_high_commit_rate_the_runner_reads_on_its_clock_and_still_delivers_each_event_once(platform):
+    from eventstore import streams
+
+    runner = platform.start_streams("streams-paced")
+    redis = platform.redis()
+    paced_seen, stop = threading.Event(), threading.Event()
+
+    def watch_the_paced_key() -> None:
+        while not stop.is_set():
+            if redis.exists(streams.relay_paced_key()):
+                paced_seen.set()
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch_the_paced_key)
+    watcher.start()
+    try:
+        burst = write_in_batches(6000)
+        wait_for(
+            lambda: handled(burst) == len(burst), timeout=120, interval=0.2, message="the burst's effects"
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert paced_seen.is_set(), "the relay never read on its clock"
+    assert "commits no longer wake it" in runner.log()
+    # The rate fell to nothing: the relay tells writers to push again ...
+    wait_for(lambda: not redis.exists(streams.relay_paced_key()), timeout=15, message="the key's removal")
+    wait_for(lambda: "woken by every commit again" in runner.log(), timeout=15, message="the runner's line")
+    # ... and lone commits afterwards are delivered by their wake-ups (the runner polls every second,
+    # so this does not tell a wake-up from a poll; the integration tests do).
+    late = write_events(5)
+    wait_for(lambda: all_once(late), timeout=30, message="the late effects")
+    assert all_once(burst), "an event of the burst had no effect, or a second one"
     assert not ParkedEvent.objects.filter(subscriber="test-recorder", resolved_at__isnull=True).exists()
