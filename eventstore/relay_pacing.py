@@ -14,9 +14,9 @@ So the leading relay measures the rate it relays at, over RATE_WINDOW_SECONDS:
   and says so in Redis (streams.relay_paced_key()). A writer learns it from
   the answer to its next push (eventstore.wake_nudge) or to its next wake-up
   that waits for an answer, and stops pushing a wake-up after each commit
-  until it asks again (KICK_INTERVAL_SECONDS after that wake-up). A commit then waits at most
-  PACED_ROUND_SECONDS for the relay, and each round carries what the clock
-  gathered;
+  until it asks again (KICK_INTERVAL_SECONDS after that wake-up). A commit
+  then waits at most PACED_ROUND_SECONDS for the relay, and each round
+  carries what the clock gathered;
 - below PACE_BELOW_EVENTS_PER_SECOND it deletes the key, and keeps its clock
   for as long as a writer may still believe it paced (what the writer was
   told lasts KICK_INTERVAL_SECONDS from before it asked), plus a margin. Only
@@ -42,8 +42,8 @@ PACE_ABOVE_EVENTS_PER_SECOND = 500
 PACE_BELOW_EVENTS_PER_SECOND = 250
 RATE_WINDOW_SECONDS = 0.25
 PACED_ROUND_SECONDS = 0.02
-# The key outlives the relay's last renewal by this long: a relay that stops
-# leading (its session lost) no longer renews it, and writers push again soon.
+# The key lives this long after each renewal: a relay that stops leading (its
+# session lost) no longer renews it, and writers push again soon.
 PACED_KEY_SECONDS = 1.0
 PACED_KEY_RENEW_SECONDS = 0.25
 GRACE_MARGIN_SECONDS = 0.25

@@ -42,6 +42,8 @@ class WakeNudge:
         self._packed: list[bytes] = []
         self._sent_at: deque[float] = deque()  # of the pushes whose answers have not been read
         self._answers_read = 0
+        # Kept when the connection is replaced: it is a moment the relay was paced,
+        # whichever connection said so.
         self._paced_at: float | None = None
 
     def push(self, now: float) -> float | None:
