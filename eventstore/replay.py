@@ -89,7 +89,8 @@ def rebuild_projections(
     (settings.REBUILD_JOBS; eventstore.parallel_build), then the groups are
     swapped in one after the other: the inline projections together, then
     each async projection with its own checkpoints. A failure before the
-    first swap leaves every live table as it was.
+    first swap leaves every live table as it was; so does a view or trigger
+    made on any of their live tables while the shadows were built.
     """
     groups = build_groups(projections)
     applied: dict[str, int] = {}
@@ -108,6 +109,12 @@ def rebuild_projections(
                 # Each group's tables as soon as they are built, while other groups still build.
                 complete=functools.partial(shadow.complete, shadow.REBUILD_SCHEMA, deferred=deferred),
             )
+            # A view or trigger made on a live table while the shadows were built would stop that
+            # group's swap under its locks, after the groups before it had swapped: a rebuild
+            # half done. Every group is checked again here, so such a refusal comes before the
+            # first swap; each swap still checks its own tables under the locks.
+            for build in builds:
+                shadow.refuse_what_a_swap_would_lose(build.live_schemas)
             for build, group in zip(builds, groups, strict=True):
                 shadow.prepare_retired()
                 # Catch up with what was appended meanwhile, so the swap applies only a short tail.

@@ -28,6 +28,7 @@ from eventstore.models import ParkedEvent
 from eventstore.projection_diff import check_projections
 from eventstore.projections import registered_projections
 from eventstore.replay import rebuild_projections
+from eventstore.shadow_build import build_groups
 from tests.rebuild_workload import (
     Traffic,
     make_authors,
@@ -435,6 +436,31 @@ def test_a_view_made_while_the_rebuild_builds_stops_its_swap(monkeypatch):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP VIEW IF EXISTS test_scores")
+
+
+def test_a_view_made_while_building_on_the_last_group_to_swap_stops_every_swap(monkeypatch):
+    """Checked only under each group's own locks, the groups before it would already be swapped."""
+    live, oids = written_and_rebuilt(6, 20)
+    groups = build_groups(all_projections())
+    assert len(groups) > 1
+    (table, *_) = groups[-1][0].table_names()
+    build_together = parallel_build.build_together
+
+    def build_while_an_operator_makes_a_view(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE VIEW test_last_group AS SELECT 1 AS one FROM {table}")
+        build_together(*args, **kwargs)
+
+    monkeypatch.setattr(parallel_build, "build_together", build_while_an_operator_makes_a_view)
+    try:
+        with pytest.raises(SwapWouldLose, match=f"{table}: view test_last_group"):
+            rebuild_projections(all_projections())
+        assert {t: table_oid(t) for t in oids} == oids, "a live table was replaced"
+        assert snapshot_inline() == live
+        assert shadow_schema_exists() is False
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP VIEW IF EXISTS test_last_group")
 
 
 def shadow_schema_exists() -> bool:
