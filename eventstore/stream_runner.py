@@ -249,9 +249,10 @@ class StreamRunner:
         self._caught_up = False
         sent, _partitions, held_back = relay_pending(RELAY_ROUND_BATCHES, batch=self._relay_batch)
         if self._relay.checkpoints is None:
-            # Another runner leads: try to take over at the next wake-up or poll
-            # (every `poll_seconds`), so a leader that died is replaced within that.
-            return None
+            # Another runner leads: try to take over at the next poll, so a leader that died
+            # is replaced within `poll_seconds`. Until then this thread does not wait on the
+            # wake list: a commit's one wake-up taken here would not reach the leader.
+            return self.poll_seconds
         self._caught_up = sent < settings.RELAY_BATCH_SIZE * RELAY_ROUND_BATCHES
         pause = self._pacer.after_round(sent)
         if held_back:

@@ -342,3 +342,18 @@ def test_while_the_relay_reads_on_its_clock_commits_send_nothing_and_are_still_h
     finally:
         runner.stop()
     assert not get_redis().exists(streams.relay_paced_key())
+
+
+def test_with_two_runners_every_commit_wakes_the_one_that_leads_the_relay():
+    """A runner that does not lead leaves the wake list to the leader (the runners poll every 60 s)."""
+    leader = StreamRunner(poll_seconds=60, partitions=[])
+    leader.start()
+    time.sleep(0.2)  # its first round takes the lead
+    other = StreamRunner(poll_seconds=60)
+    other.start()
+    try:
+        for _ in range(10):
+            assert wait_for_effects([publish_one()]) == [1]
+    finally:
+        other.stop()
+        leader.stop()
