@@ -35,7 +35,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from . import streams
+from . import relay_pacing, streams
 from .consumer import LockLost, StreamRunnerPartition
 from .outage import Outage, service_of
 from .redis import REDIS_ERRORS, get_redis
@@ -104,6 +104,11 @@ class StreamRunner:
             health_check_interval=30,
         )
         self._pacer = RelayPacer(self.redis, writers_forget_after=KICK_INTERVAL_SECONDS)
+        # Another runner's relay is paced (its key, read with each heartbeat): this runner's
+        # partitions then gather as they do when its own relay is (_consume_round).
+        self._paced_elsewhere = False
+        self._consumed_at = dict.fromkeys(self.partitions, 0.0)  # when each partition's last round began
+        self._more = dict.fromkeys(self.partitions, False)  # its last round left entries to read
 
     def start(self) -> None:
         self.heartbeat()  # before the loops: commits from now on wake this runner
@@ -134,7 +139,8 @@ class StreamRunner:
             pipe = self.redis.pipeline(transaction=False)
             for key in self._keys():
                 pipe.set(key, 1, ex=ALIVE_SECONDS)
-            pipe.execute()
+            pipe.exists(streams.relay_paced_key())
+            self._paced_elsewhere = bool(pipe.execute()[-1])
         except REDIS_ERRORS as exc:
             # Commits then wake Celery instead (or nothing, with Redis down): the
             # loops go on polling, and nothing committed is lost.
@@ -279,4 +285,15 @@ class StreamRunner:
         """
         if self.stopping.is_set():
             return None
-        return 0.0 if self._held[partition].run(full_check=not woken) else None
+        if woken and not self._more[partition] and (self._pacer.paced or self._paced_elsewhere):
+            # Under a high commit rate (eventstore.relay_pacing) each 20 ms relay round wakes
+            # the partition; gathering for PACED_CONSUME_SECONDS between rounds halves the
+            # runner side's CPU per event (docs/benchmarks.md, issue 24.6). What waits meanwhile
+            # stays in the stream: a runner stopped here reads it at its next start.
+            started = self._consumed_at[partition]
+            wait = started + relay_pacing.PACED_CONSUME_SECONDS - time.monotonic()
+            if wait > 0 and self.stopping.wait(wait):
+                return None
+        self._consumed_at[partition] = time.monotonic()
+        self._more[partition] = self._held[partition].run(full_check=not woken)
+        return 0.0 if self._more[partition] else None

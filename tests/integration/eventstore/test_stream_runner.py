@@ -4,15 +4,18 @@ The runner polls only every 60 s here, so an event handled within the wait
 below was handled because its commit woke the runner, not by polling.
 """
 
+import itertools
 import re
 import time
 import uuid
+from collections import defaultdict
 
 import pytest
 from django.db import connection, transaction
 
 from eventstore import relay_pacing, streams, wakeups
 from eventstore.bus import publish
+from eventstore.consumer import StreamRunnerPartition
 from eventstore.redis import get_redis
 from eventstore.relay import RELAY_CHECKPOINT
 from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner_alive
@@ -342,6 +345,65 @@ def test_while_the_relay_reads_on_its_clock_commits_send_nothing_and_are_still_h
     finally:
         runner.stop()
     assert not get_redis().exists(streams.relay_paced_key())
+
+
+def gaps_between_woken_rounds(monkeypatch, *, paced: bool, relay_elsewhere: bool = False) -> list[float]:
+    """Seconds between the starts of one partition's woken rounds, for 16 commits 50 ms apart on it;
+    each handled once. With `relay_elsewhere`, the relay leads in another runner."""
+    rounds = defaultdict(list)
+    real_run = StreamRunnerPartition.run
+
+    def recording_run(self, *, full_check, **kwargs):
+        if not full_check:
+            rounds[self.held[0].partition].append(time.monotonic())
+        return real_run(self, full_check=full_check, **kwargs)
+
+    monkeypatch.setattr(StreamRunnerPartition, "run", recording_run)
+    if paced:  # any rate paces the relay once a window has passed, and no rate unpaces it
+        monkeypatch.setattr(relay_pacing, "PACE_ABOVE_EVENTS_PER_SECOND", 0)
+        monkeypatch.setattr(relay_pacing, "PACE_BELOW_EVENTS_PER_SECOND", -1)
+    stream_id = f"thing-{uuid.uuid4()}"
+    partition = streams.partition_of(stream_id)
+    runners = [StreamRunner(poll_seconds=60, partitions=[] if relay_elsewhere else None)]
+    runners[0].start()
+    try:
+        time.sleep(relay_pacing.RATE_WINDOW_SECONDS)
+        first = publish_one(stream_id=stream_id)  # relayed by the first runner: its round paces it
+        if relay_elsewhere:
+            deadline = time.monotonic() + WAKE_WAIT_SECONDS
+            while not get_redis().xlen(streams.partition_key(partition)) and time.monotonic() < deadline:
+                time.sleep(0.01)  # relayed by the first runner, which leads from here on
+            runners.append(StreamRunner(poll_seconds=60, partitions=[partition]))
+            runners[1].start()  # its relay finds the first one leading; its heartbeat reads the mode
+        assert wait_for_effects([first]) == [1]
+        assert bool(get_redis().exists(streams.relay_paced_key())) is paced
+        rounds.clear()
+        events = []
+        for _ in range(16):
+            events.append(publish_one(stream_id=stream_id))
+            time.sleep(0.05)
+        assert wait_for_effects(events) == [1] * 16
+    finally:
+        for runner in reversed(runners):
+            runner.stop()
+    started = rounds[partition]
+    assert started, "the partition never read"
+    return [later - earlier for earlier, later in itertools.pairwise(started)]
+
+
+@pytest.mark.parametrize("relay_elsewhere", [False, True], ids=["its own relay", "another runner's relay"])
+def test_while_the_relay_is_paced_a_partition_gathers_between_its_rounds(monkeypatch, relay_elsewhere):
+    monkeypatch.setattr(relay_pacing, "PACED_CONSUME_SECONDS", 0.3)  # long beside the commits' 50 ms
+    gaps = gaps_between_woken_rounds(monkeypatch, paced=True, relay_elsewhere=relay_elsewhere)
+    assert len(gaps) < 8  # 16 commits over 0.8 s: a round per 0.3 s, not per commit
+    assert all(gap >= 0.29 for gap in gaps)  # noted a moment after the runner notes a round's start
+
+
+def test_unpaced_a_partition_reads_as_soon_as_the_relay_wakes_it(monkeypatch):
+    monkeypatch.setattr(relay_pacing, "PACED_CONSUME_SECONDS", 0.3)
+    gaps = gaps_between_woken_rounds(monkeypatch, paced=False, relay_elsewhere=True)
+    assert len(gaps) >= 7
+    assert min(gaps) < 0.3
 
 
 def test_with_two_runners_every_commit_wakes_the_one_that_leads_the_relay():
