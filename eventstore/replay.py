@@ -141,6 +141,7 @@ def _swap(build: ShadowBuild, *, is_async: bool) -> None:
                 locked = time.perf_counter()
                 # Again under the locks: a view or trigger made while the build ran would be dropped too.
                 shadow.refuse_what_a_swap_would_lose(build.live_schemas)
+                shadow.copy_settings_changed_meanwhile(build.schema, build.live_schemas)
                 with shadow.writing_into(build.schema):
                     build.read(below_horizon=is_async)
                 if checkpoints:

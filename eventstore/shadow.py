@@ -177,8 +177,9 @@ def _copy_settings(cursor, live: str, shadow: str) -> None:
         "FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s::regclass",
         [live],
     )
-    options, toast_options, identity, identity_index, owner, own = cursor.fetchone()
-    if not own:
+    options, toast_options, identity, identity_index, owner, _own = cursor.fetchone()
+    cursor.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = %s::regclass", [shadow])
+    if cursor.fetchone()[0] != owner:
         # Run as another role (a superuser, say), the copy would leave the migrations' role a table
         # it does not own, and its next migration of that table failing.
         cursor.execute(f"ALTER TABLE {shadow} OWNER TO {quote(owner)}")
@@ -203,6 +204,81 @@ def _copy_settings(cursor, live: str, shadow: str) -> None:
         if kept:
             assignments = ", ".join(_assignment(o) for o in kept)
             cursor.execute(f"ALTER TABLE {shadow} ALTER COLUMN {quote(column)} SET ({assignments})")
+
+
+# What create_shadow copies from a live table besides its columns and indexes, as one comparable row:
+# the owner, the privileges granted to others, storage parameters (the table's and its TOAST
+# table's), the replica identity and each column's statistics target and options.
+_COPIED_SETTINGS = """
+    SELECT ROW(c.relowner, ARRAY(
+        SELECT a.privilege_type || ' ' || a.grantee || ' ' || a.is_grantable
+        FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner ORDER BY 1
+    ), c.reloptions, t.reloptions, c.relreplident, (
+        SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = c.oid AND x.indisreplident
+    ), ARRAY(
+        SELECT (a.attname, a.attstattarget, a.attoptions)::text FROM pg_attribute a
+        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+    ))
+    FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = {table}
+"""
+
+
+def copy_settings_changed_meanwhile(schema: str, live: dict[str, str]) -> list[str]:
+    """Under the swap's locks: copy again, for each table whose owner, grants or tuned settings
+    changed since the shadow was made, what create_shadow copied; return those tables.
+
+    Otherwise a GRANT, REVOKE, ALTER TABLE ... SET or OWNER TO made while the build ran would be
+    undone by the swap (a revoked privilege granted again). One query when nothing changed.
+    """
+    tables = list(live)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pair.name FROM unnest(%s::text[], %s::text[], %s::text[]) AS pair(name, live, copy) "
+            f"WHERE ({_COPIED_SETTINGS.format(table='pair.live::regclass')}) "
+            f"IS DISTINCT FROM ({_COPIED_SETTINGS.format(table='pair.copy::regclass')})",
+            [
+                tables,
+                [qualified(live[table], table) for table in tables],
+                [qualified(schema, table) for table in tables],
+            ],
+        )
+        changed = [name for (name,) in cursor.fetchall()]
+        for table in changed:
+            source, copy = qualified(live[table], table), qualified(schema, table)
+            _clear_settings(cursor, copy)
+            _copy_settings(cursor, source, copy)
+            _copy_grants(cursor, source, copy)
+    return changed
+
+
+def _clear_settings(cursor, table: str) -> None:
+    """Take from `table` what _copy_settings and _copy_grants give, but the owner: as LIKE made it."""
+    for privilege, grantee, _grantable in _grants(cursor, table):
+        cursor.execute(f"REVOKE {privilege} ON {table} FROM {grantee} CASCADE")
+    cursor.execute(
+        "SELECT c.reloptions, t.reloptions FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid "
+        "WHERE c.oid = %s::regclass",
+        [table],
+    )
+    options, toast_options = cursor.fetchone()
+    names = [
+        *(o.split("=", 1)[0] for o in options or ()),
+        *(f"toast.{o.split('=', 1)[0]}" for o in toast_options or ()),
+    ]
+    if names:
+        cursor.execute(f"ALTER TABLE {table} RESET ({', '.join(names)})")
+    cursor.execute(f"ALTER TABLE {table} REPLICA IDENTITY DEFAULT")
+    cursor.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+        "AND (attstattarget >= 0 OR attoptions IS NOT NULL)",
+        [table],
+    )
+    for (column,) in cursor.fetchall():
+        cursor.execute(
+            f"ALTER TABLE {table} ALTER COLUMN {quote(column)} SET STATISTICS -1, "
+            f"ALTER COLUMN {quote(column)} RESET ({', '.join(_COLUMN_OPTIONS)})"
+        )
 
 
 def _assignment(option: str) -> str:
@@ -278,15 +354,22 @@ def _copy_index_names(cursor, live: str, shadow: str, schema: str) -> None:
         cursor.execute(f"ALTER INDEX {qualified(schema, name)} RENAME TO {quote(match[0])}")
 
 
-def _copy_grants(cursor, live: str, shadow: str) -> None:
+def _grants(cursor, table: str) -> list[tuple[str, str, bool]]:
+    """(privilege, grantee as SQL, with grant option) of what `table`'s owner granted to others."""
     cursor.execute(
-        "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END "
+        "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, "
+        "a.is_grantable "
         "FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
         "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner",
-        [live],
+        [table],
     )
-    for privilege, grantee in cursor.fetchall():
-        cursor.execute(f"GRANT {privilege} ON {shadow} TO {grantee}")
+    return cursor.fetchall()
+
+
+def _copy_grants(cursor, live: str, shadow: str) -> None:
+    for privilege, grantee, grantable in _grants(cursor, live):
+        option = " WITH GRANT OPTION" if grantable else ""
+        cursor.execute(f"GRANT {privilege} ON {shadow} TO {grantee}{option}")
 
 
 @contextmanager

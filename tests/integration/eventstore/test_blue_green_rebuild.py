@@ -323,6 +323,42 @@ def other_role():
             cursor.execute(f"DROP ROLE {name}")
 
 
+def test_grants_and_settings_changed_while_the_rebuild_builds_are_what_the_swap_leaves(
+    monkeypatch, other_role
+):
+    """Copied when the shadow is made, they are copied again under the swap's locks if they changed."""
+    tables = [t for p in all_projections() for t in p.table_names()]
+    untouched = {t: table_structure(t) for t in tables}
+    with connection.cursor() as cursor:
+        cursor.execute("GRANT SELECT ON community_app_post TO PUBLIC")
+    changed: dict[str, dict] = {}
+    build_together = parallel_build.build_together
+
+    def build_while_an_operator_changes_them(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("REVOKE SELECT ON community_app_post FROM PUBLIC")
+            cursor.execute(f"GRANT UPDATE ON community_app_comment TO {other_role} WITH GRANT OPTION")
+            for setting, _undo in OPERATOR_SETTINGS:
+                cursor.execute(setting)
+        changed.update({t: table_structure(t) for t in tables})
+        build_together(*args, **kwargs)
+
+    monkeypatch.setattr(parallel_build, "build_together", build_while_an_operator_changes_them)
+    try:
+        rebuild_projections(all_projections())
+        assert changed, "the build did not run"
+        assert {t: table_structure(t) for t in tables} == changed
+        assert not [g for g in changed["community_app_post"]["grants"] if ">PUBLIC:" in g], "not revoked"
+        assert [g for g in changed["community_app_comment"]["grants"] if f">{other_role}:UPDATE*" in g]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("REVOKE SELECT ON community_app_post FROM PUBLIC")
+            cursor.execute(f"REVOKE UPDATE ON community_app_comment FROM {other_role} CASCADE")
+            for _setting, undo in OPERATOR_SETTINGS:
+                cursor.execute(undo)
+    assert {t: table_structure(t) for t in tables} == untouched
+
+
 def test_a_rebuild_run_as_another_role_leaves_the_tables_to_their_owner(other_role):
     # The migrations' role owns the tables; an operator rebuilds as a superuser (this session).
     tables = [t for p in all_projections() for t in p.table_names()]
