@@ -23,10 +23,12 @@ So the leading relay measures the rate it relays at, over RATE_WINDOW_SECONDS:
   then does it go back to waiting for pushes.
 
 The partitions' consumers follow the same mode (stream_runner): while the
-relay is paced, a partition woken sooner than PACED_CONSUME_SECONDS after its
-last round started waits for the rest of that time before it reads, so its
-reads and transactions carry more events each; a partition with more waiting
-than one round reads (a backlog) goes on at once.
+relay is paced, a partition woken sooner than
+settings.STREAM_RUNNER_PACED_GATHER_SECONDS (50 ms) after its last round
+started waits for the rest of that time before it reads, so its reads and
+transactions carry what 50 ms brought instead of what one 20 ms relay round
+sent; a partition with more waiting than one round reads (a backlog) goes on
+at once.
 
 The two rates lie well apart, so a steady rate between them does not switch
 the mode back and forth, and both lie above the 200 events/s at which the
@@ -48,10 +50,6 @@ PACE_ABOVE_EVENTS_PER_SECOND = 500
 PACE_BELOW_EVENTS_PER_SECOND = 250
 RATE_WINDOW_SECONDS = 0.25
 PACED_ROUND_SECONDS = 0.02
-# While the relay is paced, each partition's consumer starts a round at most this often
-# (stream_runner): a round's reads and its subscribers' transactions then carry what 50 ms
-# gathered instead of what one 20 ms relay round sent to the partition (issue 24.6).
-PACED_CONSUME_SECONDS = 0.05
 # The key lives this long after each renewal: a relay that stops leading (its
 # session lost) no longer renews it, and writers push again soon.
 PACED_KEY_SECONDS = 1.0

@@ -35,7 +35,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from . import relay_pacing, streams
+from . import streams
 from .consumer import LockLost, StreamRunnerPartition
 from .outage import Outage, service_of
 from .redis import REDIS_ERRORS, get_redis
@@ -287,11 +287,11 @@ class StreamRunner:
             return None
         if woken and not self._more[partition] and (self._pacer.paced or self._paced_elsewhere):
             # Under a high commit rate (eventstore.relay_pacing) each 20 ms relay round wakes
-            # the partition; gathering for PACED_CONSUME_SECONDS between rounds halves the
-            # runner side's CPU per event (docs/benchmarks.md, issue 24.6). What waits meanwhile
-            # stays in the stream: a runner stopped here reads it at its next start.
+            # the partition; gathering for 50 ms between rounds cuts the runner side's CPU per
+            # event by a third (docs/benchmarks.md, issue 24.6). What waits meanwhile stays in
+            # the stream: a runner stopped here reads it at its next start.
             started = self._consumed_at[partition]
-            wait = started + relay_pacing.PACED_CONSUME_SECONDS - time.monotonic()
+            wait = started + settings.STREAM_RUNNER_PACED_GATHER_SECONDS - time.monotonic()
             if wait > 0 and self.stopping.wait(wait):
                 return None
         self._consumed_at[partition] = time.monotonic()

@@ -246,6 +246,9 @@ EVENT_STREAM_PREFIX = env("EVENT_STREAM_PREFIX", default="platform:")
 EVENT_STREAM_MAXLEN = env.int("EVENT_STREAM_MAXLEN", default=200_000)
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=1000)
 SUBSCRIBER_MAX_ATTEMPTS = env.int("SUBSCRIBER_MAX_ATTEMPTS", default=4)
+# While the relay reads on its clock (a high commit rate), each partition of the stream runner
+# starts a round at most this often (eventstore.relay_pacing); 0 reads as soon as woken.
+STREAM_RUNNER_PACED_GATHER_SECONDS = env.float("STREAM_RUNNER_PACED_GATHER_SECONDS", default=0.05)
 SUBSCRIBER_RETRY_BASE_SECONDS = env.float("SUBSCRIBER_RETRY_BASE_SECONDS", default=0.05)
 # Threads (each its own connection) a rebuild builds the inline projections with, where they
 # read different events (eventstore.parallel_build); 1 builds them on one connection.

@@ -392,16 +392,23 @@ def gaps_between_woken_rounds(monkeypatch, *, paced: bool, relay_elsewhere: bool
 
 
 @pytest.mark.parametrize("relay_elsewhere", [False, True], ids=["its own relay", "another runner's relay"])
-def test_while_the_relay_is_paced_a_partition_gathers_between_its_rounds(monkeypatch, relay_elsewhere):
-    monkeypatch.setattr(relay_pacing, "PACED_CONSUME_SECONDS", 0.3)  # long beside the commits' 50 ms
+def test_while_the_relay_is_paced_a_partition_gathers_between_its_rounds(
+    monkeypatch, settings, relay_elsewhere
+):
+    settings.STREAM_RUNNER_PACED_GATHER_SECONDS = 0.3  # long beside the commits' 50 ms
     gaps = gaps_between_woken_rounds(monkeypatch, paced=True, relay_elsewhere=relay_elsewhere)
     assert len(gaps) < 8  # 16 commits over 0.8 s: a round per 0.3 s, not per commit
     assert all(gap >= 0.29 for gap in gaps)  # noted a moment after the runner notes a round's start
 
 
-def test_unpaced_a_partition_reads_as_soon_as_the_relay_wakes_it(monkeypatch):
-    monkeypatch.setattr(relay_pacing, "PACED_CONSUME_SECONDS", 0.3)
-    gaps = gaps_between_woken_rounds(monkeypatch, paced=False, relay_elsewhere=True)
+@pytest.mark.parametrize(
+    ("paced", "gather"), [(False, 0.3), (True, 0.0)], ids=["unpaced", "paced, gathering off"]
+)
+def test_unpaced_or_without_gathering_a_partition_reads_as_soon_as_the_relay_wakes_it(
+    monkeypatch, settings, paced, gather
+):
+    settings.STREAM_RUNNER_PACED_GATHER_SECONDS = gather
+    gaps = gaps_between_woken_rounds(monkeypatch, paced=paced, relay_elsewhere=True)
     assert len(gaps) >= 7
     assert min(gaps) < 0.3
 

@@ -40,6 +40,7 @@ LIMITS = {
     "SUBSCRIBER_MAX_ATTEMPTS": ("9", "settings.SUBSCRIBER_MAX_ATTEMPTS", 9),
     "SUBSCRIBER_RETRY_BASE_SECONDS": ("0.25", "settings.SUBSCRIBER_RETRY_BASE_SECONDS", 0.25),
     "REBUILD_JOBS": ("3", "settings.REBUILD_JOBS", 3),
+    "STREAM_RUNNER_PACED_GATHER_SECONDS": ("0.125", "settings.STREAM_RUNNER_PACED_GATHER_SECONDS", 0.125),
     "LINK_SCAN_MAX_ATTEMPTS": ("8", "policy.max_scan_attempts()", 8),
     "LINK_SCAN_RETRY_BASE_SECONDS": ("45", "settings.LINK_SCAN_RETRY_BASE_SECONDS", 45),
     "LINK_RESCAN_AFTER_SECONDS": ("600", "policy.rescan_after().total_seconds()", 600),
