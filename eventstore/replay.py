@@ -111,10 +111,9 @@ def rebuild_projections(
             )
             # A view or trigger made on a live table while the shadows were built would stop that
             # group's swap under its locks, after the groups before it had swapped: a rebuild
-            # half done. Every group is checked again here, so such a refusal comes before the
-            # first swap; each swap still checks its own tables under the locks.
-            for build in builds:
-                shadow.refuse_what_a_swap_would_lose(build.live_schemas)
+            # half done. Every group's tables are checked again here, so such a refusal comes
+            # before the first swap; each swap still checks its own tables under the locks.
+            shadow.refuse_what_a_swap_would_lose({t: s for b in builds for t, s in b.live_schemas.items()})
             for build, group in zip(builds, groups, strict=True):
                 shadow.prepare_retired()
                 # Catch up with what was appended meanwhile, so the swap applies only a short tail.

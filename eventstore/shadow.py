@@ -173,13 +173,12 @@ def _copy_settings(cursor, live: str, shadow: str) -> None:
     cursor.execute(
         "SELECT c.reloptions, t.reloptions, c.relreplident, (SELECT i.relname FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident), "
-        "pg_get_userbyid(c.relowner), c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+        "pg_get_userbyid(c.relowner), c.relowner <> (SELECT relowner FROM pg_class WHERE oid = %s::regclass) "
         "FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE c.oid = %s::regclass",
-        [live],
+        [shadow, live],
     )
-    options, toast_options, identity, identity_index, owner, _own = cursor.fetchone()
-    cursor.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = %s::regclass", [shadow])
-    if cursor.fetchone()[0] != owner:
+    options, toast_options, identity, identity_index, owner, other_owner = cursor.fetchone()
+    if other_owner:
         # Run as another role (a superuser, say), the copy would leave the migrations' role a table
         # it does not own, and its next migration of that table failing.
         cursor.execute(f"ALTER TABLE {shadow} OWNER TO {quote(owner)}")
@@ -224,9 +223,9 @@ _COPIED_SETTINGS = """
 """
 
 
-def copy_settings_changed_meanwhile(schema: str, live: dict[str, str]) -> list[str]:
+def copy_settings_changed_meanwhile(schema: str, live: dict[str, str]) -> None:
     """Under the swap's locks: copy again, for each table whose owner, grants or tuned settings
-    changed since the shadow was made, what create_shadow copied; return those tables.
+    changed since the shadow was made, what create_shadow copied.
 
     Otherwise a GRANT, REVOKE, ALTER TABLE ... SET or OWNER TO made while the build ran would be
     undone by the swap (a revoked privilege granted again). One query when nothing changed.
@@ -249,7 +248,6 @@ def copy_settings_changed_meanwhile(schema: str, live: dict[str, str]) -> list[s
             _clear_settings(cursor, copy)
             _copy_settings(cursor, source, copy)
             _copy_grants(cursor, source, copy)
-    return changed
 
 
 def _clear_settings(cursor, table: str) -> None:

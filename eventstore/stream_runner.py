@@ -104,9 +104,9 @@ class StreamRunner:
             health_check_interval=30,
         )
         self._pacer = RelayPacer(self.redis, writers_forget_after=KICK_INTERVAL_SECONDS)
-        # Another runner's relay is paced (its key, read with each heartbeat): this runner's
-        # partitions then gather as they do when its own relay is (_consume_round).
-        self._paced_elsewhere = False
+        # The relay's paced key as the last heartbeat found it, whichever runner leads: a runner
+        # whose relay does not lead learns the mode from it (_consume_round).
+        self._paced_key_seen = False
         self._consumed_at = dict.fromkeys(self.partitions, 0.0)  # when each partition's last round began
         self._more = dict.fromkeys(self.partitions, False)  # its last round left entries to read
 
@@ -140,7 +140,7 @@ class StreamRunner:
             for key in self._keys():
                 pipe.set(key, 1, ex=ALIVE_SECONDS)
             pipe.exists(streams.relay_paced_key())
-            self._paced_elsewhere = bool(pipe.execute()[-1])
+            self._paced_key_seen = bool(pipe.execute()[-1])
         except REDIS_ERRORS as exc:
             # Commits then wake Celery instead (or nothing, with Redis down): the
             # loops go on polling, and nothing committed is lost.
@@ -285,11 +285,12 @@ class StreamRunner:
         """
         if self.stopping.is_set():
             return None
-        if woken and not self._more[partition] and (self._pacer.paced or self._paced_elsewhere):
+        if woken and not self._more[partition] and (self._pacer.paced or self._paced_key_seen):
             # Under a high commit rate (eventstore.relay_pacing) each 20 ms relay round wakes
-            # the partition; gathering for 50 ms between rounds cuts the runner side's CPU per
-            # event by a third (docs/benchmarks.md, issue 24.6). What waits meanwhile stays in
-            # the stream: a runner stopped here reads it at its next start.
+            # the partition; rounds at least STREAM_RUNNER_PACED_GATHER_SECONDS apart carry more
+            # events each, for less of the runner side's CPU per event (figure 24.6 in
+            # docs/benchmarks.md). What waits meanwhile stays in the stream: a runner stopped
+            # here leaves it to the next consumer of the partition.
             started = self._consumed_at[partition]
             wait = started + settings.STREAM_RUNNER_PACED_GATHER_SECONDS - time.monotonic()
             if wait > 0 and self.stopping.wait(wait):
