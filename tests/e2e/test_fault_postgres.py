@@ -8,6 +8,8 @@ back, requests succeed again and everything committed before the crash is
 delivered, without restarting anything. Counted exactly: a post's score after
 every member voted once (some before the crash, some after), one
 `community:post_flagged` per dangerous post, nothing parked, relay lag 0.
+Demo traffic from `manage.py simulate` with several workers rides the outage
+out and says so once.
 """
 
 from __future__ import annotations
@@ -115,6 +117,10 @@ def test_the_api_answers_503_while_postgres_is_down_and_everything_resumes_by_it
     for token in tokens[:3]:
         assert vote(platform, token, target)[0] == 200
     wait_for(lambda: relay_lag(platform) == 0, timeout=60, message="the relay to catch up before the crash")
+    # Long enough to act before, during and after the outage below.
+    simulate = platform.start_manage(
+        "simulate", "simulate", "--workers", "3", "--rate", "6", "--duration", "20", "--seed", "5"
+    )
 
     # Committed before the server goes away, behind a transaction left open (a
     # stuck client): certainly not yet delivered when it goes.
@@ -159,7 +165,18 @@ def test_the_api_answers_503_while_postgres_is_down_and_everything_resumes_by_it
     # The scans and flags came after the outage: the backlog did span it.
     assert flags_since_start(cluster, backlog) == len(backlog)
     assert unresolved_parked(cluster) == 0
-    assert all(process.alive() for process in platform.processes if not process.name.startswith("redis-"))
+    assert simulate.popen.wait(60) == 0, simulate.log()
+    said = simulate.log()
+    # Every worker met the outage; the command said so once, and once that it was over.
+    assert said.count("database unavailable, actions fail until it is back") == 1, said
+    assert said.count("database available again after") == 1, said
+    assert "failed_database_unavailable" in said and "vote" in said, said
+    # Every process but the finished simulations (one per test on this module's platform).
+    assert all(
+        process.alive()
+        for process in platform.processes
+        if process.name.split("-")[0] not in ("redis", "simulate")
+    )
     runner = next(process for process in platform.processes if process.name == "streams")
     log = runner.log()
     assert "PostgreSQL unavailable" in log and "PostgreSQL available again after" in log

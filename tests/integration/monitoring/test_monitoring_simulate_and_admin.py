@@ -1,5 +1,7 @@
 """The demo workload command, and retrying parked events from the admin."""
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -45,11 +47,41 @@ def test_the_simulate_command_runs_the_asked_number_of_actions(capsys):
     assert "simulated 8 actions" in capsys.readouterr().out
 
 
+@pytest.mark.django_db(transaction=True)  # the workers' threads have database connections of their own
+def test_simulate_workers_act_at_once_each_in_a_thread_with_its_own_users(monkeypatch, capsys):
+    lock = threading.Lock()
+    in_flight, most_at_once, by_thread = [0], [0], {}
+    real_step = Simulation.step
+
+    def step(simulation):
+        with lock:
+            in_flight[0] += 1
+            most_at_once[0] = max(most_at_once[0], in_flight[0])
+            by_thread.setdefault(threading.get_ident(), set()).add(simulation.run)
+        try:
+            time.sleep(0.2)  # long enough that the other workers' actions begin meanwhile
+            return real_step(simulation)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(Simulation, "step", step)
+    call_command("simulate", rate=100, duration=60, actions=12, seed=3, workers=3)
+
+    assert "simulated 12 actions" in capsys.readouterr().out
+    assert most_at_once[0] >= 2
+    # Three threads, each driving one simulation of its own (its own users and posts).
+    assert len(by_thread) == 3 and all(len(runs) == 1 for runs in by_thread.values())
+    assert len(set().union(*by_thread.values())) == 3
+
+
 def test_the_simulate_command_refuses_a_rate_of_zero():
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError):
         call_command("simulate", rate=0, duration=1)
+    with pytest.raises(CommandError):
+        call_command("simulate", rate=1, duration=1, workers=0)
 
 
 def _park_exploding_event():
