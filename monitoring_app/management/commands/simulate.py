@@ -61,7 +61,7 @@ class Command(BaseCommand):
             # busy machine the loop cannot keep the rate asked for, and says so rather than pretend.
             self.stdout.write(
                 f"below the rate asked for ({rate:g}/s): each action took longer than "
-                f"{workers:g}/rate (--workers runs more at once)"
+                f"{workers}/rate (--workers runs more at once)"
             )
 
 
