@@ -4,7 +4,10 @@ A loop that retries every second or two against a stopped Redis or Postgres
 would otherwise log the same error at every attempt. `Outage` remembers that
 the service is down: the first failure is an ERROR naming it, the retries are
 DEBUG, and the first success after that is a WARNING saying how long it lasted
-(an operator reading the log sees the start and the end of the outage).
+(an operator reading the log sees the start and the end of the outage). An
+outage that goes on is an ERROR again every REMIND_SECONDS, with the latest
+error: the log then tells a service still down (or an error that changed) from
+a loop that has stopped trying.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from .redis import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
+REMIND_SECONDS = 60.0
+
 
 class Outage:
     """The up/down state of one service as one loop sees it (thread-safe)."""
 
-    def __init__(self, logger: logging.Logger, what: str) -> None:
+    def __init__(self, logger: logging.Logger, what: str, *, clock=time.monotonic) -> None:
         self.logger = logger
         self.what = what
+        self._clock = clock
         self._down_since: float | None = None
+        self._said_at = 0.0  # when the outage was last logged as an ERROR
         self._failures = 0
         self._lock = threading.Lock()
 
@@ -36,15 +43,28 @@ class Outage:
         return self._down_since is not None
 
     def failed(self, exc: BaseException, retry_in: float | None = None) -> None:
-        """Record a failed attempt: an ERROR only for the first of an outage."""
+        """Record a failed attempt: an ERROR for the first of an outage, and every REMIND_SECONDS after."""
+        now = self._clock()
         with self._lock:
             first = self._down_since is None
             if first:
-                self._down_since = time.monotonic()
+                self._down_since = now
             self._failures += 1
+            remind = not first and now - self._said_at >= REMIND_SECONDS
+            if first or remind:
+                self._said_at = now
+            lasted, failures = now - self._down_since, self._failures
         retrying = f"; trying again every {retry_in:.1f} s at most" if retry_in is not None else ""
         if first:
             self.logger.error("%s unavailable (%r)%s", self.what, exc, retrying)
+        elif remind:
+            self.logger.error(
+                "%s still unavailable after %.0f s (%d failed attempts, the last: %r)",
+                self.what,
+                lasted,
+                failures,
+                exc,
+            )
         else:
             self.logger.debug("%s still unavailable (%r)", self.what, exc)
 
@@ -55,7 +75,7 @@ class Outage:
         with self._lock:
             if self._down_since is None:
                 return
-            lasted = time.monotonic() - self._down_since
+            lasted = self._clock() - self._down_since
             failures, self._down_since, self._failures = self._failures, None, 0
         self.logger.warning(
             "%s available again after %.1f s (%d failed attempts)", self.what, lasted, failures

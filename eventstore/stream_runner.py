@@ -37,6 +37,7 @@ from django.db import DatabaseError, connection
 
 from . import streams
 from .consumer import LockLost, StreamRunnerPartition
+from .long_rounds import LongRounds
 from .outage import Outage, service_of
 from .redis import REDIS_ERRORS, get_redis
 from .redis_location import RedisLocation
@@ -94,6 +95,7 @@ class StreamRunner:
         self._relay = StreamRunnerRelay()
         self._caught_up = False  # the last round, as the leader, sent everything below the horizon
         self._heartbeat_outage = Outage(logger, "stream runner heartbeat: Redis")
+        self._long_rounds = LongRounds()
         subscribers = sorted(registered_subscribers())
         self._held = {p: StreamRunnerPartition(p, subscribers, get_redis()) for p in self.partitions}
         # Blocking reads need a socket timeout longer than the block; the
@@ -135,6 +137,7 @@ class StreamRunner:
     def heartbeat(self) -> None:
         if self.alive_file is not None:
             self.alive_file.touch()
+        self._long_rounds.report()
         try:
             pipe = self.redis.pipeline(transaction=False)
             for key in self._keys():
@@ -174,7 +177,11 @@ class StreamRunner:
         try:
             while not self.stopping.is_set():
                 try:
-                    again_in = round_(woken)
+                    self._long_rounds.began(name)
+                    try:
+                        again_in = round_(woken)
+                    finally:
+                        self._long_rounds.ended(name)
                     backoff = 0.5
                     for outage in outages.values():
                         outage.succeeded()

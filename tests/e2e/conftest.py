@@ -25,15 +25,21 @@ def platform(transactional_db, request):
     try:
         yield running
     finally:
+        if _failed(request):
+            running.print_stacks()  # a loop that hung shows where, in the log dumped below
         running.stop()
-        _dump_logs_on_failure(request, running)
+        if _failed(request):
+            _dump_logs(running)
 
 
-def _dump_logs_on_failure(request, running: Platform) -> None:
+def _failed(request) -> bool:
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        for process in running.processes:
-            print(f"----- {process.name} (last 3000 chars) -----\n{process.log()[-3000:]}")
+    return report is not None and report.failed
+
+
+def _dump_logs(running: Platform) -> None:
+    for process in running.processes:
+        print(f"----- {process.name} (last 6000 chars) -----\n{process.log()[-6000:]}")
 
 
 @pytest.hookimpl(hookwrapper=True)

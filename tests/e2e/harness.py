@@ -90,6 +90,7 @@ class Process:
     name: str
     popen: subprocess.Popen
     log_path: Path
+    prints_stacks_on_sigusr1: bool = False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -267,6 +268,7 @@ class Platform:
         process = self._spawn(
             name, [str(VENV_BIN / "python"), "manage.py", "run_event_streams", "--poll-seconds", "1"]
         )
+        process.prints_stacks_on_sigusr1 = True
         wait_for(lambda: "Ctrl-C to stop" in process.log(), timeout=60, message=f"{name} runner")
         return process
 
@@ -289,6 +291,15 @@ class Platform:
     def start_manage(self, name: str, *arguments: str) -> Process:
         """A management command as a process of its own (e.g. `simulate`), not waited for."""
         return self._spawn(name, [str(VENV_BIN / "python"), "manage.py", *arguments])
+
+    def print_stacks(self) -> None:
+        """Have every stream runner still running print its threads' stacks to its log (after a failure)."""
+        asked = [each for each in self.processes if each.prints_stacks_on_sigusr1 and each.alive()]
+        for process in asked:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.popen.pid, signal.SIGUSR1)
+        if asked:
+            time.sleep(0.5)
 
     def stop(self) -> None:
         for process in reversed(self.processes):

@@ -5,6 +5,8 @@ per event in Postgres and refuses a stream version that arrives before its
 predecessor, so "exactly once, in stream order" is checked per event.
 """
 
+import os
+import signal
 import threading
 import time
 import uuid
@@ -14,6 +16,7 @@ from django.db import transaction
 from eventstore.bus import publish
 from eventstore.models import ParkedEvent
 from eventstore.reading import read_stream
+from eventstore.streams import partition_count
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count
 
@@ -93,6 +96,13 @@ def test_the_stream_runner_delivers_alone_and_a_killed_runner_hands_over_to_cele
     first = platform.start_streams("streams-first")
     quick = write_events(30)
     wait_for(lambda: all_once(quick), timeout=60, message="the runner's effects without any worker")
+    # SIGUSR1: every thread's stack in the log (a stuck loop shows where), and the runner goes on.
+    os.kill(first.popen.pid, signal.SIGUSR1)
+    wait_for(lambda: "_wait_for_wake" in first.log(), timeout=10, message="the threads' stacks")
+    assert first.log().count("Thread 0x") >= 1 + partition_count()  # the relay and each partition
+    more = write_events(5)
+    wait_for(lambda: all_once(more), timeout=30, message="effects after the stacks were printed")
+    quick += more
     first.terminate()  # SIGTERM: a clean stop says so at once
     assert not runner_alive(platform.redis())
 

@@ -33,3 +33,21 @@ def test_a_second_outage_is_logged_again(caplog):
         outage.failed(OSError("gone"))
         outage.succeeded()
     assert [record.levelno for record in caplog.records] == [logging.ERROR, logging.WARNING] * 2
+
+
+def test_an_outage_that_goes_on_is_said_again_every_minute_with_its_latest_error(caplog):
+    now = [100.0]
+    outage = Outage(logger, "loop: Redis", clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="tests.outage")
+    for _ in range(60):  # two minutes of retries every two seconds
+        outage.failed(ConnectionError("refused"), retry_in=2.0)
+        now[0] += 2.0
+    outage.failed(TimeoutError("no answer"), retry_in=2.0)
+    outage.succeeded()
+
+    messages = [(record.levelno, record.getMessage()) for record in caplog.records]
+    assert [level for level, _ in messages] == [logging.ERROR, logging.ERROR, logging.ERROR, logging.WARNING]
+    assert messages[1][1].startswith("loop: Redis still unavailable after 60 s (31 failed attempts")
+    assert messages[2][1].startswith("loop: Redis still unavailable after 120 s (61 failed attempts")
+    assert "TimeoutError" in messages[2][1]
+    assert "available again after 120.0 s (61 failed attempts)" in messages[3][1]

@@ -5,10 +5,14 @@ round of each loop; a kill loses nothing (the events stay in the log and the
 streams, and another runner or a Celery worker goes on from the checkpoints).
 With Postgres or Redis down it does not exit: each loop logs the error and
 tries again with a growing pause, so a restart of a service needs no restart here.
+
+SIGUSR1 prints every thread's stack to stderr and the runner goes on: for a
+loop that seems stuck (a round that never ends logs nothing), it shows where.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 
@@ -60,6 +64,7 @@ class Command(BaseCommand):
         runner = StreamRunner(partitions=chosen, poll_seconds=poll_seconds, alive_file=alive_file)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: runner.stopping.set())
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         runner.start()
         self.stdout.write(
             f"run_event_streams: relay + partitions {runner.partitions}, "
