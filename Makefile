@@ -28,8 +28,13 @@ setup: services
 run: setup
 	$(DEV_SETTINGS) $(VENV)/bin/honcho start -f Procfile
 
+# Test files are shared out among TEST_WORKERS processes (pytest-xdist), each with a test
+# database and a Redis database of its own (platform_site/settings/test.py); most of the
+# suite's time is spent waiting on real processes and servers, so two halve it on two cores.
+TEST_WORKERS ?= 2  # at most 7: Redis databases 9 to 15
+
 test: services
-	$(TEST_SETTINGS) $(PY) -m pytest
+	$(TEST_SETTINGS) $(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

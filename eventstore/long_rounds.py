@@ -57,6 +57,9 @@ class LongRounds:
             frame = frames.get(ident)
             stack = "".join(traceback.format_stack(frame)) if frame is not None else "(thread gone)\n"
             logger.warning(
-                "stream runner %s: a round has run for %.0f s; it is at:\n%s", loop, now - began, stack.rstrip()
+                "stream runner %s: a round has run for %.0f s; it is at:\n%s",
+                loop,
+                now - began,
+                stack.rstrip(),
             )
         return [loop for loop, _ident, _began in late]

@@ -6,8 +6,12 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
-# A Redis database of its own, so tests never touch a developer's running platform.
-REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
+# A Redis database of its own, so tests never touch a developer's running platform;
+# under pytest-xdist one per worker (gw0 → 9, gw1 → 10, …), as pytest-django gives
+# each worker a test database of its own. A TEST_REDIS_URL given is used as it is.
+_xdist_worker = env("PYTEST_XDIST_WORKER", default="")
+_worker_number = int(_xdist_worker[2:]) if _xdist_worker.startswith("gw") else 0
+REDIS_URL = env("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{9 + _worker_number}")
 CACHES["default"].update(cache_location(REDIS_URL, REDIS_SOCKET_TIMEOUT))  # noqa: F405
 # Celery's broker cannot be a Redis Cluster: a cluster test names a Redis of its own for it.
 CELERY_BROKER_URL, _broker_options = celery_broker(env("TEST_CELERY_BROKER_URL", default=REDIS_URL))

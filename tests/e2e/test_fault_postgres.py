@@ -34,6 +34,7 @@ from .harness import Platform, wait_for
 from .private_postgres import PrivateCluster, temporary_parent
 
 MEMBERS = 6
+EVENTS_IN_LOG = "SELECT count(*) FROM eventstore_event"
 IDLE_IN_TRANSACTION = (
     "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL"
 )
@@ -117,9 +118,15 @@ def test_the_api_answers_503_while_postgres_is_down_and_everything_resumes_by_it
     for token in tokens[:3]:
         assert vote(platform, token, target)[0] == 200
     wait_for(lambda: relay_lag(platform) == 0, timeout=60, message="the relay to catch up before the crash")
-    # Long enough to act before, during and after the outage below.
+    # Long enough to act before, during and after the outage below, once it has begun acting.
+    logged = int(cluster.sql(EVENTS_IN_LOG, "platform"))
     simulate = platform.start_manage(
         "simulate", "simulate", "--workers", "3", "--rate", "6", "--duration", "20", "--seed", "5"
+    )
+    wait_for(
+        lambda: int(cluster.sql(EVENTS_IN_LOG, "platform")) >= logged + 3,
+        timeout=60,
+        message="the simulation's first actions",
     )
 
     # Committed before the server goes away, behind a transaction left open (a

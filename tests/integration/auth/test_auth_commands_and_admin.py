@@ -1,9 +1,12 @@
 """grant_moderator, load_demo_data, and the user admin's security events."""
 
+import importlib
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from eventstore.reading import read_stream
 
@@ -25,7 +28,16 @@ def test_grant_moderator_for_an_unknown_user_is_a_clear_error():
         call_command("grant_moderator", "nobody-at-all")
 
 
-def test_moderators_group_exists_after_migrations():
+def test_the_migrations_create_the_moderators_group():
+    # Run here, not looked for: a transactional test before this one (in this process) flushed
+    # the tables, and the migration's row with them.
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    assert ("auth_app", "0003_moderators_group") in executor.loader.applied_migrations
+    migration = importlib.import_module("auth_app.migrations.0003_moderators_group")
+    Group.objects.filter(name="moderators").delete()
+    migration.create_moderators_group(executor.loader.project_state().apps, None)
     assert Group.objects.filter(name="moderators").exists()
 
 
