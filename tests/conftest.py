@@ -3,6 +3,23 @@
 import pytest
 
 
+def pytest_collection_modifyitems(items):
+    """Give every test its own node id: pytest-xdist hands tests out by id and runs one per id.
+
+    Schemathesis names each operation's test `test_…[POST /api/posts/]` but leaves
+    every one the function's id: in several processes the fuzz test would run one
+    operation of its 22.
+    """
+    from collections import Counter
+
+    from _pytest.nodeid import coerce_node_id  # pytest's own type of id (pinned pytest)
+
+    shared = {nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1}
+    for item in items:
+        if item.nodeid in shared and "[" in item.name:
+            item._id = coerce_node_id(f"{item.nodeid}[{item.name.partition('[')[2]}")
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
