@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 from redis.exceptions import RedisClusterException
 
+from .redis_cluster import is_cluster_client
 from .redis_location import RedisLocation
 
 # What a Redis outage raises. A cluster's client also raises errors outside RedisError's
@@ -28,3 +29,17 @@ def get_redis() -> redis.Redis:
         socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
         health_check_interval=30,
     )
+
+
+def after_redis_error(client) -> None:
+    """Let a cluster client stop asking a node that may have died for the keys of commands.
+
+    redis-py finds the keys of XREADGROUP (and other commands whose keys move)
+    with COMMAND GETKEYS on the client's default node, and keeps that node after
+    it dies: every such command then fails with a ConnectionError while those
+    with fixed keys (the relay's XADD) go on. Seen as a partition loop failing
+    for minutes after a failover killed the default node. A new default node is
+    chosen among the primaries of the slot map, which no longer lists a dead one.
+    """
+    if is_cluster_client(client):
+        client.replace_default_node()
