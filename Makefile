@@ -29,9 +29,9 @@ run: setup
 	$(DEV_SETTINGS) $(VENV)/bin/honcho start -f Procfile
 
 # `make test TEST_WORKERS=2` shares the test files out among two processes (pytest-xdist),
-# each with a test database and a Redis database of its own (platform_site/settings/test.py):
-# about 15 min instead of 31 on two cores. One process is the default while the stream
-# runner's timing tests still fail now and then beside another worker's load.
+# each with a test database and a Redis database of its own (platform_site/settings/test.py).
+# One process is the default: the stream runner's pacing tests can fail beside another
+# worker's load (README).
 TEST_WORKERS ?= 1  # at most 7: Redis databases 9 to 15
 
 test: services

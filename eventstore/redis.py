@@ -35,12 +35,9 @@ def after_redis_error(client) -> None:
     """Let a cluster client stop asking a node that may have died for the keys of commands.
 
     redis-py finds the keys of XREADGROUP (and other commands whose keys move)
-    with COMMAND GETKEYS on the client's default node. The suspected cause of
-    partition loops that failed for minutes after a failover while the relay's
-    XADD (fixed keys) went on is a default node that died; not proven: a client
-    made to use the killed node as its default recovered by itself in a
-    one-off experiment. Choosing another default among the slot map's
-    primaries costs nothing and no network call.
+    with COMMAND GETKEYS on the client's default node, and may keep that node
+    after it died. Choosing another default among the slot map's primaries
+    costs no network call (docs/operations.md, "A Redis Cluster primary lost").
     """
     if is_cluster_client(client):
         client.replace_default_node()
