@@ -32,11 +32,13 @@ def get_redis() -> redis.Redis:
 
 
 def after_redis_error(client) -> None:
-    """Let a cluster client stop asking a node that may have died for the keys of commands.
+    """Let a cluster client stop asking a dead node for the keys of commands.
 
-    redis-py finds the keys of XREADGROUP (and other commands whose keys move)
-    with COMMAND GETKEYS on the client's default node, and may keep that node
-    after it died. Choosing another default among the slot map's primaries
+    redis-py finds the keys of XREADGROUP (a command whose keys move) with
+    COMMAND GETKEYS on the client's default node. A pipeline keeps a default
+    node that died until something else makes the client read the slot map
+    again, so every read of a stream fails meanwhile, even of a stream on a
+    live primary. Choosing another default among the slot map's primaries
     costs no network call (docs/operations.md, "A Redis Cluster primary lost").
     """
     if is_cluster_client(client):

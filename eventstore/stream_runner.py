@@ -39,7 +39,7 @@ from . import streams
 from .consumer import LockLost, StreamRunnerPartition
 from .long_rounds import LongRounds
 from .outage import Outage, service_of
-from .redis import REDIS_ERRORS, after_redis_error, get_redis
+from .redis import REDIS_ERRORS, get_redis
 from .redis_location import RedisLocation
 from .relay import RelayResult, StreamRunnerRelay, relay_pending
 from .relay_pacing import RelayPacer
@@ -203,8 +203,6 @@ class StreamRunner:
                 except RECOVERABLE as exc:
                     woken = False
                     outages[service_of(exc)].failed(exc, retry_in=MAX_BACKOFF_SECONDS)
-                    if isinstance(exc, REDIS_ERRORS):
-                        after_redis_error(get_redis())
                     connection.close()  # a broken session must not be reused
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)

@@ -18,6 +18,7 @@ from ..envelope import RecordedEvent
 from ..models import Checkpoint, ParkedEvent
 from ..parking import lock_parked_stream
 from ..reading import read_all, reveal_event
+from ..redis import REDIS_ERRORS, after_redis_error
 from ..relay import ensure_groups, relay_partition_checkpoint, subscriber_checkpoint_name
 from ..subscribers import Subscriber
 
@@ -64,7 +65,11 @@ def read_together(redis, consumers: list[SubscriberPartitionReader], start: str,
     while consumers:
         pipe = redis.pipeline(transaction=False)
         counts = [consumer.queue_read(pipe, start) for consumer in consumers]
-        replies = pipe.execute(raise_on_error=False)
+        try:
+            replies = pipe.execute(raise_on_error=False)
+        except REDIS_ERRORS:
+            after_redis_error(redis)  # XREADGROUP's keys are asked of a cluster's default node
+            raise
         found = []
         offset = 0
         any_entries = False

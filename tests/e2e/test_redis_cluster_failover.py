@@ -22,7 +22,10 @@ from django_redis.cache import RedisCache
 from redis.exceptions import SlotNotCoveredError
 
 from eventstore import streams
+from eventstore.consumer import StreamRunnerPartition
+from eventstore.redis import REDIS_ERRORS
 from eventstore.redis_cluster import ClusterLocation
+from eventstore.subscribers import registered_subscribers
 from eventstore.redis_location import cache_location
 
 from .faults import member, recovered, unresolved_parked
@@ -80,6 +83,36 @@ def test_a_killed_primary_is_replaced_by_its_replica_and_every_event_is_handled_
     everything = before + during + after
     assert effects(everything) == [1] * len(everything)
     assert unresolved_parked() == 0
+
+
+def test_a_reader_whose_default_node_died_reads_again_at_its_next_round(transactional_db):
+    """redis-py asks the client's default node for XREADGROUP's keys, and a pipeline kept a dead one.
+
+    The partition read lives on a primary that stays up: only the default node dies.
+    """
+    cluster = LocalCluster(full_coverage=False)
+    client = None
+    try:
+        cluster.start()
+        client = ClusterLocation.parse(cluster.url).client(socket_timeout=1, socket_connect_timeout=1)
+        victim = client.get_default_node().port
+        partition = next(
+            p for p in range(streams.partition_count()) if cluster.owner(streams.partition_key(p)) != victim
+        )
+        reader = StreamRunnerPartition(partition, sorted(registered_subscribers()), client)
+        reader.run(full_check=True)  # takes the locks and makes the consumer groups
+        reader.run(full_check=False)  # a woken round: one pipelined read for every subscriber
+
+        cluster.kill(victim)
+        with pytest.raises(REDIS_ERRORS):
+            reader.run(full_check=False)  # the keys were asked of the dead node
+        for _ in range(3):  # without a new default node, every round failed (40 in 20 s)
+            assert reader.run(full_check=False) is False
+        assert client.get_default_node().port != victim
+    finally:
+        if client is not None:
+            client.close()
+        cluster.stop()
 
 
 def cluster_cache(cluster: LocalCluster) -> RedisCache:
