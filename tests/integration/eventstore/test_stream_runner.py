@@ -351,6 +351,12 @@ def test_while_the_relay_reads_on_its_clock_commits_send_nothing_and_are_still_h
     assert not get_redis().exists(streams.relay_paced_key())
 
 
+def waited_for(condition, timeout: float = WAKE_WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def gaps_between_woken_rounds(monkeypatch, *, paced: bool, relay_elsewhere: bool = False) -> list[float]:
     """Seconds between the starts of one partition's woken rounds, for 16 commits 50 ms apart on it;
     each handled once. With `relay_elsewhere`, the relay leads in another runner."""
@@ -373,12 +379,15 @@ def gaps_between_woken_rounds(monkeypatch, *, paced: bool, relay_elsewhere: bool
     try:
         time.sleep(relay_pacing.RATE_WINDOW_SECONDS)
         first = publish_one(stream_id=stream_id)  # relayed by the first runner: its round paces it
+        if paced:  # the relay marks itself paced after that round: the effect may come first
+            waited_for(lambda: get_redis().exists(streams.relay_paced_key()))
         if relay_elsewhere:
-            deadline = time.monotonic() + WAKE_WAIT_SECONDS
-            while not get_redis().xlen(streams.partition_key(partition)) and time.monotonic() < deadline:
-                time.sleep(0.01)  # relayed by the first runner, which leads from here on
+            # relayed by the first runner, which leads from here on
+            waited_for(lambda: get_redis().xlen(streams.partition_key(partition)))
             runners.append(StreamRunner(poll_seconds=60, partitions=[partition]))
             runners[1].start()  # its relay finds the first one leading; its heartbeat reads the mode
+            if paced:  # at its heartbeat, once a second
+                waited_for(lambda: runners[1]._paced_key_seen)
         assert wait_for_effects([first]) == [1]
         assert bool(get_redis().exists(streams.relay_paced_key())) is paced
         rounds.clear()
