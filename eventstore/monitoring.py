@@ -54,6 +54,18 @@ def relay_lag() -> int:
     return events_behind(checkpoint or 0)
 
 
+def check_redis_serves_streams() -> None:
+    """Raise one of REDIS_ERRORS unless Redis serves every key of the event streams.
+
+    On a cluster that is each partition's slot: a primary that died with no
+    replica leaves its slots unserved while the other nodes still answer PING.
+    """
+    pipe = get_redis().pipeline(transaction=False)
+    for key in (streams.epoch_key(), *map(streams.partition_key, range(streams.partition_count()))):
+        pipe.exists(key)
+    pipe.execute()
+
+
 def relay_paced() -> bool | None:
     """Does the leading relay read on its clock (a high commit rate)? None when Redis is down.
 

@@ -8,7 +8,8 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from eventstore.redis import REDIS_ERRORS, get_redis
+from eventstore.monitoring import check_redis_serves_streams
+from eventstore.redis import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def _check_database() -> str:
 
 
 def _check_redis() -> str:
-    get_redis().ping()
+    check_redis_serves_streams()
     return "ok"
 
 

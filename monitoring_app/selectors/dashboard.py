@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from eventstore.horizon_report import horizon_report
 from eventstore.models import Checkpoint, EventStat
-from eventstore.monitoring import head_position, relay_lag
-from eventstore.redis import get_redis
+from eventstore.monitoring import check_redis_serves_streams, head_position, relay_lag
 from eventstore.selectors import subscriber_status
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def events_by_type_total() -> list[tuple[str, str, int]]:
 
 def _check_redis() -> dict:
     try:
-        get_redis().ping()
+        check_redis_serves_streams()
         return {"status": "ok"}
     except Exception as exc:  # any Redis failure is reported, never raised to the page
         logger.warning("dashboard: Redis unreachable: %r", exc)

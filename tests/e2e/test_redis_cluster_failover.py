@@ -21,12 +21,12 @@ import pytest
 from django_redis.cache import RedisCache
 from redis.exceptions import SlotNotCoveredError
 
-from eventstore import streams
+from eventstore import monitoring, streams
 from eventstore.consumer import StreamRunnerPartition
 from eventstore.redis import REDIS_ERRORS
 from eventstore.redis_cluster import ClusterLocation
-from eventstore.subscribers import registered_subscribers
 from eventstore.redis_location import cache_location
+from eventstore.subscribers import registered_subscribers
 
 from .faults import member, recovered, unresolved_parked
 from .harness import wait_for
@@ -190,10 +190,17 @@ def test_a_primary_lost_without_a_replica_makes_the_cache_miss_and_requests_go_o
         cluster.stop()
 
 
-def test_a_primary_lost_without_a_replica_stops_delivery_said_clearly_and_loses_nothing(platform):
+def test_a_primary_lost_without_a_replica_stops_delivery_said_clearly_and_loses_nothing(
+    platform, client, monkeypatch
+):
     cluster = LocalCluster()  # Redis's default: the whole cluster refuses while a slot has no node
+    health_redis = None
     try:
         cluster.start()
+        # /health/ asked here, its Redis checked on the cluster
+        health_redis = ClusterLocation.parse(cluster.url).client(socket_timeout=1, socket_connect_timeout=1)
+        monkeypatch.setattr(monitoring, "get_redis", lambda: health_redis)
+        assert client.get("/health/").status_code == 200
         platform.extra_env["TEST_REDIS_URL"] = cluster.url
         platform.extra_env["TEST_CELERY_BROKER_URL"] = platform.redis_url
         runner = platform.start_streams()
@@ -210,7 +217,13 @@ def test_a_primary_lost_without_a_replica_stops_delivery_said_clearly_and_loses_
             timeout=60,
             message="the runner saying Redis is unavailable",
         )
+        wait_for(
+            lambda: victim not in cluster.primary_ports(), timeout=30, message="the primary marked failed"
+        )
+        response = client.get("/health/")  # the other nodes answer PING meanwhile, not for the slots
+        assert response.status_code == 503 and response.json()["failing"] == ["redis"]
         cluster.restart(victim)  # an empty node serves the slots again
+        wait_for(lambda: client.get("/health/").status_code == 200, timeout=30, message="/health/ ok again")
         wait_for(
             lambda: all_once(before + during), timeout=120, interval=0.3, message="delivery after the restart"
         )
@@ -221,4 +234,6 @@ def test_a_primary_lost_without_a_replica_stops_delivery_said_clearly_and_loses_
         assert unresolved_parked() == 0
         assert "Traceback" not in runner.log()
     finally:
+        if health_redis is not None:
+            health_redis.close()
         cluster.stop()
