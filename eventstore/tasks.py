@@ -20,7 +20,13 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="eventstore.tasks.relay_events", ignore_result=True)
+@skipped_during_outages("relay task")  # a commit's wake-up while no runner is alive; the sweep relays anyway
 def relay_events(max_rounds: int = 20) -> int:
+    """A commit's wake-up of the relay, sent to the workers while no stream runner is alive."""
+    return relay_and_kick(max_rounds)
+
+
+def relay_and_kick(max_rounds: int = 20) -> int:
     """Relay until caught up, then wake the consumers of the partitions that got events."""
     redis = get_redis()
     sent = 0
@@ -36,6 +42,7 @@ def relay_events(max_rounds: int = 20) -> int:
 
 
 @shared_task(name="eventstore.tasks.consume_partition", ignore_result=True, acks_late=True)
+@skipped_during_outages("consumer task")  # the sweep kicks every partition again in 2 s
 def consume_partition(partition: int) -> int:
     """Run every subscriber over one partition (each under its own lock), in turn.
 
@@ -60,7 +67,7 @@ def ensure_partitions() -> None:
 @skipped_during_outages("sweep")  # every 2 s: one line per outage, not a traceback per run
 def sweep() -> None:
     """Beat's safety net: relay what waits and wake every consumer, whatever kicks were lost."""
-    relay_events()
+    relay_and_kick()
     for partition in range(streams.partition_count()):
         kick_consumers(partition, force=True)
 
