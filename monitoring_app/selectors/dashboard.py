@@ -61,7 +61,7 @@ def _check_redis() -> dict:
         return {"status": "ok"}
     except Exception as exc:  # any Redis failure is reported, never raised to the page
         logger.warning("dashboard: Redis unreachable: %r", exc)
-        return {"status": "unavailable", "detail": "Redis does not answer"}
+        return {"status": "unavailable", "detail": "Redis does not serve the event streams"}
 
 
 def _check_relay() -> dict:
