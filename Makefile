@@ -30,8 +30,8 @@ run: setup
 
 # `make test TEST_WORKERS=2` shares the test files out among two processes (pytest-xdist),
 # each with a test database and a Redis database of its own (platform_site/settings/test.py).
-# One process is the default: the stream runner's pacing tests can fail beside another
-# worker's load (README).
+# One process is the default, and what CI runs: in two, the tests that start real processes
+# share the two cores with the other worker's.
 TEST_WORKERS ?= 1  # at most 7: Redis databases 9 to 15
 
 test: services

@@ -22,12 +22,14 @@ from eventstore.stream_runner import KICK_INTERVAL_SECONDS, StreamRunner, runner
 from eventstore.wake_nudge import CONNECTION_NAME
 from eventstore.wakeups import relay_waker
 from tests.conftest import start_at_head
+from tests.e2e.harness import wait_for
 from tests.sample_events import THING_HAPPENED
 from tests.testapp.handlers import effect_count
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CELERY_QUEUE = "celery"  # the Redis list the default Celery queue lives in
 WAKE_WAIT_SECONDS = 30  # generous for a busy machine; still half the runner's poll period
+WAITING = {"timeout": WAKE_WAIT_SECONDS, "interval": 0.01}
 
 
 @pytest.fixture(autouse=True)
@@ -351,12 +353,6 @@ def test_while_the_relay_reads_on_its_clock_commits_send_nothing_and_are_still_h
     assert not get_redis().exists(streams.relay_paced_key())
 
 
-def waited_for(condition, timeout: float = WAKE_WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
 def gaps_between_woken_rounds(monkeypatch, *, paced: bool, relay_elsewhere: bool = False) -> list[float]:
     """Seconds between the starts of one partition's woken rounds, for 16 commits 50 ms apart on it;
     each handled once. With `relay_elsewhere`, the relay leads in another runner."""
@@ -380,14 +376,14 @@ def gaps_between_woken_rounds(monkeypatch, *, paced: bool, relay_elsewhere: bool
         time.sleep(relay_pacing.RATE_WINDOW_SECONDS)
         first = publish_one(stream_id=stream_id)  # relayed by the first runner: its round paces it
         if paced:  # the relay marks itself paced after that round: the effect may come first
-            waited_for(lambda: get_redis().exists(streams.relay_paced_key()))
+            wait_for(lambda: get_redis().exists(streams.relay_paced_key()), **WAITING)
         if relay_elsewhere:
             # relayed by the first runner, which leads from here on
-            waited_for(lambda: get_redis().xlen(streams.partition_key(partition)))
+            wait_for(lambda: get_redis().xlen(streams.partition_key(partition)), **WAITING)
             runners.append(StreamRunner(poll_seconds=60, partitions=[partition]))
             runners[1].start()  # its relay finds the first one leading; its heartbeat reads the mode
             if paced:  # at its heartbeat, once a second
-                waited_for(lambda: runners[1]._paced_key_seen)
+                wait_for(lambda: runners[1]._paced_key_seen, **WAITING)
         assert wait_for_effects([first]) == [1]
         assert bool(get_redis().exists(streams.relay_paced_key())) is paced
         rounds.clear()

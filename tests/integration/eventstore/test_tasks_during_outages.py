@@ -1,9 +1,9 @@
 """The event store's Celery tasks while Redis is down: one line per outage, not a traceback per task.
 
-Tasks queued by commits (relay) and by kicks (consumers) reach a worker
-while the streams' Redis refuses, as in the operator run of 2026-12-07 (its
-broker, another server, was up). Each would have failed with a traceback;
-the sweep relays and kicks every partition again two seconds later.
+Tasks queued by commits (relay) and by kicks (consumers) can reach a worker
+while the streams' Redis refuses (its broker may be another server, still
+up). The sweep relays and kicks every partition again two seconds later, so
+such a task ends quietly instead of failing with a traceback.
 """
 
 import logging
