@@ -21,6 +21,13 @@ MAX_EVENTS_PER_TRANSACTION = (1 << POSITION_SHIFT) - 1
 TX_BASE = (
     f"(SELECT base FROM eventstore_position_base) + (pg_current_xact_id()::text::bigint << {POSITION_SHIFT})"
 )
+# The last position this transaction took, kept by every append in a transaction-local
+# setting: a rollback to a savepoint undoes it together with the rows it counted, and it
+# ends with the transaction. An append later in the transaction reads it instead of
+# probing the log for its own range (eventstore_positions_taken(), migration 0014, planned
+# afresh on every call): figure (24.5) in docs/benchmarks.md, a request's backend CPU.
+LAST_POSITION_SETTING = "eventstore.tx_last_position"
+_REMEMBER_POSITION = f"set_config('{LAST_POSITION_SETTING}', position::text, true)"
 
 
 # The events whose keys went in (`keyed`: id, stream_version, position), matched to the
@@ -55,10 +62,10 @@ def _append_sql(new_rows: str, *, first_in_transaction: bool, new_stream: bool) 
     used = (
         "SELECT 0::bigint AS n"
         if first_in_transaction
-        # How many positions this transaction took so far: one backward index probe, planned by
-        # the function with its base as a literal, so only that range's partition is opened
-        # (a bound read in this statement would have the planner lock every partition; migration 0014).
-        else "SELECT eventstore_positions_taken() AS n"
+        # How many positions this transaction took so far. Unset, the setting reads as 0; a
+        # value from before the base moved (a restored log, migration 0006) lies below the base.
+        else f"""SELECT greatest(coalesce(nullif(current_setting('{LAST_POSITION_SETTING}', true), '')::bigint, 0)
+                    - tx.base, 0) AS n FROM tx"""
     )
     expected = "" if new_stream else "(%(expected)s::int < 0 OR head.version = %(expected)s::int) AND"
     return f"""
@@ -78,7 +85,8 @@ WITH v AS MATERIALIZED (SELECT * FROM {new_rows}
       AND used.n + v.ord <= {MAX_EVENTS_PER_TRANSACTION}
     ORDER BY v.ord
     ON CONFLICT DO NOTHING
-    RETURNING id, stream_version, position
+    -- Rows go in by ord, so positions rise and the last one remembered is the largest.
+    RETURNING id, stream_version, position, {_REMEMBER_POSITION}
 )
 {_INSERT_KEYED}
 """.encode()  # bytes, once: psycopg would encode a str query (and hash the result) on every append
@@ -115,7 +123,7 @@ WITH keyed AS (
     INSERT INTO eventstore_event_key (id, stream_id, stream_version, position)
     VALUES (%(id)s::uuid, %(stream_id)s, 1, {TX_BASE} + 1)
     ON CONFLICT DO NOTHING
-    RETURNING position
+    RETURNING position, {_REMEMBER_POSITION}
 )
 INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                               data, metadata, source, correlation_id, causation_id)

@@ -27,7 +27,7 @@ from eventstore.errors import (
     TransactionEventLimit,
 )
 from eventstore.reading import read_stream
-from eventstore.store.statements import MAX_EVENTS_PER_TRANSACTION, TX_BASE
+from eventstore.store.statements import LAST_POSITION_SETTING, MAX_EVENTS_PER_TRANSACTION, TX_BASE
 from platform_site.api_errors import exception_handler
 from tests.sample_events import THING_HAPPENED
 
@@ -150,14 +150,23 @@ def take_positions_up_to(n: int) -> None:
     """Make this transaction hold positions up to `n` of its range, as if it had appended n events.
 
     One row at base + n stands for them (appending a million events would take
-    the test minutes): the store finds the transaction's last position by that probe.
+    the test minutes), remembered as the transaction's last position as an append
+    remembers it: the next append counts on from there, and a refusal reads the row.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO eventstore_event (position, id, stream_id, stream_version, type, schema_version,
                                               data, source, correlation_id)
-                SELECT {TX_BASE} + %s, %s, %s, 1, %s, 2, '{{"label": "filler"}}', 'test', %s""",
-            [n, uuid.uuid4(), f"thing-{uuid.uuid4()}", THING_HAPPENED.name, uuid.uuid4()],
+                SELECT {TX_BASE} + %s, %s, %s, 1, %s, 2, '{{"label": "filler"}}', 'test', %s
+                RETURNING set_config(%s, position::text, true)""",
+            [
+                n,
+                uuid.uuid4(),
+                f"thing-{uuid.uuid4()}",
+                THING_HAPPENED.name,
+                uuid.uuid4(),
+                LAST_POSITION_SETTING,
+            ],
         )
 
 
