@@ -179,7 +179,9 @@ def _record(
         refusal.require_same_data(events, appended)
         return list(appended)
     if appended.may_hold_sealed:
-        recorded = [privacy.open_event(e, keyring) for e in appended]
+        recorded = [
+            privacy.open_appended(given, e, keyring) for given, e in zip(events, appended, strict=True)
+        ]
     else:
         recorded = list(appended)  # nothing sealed was sent: the events read as given
     for event in recorded:

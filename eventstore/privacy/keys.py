@@ -68,6 +68,10 @@ class KeyRing:
             key = self._unwrapped[subject, wrapped] = crypto.unwrap(subject, wrapped)
         return key
 
+    def holds_forgotten(self) -> bool:
+        """Whether a subject loaded here has no key (forgotten, or unknown to a reader)."""
+        return None in self._keys.values()
+
     def key_for_reading(self, subject: str) -> bytes | None:
         if subject not in self._keys:  # usually loaded with its batch already
             self.load([subject])

@@ -188,6 +188,19 @@ def holds_sealed(value: Any) -> bool:
     return False
 
 
+def open_appended(given: NewEvent, appended: RecordedEvent, keyring: KeyRing) -> RecordedEvent:
+    """`appended`, stored as `seal_event` sealed `given` with `keyring`, as a reader sees it now.
+
+    Its sealed values open to `given`'s own, so they are taken from `given`
+    instead of being decrypted again; unless a subject of this append was
+    forgotten (its values are stored erased) or the caller passed a value
+    already sealed (a reader sees it opened): then the event is opened.
+    """
+    if keyring.holds_forgotten() or holds_sealed(given.data) or holds_sealed(given.metadata):
+        return open_event(appended, keyring)
+    return dataclasses.replace(appended, data=given.data, metadata=given.metadata)
+
+
 def open_event(event: RecordedEvent, keyring: KeyRing | None = None) -> RecordedEvent:
     """`event` as a reader sees it now (data not upcast: see eventstore.reading.reveal)."""
     if not (holds_sealed(event.data) or holds_sealed(event.metadata)):

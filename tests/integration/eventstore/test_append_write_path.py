@@ -12,12 +12,13 @@ import uuid
 import pytest
 from django.db import connection, transaction
 
+from community_app.events import POST_CREATED, post_stream
 from eventstore import projections
 from eventstore.bus import publish, publish_many
 from eventstore.context import event_context
 from eventstore.envelope import RecordedEvent
 from eventstore.errors import InvalidEventData, UnknownEventType
-from eventstore.privacy import KeyRing, crypto
+from eventstore.privacy import ERASED, KeyRing, crypto, forget_subject, user_subject
 from eventstore.reading import read_stream
 from tests.sample_events import THING_HAPPENED
 
@@ -70,6 +71,42 @@ def test_personal_metadata_is_sealed_at_rest_and_plain_for_the_caller():
     at_rest = stored_metadata(event.id)
     assert crypto.is_sealed(at_rest["ip"]) and "198.51.100.7" not in str(at_rest)
     assert at_rest["user_agent"] == "" and at_rest["path"] == "/x/"  # empty values stay as they are
+
+
+def post_created(author, title: str) -> tuple[str, dict]:
+    post_id = uuid.uuid4()
+    data = {
+        "post_id": str(post_id),
+        "title": title,
+        "body_text": AWKWARD,
+        "author_id": author.pk,
+        "author_username": author.username,
+        "urls": [],
+    }
+    return post_stream(post_id), data
+
+
+@pytest.mark.parametrize("forgotten", ["none", "author", "actor"])
+def test_the_caller_gets_each_sealed_event_as_a_reader_reads_it(forgotten, make_user):
+    """The append returns the plaintext it sealed, or erased values where the subject was forgotten.
+
+    The data's subject is the author, the metadata's the acting user (eventstore.privacy.sealing).
+    """
+    author, actor = make_user(), make_user()
+    if forgotten != "none":
+        forget_subject(user_subject((author if forgotten == "author" else actor).pk))
+    metadata = {"ip": "198.51.100.7", "user_agent": AWKWARD, "actor_id": actor.pk}
+    with event_context(metadata=metadata), transaction.atomic():
+        returned = [
+            publish(POST_CREATED, stream_id=stream_id, data=data)
+            for stream_id, data in (post_created(author, "one"), post_created(author, "two"))
+        ]
+    read = [read_stream(event.stream_id)[0] for event in returned]
+    assert [(e.data, e.metadata) for e in returned] == [(e.data, e.metadata) for e in read]
+    assert (returned[0].data["title"] == ERASED) == (forgotten == "author")
+    assert (returned[0].metadata["ip"] == ERASED) == (forgotten == "actor")
+    if forgotten == "none":
+        assert returned[1].data["title"] == "two" and returned[1].metadata["user_agent"] == AWKWARD
 
 
 def test_an_event_without_personal_values_is_stored_as_given():
