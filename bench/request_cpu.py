@@ -32,6 +32,12 @@ def _arguments() -> argparse.Namespace:
         "--rounds", type=int, default=4, help="runs of each endpoint, alternating (default 4)"
     )
     parser.add_argument("--fresh", action="store_true", help="recreate and migrate the bench database first")
+    parser.add_argument(
+        "--clients",
+        type=Path,
+        help="tokens file to reuse (as bench/http.py writes it), written here when missing; without it each"
+        " run signs its clients in again, and runs close together meet the login rate limit",
+    )
     return parser.parse_args()
 
 
@@ -51,8 +57,9 @@ def main() -> None:
     from .cpu import process_seconds
     from .http import make_clients
 
-    clients_file = Path(tempfile.mkdtemp()) / "clients.txt"
-    make_clients(clients_file)
+    clients_file = args.clients or Path(tempfile.mkdtemp()) / "clients.txt"
+    if args.fresh or not clients_file.exists():
+        make_clients(clients_file)
     token, vote_post, control_vote_post = clients_file.read_text().split("\n")[0].split()
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
 
